@@ -1,0 +1,103 @@
+"""The glimpse sensor of the recurrent attention model: a multi-resolution retina.
+
+Mnih, Heess, Graves, Kavukcuoglu, "Recurrent Models of Visual Attention", NIPS 2014, sec. 3.1:
+the retina-like representation rho(x_t, l_{t-1}) holds k square patches centred at l, the first
+g x g pixels, each next one twice as wide as the one before, all resized to g x g.
+
+Locations are in normalised coordinates l = (x, y) in [-1, 1]^2, as in ``F.affine_grid``:
+x runs left to right, y top to bottom, (-1, -1) is the top-left corner of the image and
+(1, 1) the bottom-right one. Pixels outside the image read as zeros.
+
+This is the hot path of RAM (one call per glimpse per batch), so it is a gather over integer
+pixel indices for the whole batch at once: no padding copy of the image, no loop over samples.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def patch_widths(size: int, scales: int) -> list[int]:
+    """Widths in pixels of the retina's patches: size, 2 size, 4 size, ..."""
+    return [size * 2**k for k in range(scales)]
+
+
+def location_to_pixel(locations: Tensor, height: int, width: int) -> Tensor:
+    """Map normalised locations (B, 2) as (x, y) in [-1, 1] to pixel coordinates (B, 2) as (x, y).
+
+    Pixel i covers [i, i + 1), so -1 is the image's outer left/top edge and +1 its right/bottom edge.
+    """
+    scale = locations.new_tensor([width, height])
+    return (locations + 1) / 2 * scale
+
+
+def extract_patches(images: Tensor, centres: Tensor, width: int) -> Tensor:
+    """Crop a width x width patch per image, centred at a pixel coordinate, zeros outside.
+
+    Args:
+        images: (B, C, H, W).
+        centres: (B, 2) pixel coordinates (x, y), as given by ``location_to_pixel``.
+        width: side of the square patch in pixels.
+
+    Returns:
+        (B, C, width, width).
+    """
+    B, C, H, W = images.shape
+    # Top-left corner of the patch, rounded to the nearest pixel.
+    corner = torch.round(centres - width / 2).long()  # (B, 2) as (x, y)
+    offsets = torch.arange(width, device=images.device)
+    cols = corner[:, 0, None] + offsets  # (B, width)
+    rows = corner[:, 1, None] + offsets  # (B, width)
+    inside = ((rows >= 0) & (rows < H))[:, :, None] & ((cols >= 0) & (cols < W))[:, None, :]
+    # Clamped indices read some pixel of the image; the mask then zeroes what lies outside.
+    flat = rows.clamp(0, H - 1)[:, :, None] * W + cols.clamp(0, W - 1)[:, None, :]  # (B, w, w)
+    index = flat.view(B, 1, width * width).expand(B, C, width * width)
+    patches = images.reshape(B, C, H * W).gather(2, index).view(B, C, width, width)
+    return patches * inside[:, None].to(patches.dtype)
+
+
+def retina(images: Tensor, locations: Tensor, *, size: int, scales: int = 1) -> Tensor:
+    """Take a glimpse: ``scales`` concentric patches around ``locations``, each resized to size x size.
+
+    Args:
+        images: (B, C, H, W) float.
+        locations: (B, 2) normalised (x, y) in [-1, 1]; values outside are allowed (more zeros).
+        size: g, the side of the finest patch and of every returned patch, in pixels.
+        scales: k, the number of patches; patch j is size * 2**j pixels wide and is
+            average-pooled by 2**j down to size x size.
+
+    Returns:
+        (B, scales, C, size, size): finest scale first.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"retina expects images of shape (B, C, H, W), got {tuple(images.shape)}")
+    if locations.shape != (images.shape[0], 2):
+        raise ValueError(
+            f"retina expects locations of shape ({images.shape[0]}, 2), got {tuple(locations.shape)}"
+        )
+    if size < 1 or scales < 1:
+        raise ValueError(
+            f"retina needs size >= 1 and scales >= 1, got size={size}, scales={scales}"
+        )
+    H, W = images.shape[-2:]
+    centres = location_to_pixel(locations, H, W)
+    glimpses = []
+    for k, width in enumerate(patch_widths(size, scales)):
+        patch = extract_patches(images, centres, width)
+        glimpses.append(F.avg_pool2d(patch, 2**k) if k else patch)
+    return torch.stack(glimpses, dim=1)
+
+
+def patch_boxes(locations: Tensor, *, height: int, width: int, size: int, scales: int) -> Tensor:
+    """Pixel boxes of each retina patch, for drawing: (..., scales, 4) as (left, top, right, bottom).
+
+    ``locations`` is (..., 2) normalised (x, y); boxes use the same rounding as ``retina``.
+    """
+    centres = location_to_pixel(locations.reshape(-1, 2), height, width)
+    boxes = []
+    for w in patch_widths(size, scales):
+        corner = torch.round(centres - w / 2)
+        boxes.append(torch.cat([corner, corner + w], dim=-1))
+    return torch.stack(boxes, dim=-2).reshape(*locations.shape[:-1], scales, 4)

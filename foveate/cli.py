@@ -1,0 +1,218 @@
+"""The ``foveate`` command line: train, eval, show, list.
+
+Training flags are generated from the typed ``__init__`` signatures that make up a run's config
+(the model's, ``TaskDataModule``'s, ``ClassifierModule``'s and ``TrainerSettings``), so every
+setting of a YAML config can be overridden by a flag of the same name: ``patch_size`` in
+``model_args`` is ``--patch-size``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+import types
+import typing
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+from foveate.data.mnist import DownloadError
+from foveate.data.tasks import TASKS
+
+# Arguments that the harness fills in itself, not settings a user chooses.
+_NOT_FLAGS = {"self", "model", "model_args", "max_epochs_schedule"}
+
+
+def _flag_type(annotation: Any) -> dict[str, Any]:
+    """argparse keywords for a parameter's type annotation."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return _flag_type(args[0])  # X | None, or str | PathLike: a flag of the first type
+    if origin is typing.Literal:
+        return {"choices": list(args), "type": type(args[0])}
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if annotation in (int, float, str):
+        return {"type": annotation}
+    return {"type": str}
+
+
+def _section_parameters(target: Any) -> dict[str, Any]:
+    """name -> type annotation for the keyword parameters of a class or function."""
+    init = target.__init__ if inspect.isclass(target) else target
+    hints = get_type_hints(init)
+    params = inspect.signature(init).parameters
+    return {n: hints.get(n, str) for n in params if n not in _NOT_FLAGS and n in hints}
+
+
+def _sections(model: str) -> dict[str, dict[str, Any]]:
+    from foveate.data.datamodule import TaskDataModule
+    from foveate.models import model_class
+    from foveate.training.classification import ClassifierModule
+    from foveate.training.config import TrainerSettings
+
+    optim = _section_parameters(ClassifierModule)
+    optim.pop("max_epochs")  # set from the trainer section
+    return {
+        "model_args": _section_parameters(model_class(model)),
+        "data": _section_parameters(TaskDataModule),
+        "optim": optim,
+        "trainer": _section_parameters(TrainerSettings),
+    }
+
+
+def _add_section_flags(
+    parser: argparse.ArgumentParser, sections: dict[str, dict[str, Any]]
+) -> None:
+    seen: dict[str, str] = {}
+    for section, params in sections.items():
+        group = parser.add_argument_group(f"{section} (override the config file)")
+        for name, annotation in params.items():
+            if name in seen:
+                raise RuntimeError(f"setting {name!r} is in sections {seen[name]} and {section}")
+            seen[name] = section
+            group.add_argument(
+                "--" + name.replace("_", "-"),
+                dest=f"{section}.{name}",
+                default=argparse.SUPPRESS,
+                **_flag_type(annotation),
+            )
+
+
+def _overrides(namespace: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for key, value in vars(namespace).items():
+        if "." in key:
+            section, name = key.split(".", 1)
+            overrides.setdefault(section, {})[name] = value
+    return overrides
+
+
+def cmd_train(argv: list[str]) -> int:
+    from foveate.models import list_models
+
+    head = argparse.ArgumentParser(add_help=False)
+    head.add_argument("model", nargs="?")
+    known, _ = head.parse_known_args(argv)
+    if known.model is not None and known.model.startswith("-"):
+        known.model = None
+    model = known.model if known.model in list_models() else "ram"
+
+    parser = argparse.ArgumentParser(
+        prog="foveate train",
+        description="Train a model; flags override the config file, which overrides defaults.",
+    )
+    parser.add_argument("model", choices=list_models(), help="registered model name")
+    parser.add_argument("--config", type=Path, help="YAML config (see configs/)")
+    parser.add_argument("--run-dir", type=Path, help="where checkpoints and logs go")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --run-dir from its last.ckpt"
+    )
+    parser.add_argument(
+        "--test-samples", type=int, default=1, help="M, glimpse paths averaged per test image"
+    )
+    _add_section_flags(parser, _sections(model))
+    args = parser.parse_args(argv)
+
+    from foveate.training.config import RunConfig
+    from foveate.training.fit import train_and_test
+
+    if args.resume:
+        if args.run_dir is None:
+            parser.error("--resume needs the --run-dir of the run to continue")
+        config = RunConfig.from_yaml(args.run_dir / "config.yaml")
+    else:
+        config = RunConfig.from_yaml(args.config) if args.config else RunConfig(model=args.model)
+    config.model = args.model
+    config = config.updated(_overrides(args))
+    run_dir = args.run_dir or Path("runs") / f"{args.model}-{config.data.get('task', 'mnist')}"
+    if args.test_samples < 1:
+        parser.error("--test-samples must be at least 1")
+    summary = train_and_test(config, run_dir, resume=args.resume, samples=args.test_samples)
+    if summary:
+        print(
+            f"test error {summary['test_error_pct']:.2f}% (M={args.test_samples}, "
+            f"{summary['test_images']} test images), best validation error "
+            f"{summary['best_val_error_pct']:.2f}%, {summary['train_images_per_s']:.0f} "
+            f"training images/s; run in {run_dir}"
+        )
+    return 0
+
+
+def cmd_eval(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="foveate eval", description="Test error of a checkpoint.")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--samples", "-M", type=int, default=1, help="M, paths averaged per image")
+    parser.add_argument("--data-dir", help="MNIST directory, if not the run's")
+    args = parser.parse_args(argv)
+    if args.samples < 1:
+        parser.error("--samples must be at least 1")
+    from foveate.training.fit import test
+
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    result = test(args.checkpoint, samples=args.samples, data_overrides=overrides)
+    print(json.dumps(result))
+    print(
+        f"test error {result['test_error_pct']:.2f}% (M={args.samples}, {result['test_images']} images)"
+    )
+    return 0
+
+
+def cmd_show(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="foveate show", description="Figures of a checkpoint's glimpses on test images."
+    )
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--out", type=Path, help="output directory (default: the run's figures/)")
+    parser.add_argument("--images", type=int, default=8, help="test images in the grid")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", help="MNIST directory, if not the run's")
+    args = parser.parse_args(argv)
+    from foveate.reports.glimpses import show_checkpoint
+
+    out = args.out or args.checkpoint.resolve().parent.parent / "figures"
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    paths = show_checkpoint(
+        args.checkpoint, out, images=args.images, seed=args.seed, data_overrides=overrides
+    )
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_list(argv: list[str]) -> int:
+    from foveate.models import list_models
+
+    print("models:", " ".join(list_models()))
+    print("tasks: ", " ".join(TASKS))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "show": cmd_show, "list": cmd_list}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(
+            "usage: foveate {train,eval,show,list} ...\n\n"
+            "  train MODEL   train a model (foveate train ram --task mnist)\n"
+            "  eval CKPT     test error of a checkpoint\n"
+            "  show CKPT     glimpse figures (PNG grid, animated GIF)\n"
+            "  list          registered models and tasks",
+            file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
+        )
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except (ValueError, OSError, DownloadError) as error:
+        # Bad configs and missing data end in one line, not a traceback.
+        message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        print(f"foveate: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

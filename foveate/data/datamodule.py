@@ -1,0 +1,165 @@
+"""Lightning DataModules for the image classification tasks (MNIST and its canvases).
+
+Splits: the validation set is carved from the training digits with a fixed seed (``data_seed``),
+so hyper-parameters and checkpoints are chosen without the test set. Validation and test canvases
+are generated once from ``data_seed``: every model is measured on the same images. Training
+canvases are drawn afresh for every batch, so a translated or cluttered task never repeats an image.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from foveate.data.mnist import load_mnist, load_mnist_sample
+from foveate.data.tasks import TaskSpec, get_task, make_task_images
+
+
+class TaskBatches(Dataset):
+    """Images of a task, served a whole batch at a time through ``__getitems__``.
+
+    ``DataLoader`` hands ``__getitems__`` the batch's indices at once, so a batch is one tensor
+    index (and, for generated tasks, one batched placement), not 128 calls and a collate.
+
+    Args:
+        digits: (N, 28, 28) uint8 MNIST digits.
+        labels: (N,) int64.
+        spec: the task.
+        fixed_seed: generate every canvas once from this seed (validation, test); None draws new
+            canvases for each batch (training).
+        clutter_pool: (M, 28, 28) uint8 digits that clutter is cut from; default ``digits``.
+    """
+
+    def __init__(
+        self,
+        digits: Tensor,
+        labels: Tensor,
+        spec: TaskSpec,
+        *,
+        fixed_seed: int | None,
+        clutter_pool: Tensor | None = None,
+    ) -> None:
+        self.digits, self.labels, self.spec = digits, labels, spec
+        self.clutter_pool = clutter_pool if clutter_pool is not None else digits
+        self.generator = torch.Generator().manual_seed(fixed_seed if fixed_seed is not None else 0)
+        self.fixed = fixed_seed is not None
+        self.images = self._make(digits) if self.fixed else None
+
+    def _make(self, digits: Tensor) -> Tensor:
+        return make_task_images(
+            self.spec, digits, generator=self.generator, clutter_pool=self.clutter_pool
+        )
+
+    def reseed(self, seed: int) -> None:
+        """Seed the on-the-fly generator (differently per process under data parallelism)."""
+        self.generator.manual_seed(seed)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        """indices -> images (B, 1, S, S) float in [0, 1], labels (B,)."""
+        index = torch.as_tensor(indices)
+        images = self.images[index] if self.fixed else self._make(self.digits[index])
+        return images[:, None].float().div_(255), self.labels[index]
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        images, labels = self.__getitems__([i])
+        return images[0], labels[0]
+
+
+def _batch_as_is(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    return batch
+
+
+class TaskDataModule(L.LightningDataModule):
+    """A classification task on MNIST digits: train / validation / test loaders.
+
+    Args:
+        task: 'mnist', 'translated', 'cluttered60' or 'cluttered100'.
+        data_dir: directory of the MNIST IDX files (else $FOVEATE_DATA, else the user cache);
+            ignored with ``sample``.
+        sample: use the small MNIST subset shipped inside the package (no files, no network).
+        batch_size: training batch size (per process).
+        val_size: training digits held out for validation.
+        data_seed: seed of the validation split and of the validation and test canvases.
+        download: fetch missing MNIST files from the mirrors.
+    """
+
+    def __init__(
+        self,
+        task: str = "mnist",
+        *,
+        data_dir: str | os.PathLike | None = None,
+        sample: bool = False,
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        val_size: int = 5000,
+        data_seed: int = 0,
+        download: bool = True,
+    ) -> None:
+        super().__init__()
+        self.spec = get_task(task)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.data_dir, self.sample, self.download = data_dir, sample, download
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.val_size, self.data_seed = val_size, data_seed
+        self.datasets: dict[str, TaskBatches] = {}
+
+    @property
+    def image_size(self) -> int:
+        return self.spec.canvas
+
+    def load(self, split: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
+        if self.sample:
+            return load_mnist_sample(split)
+        return load_mnist(split, self.data_dir, download=self.download)
+
+    def prepare_data(self) -> None:
+        # Runs on one process before the others read: downloads happen once.
+        if not self.sample:
+            self.load("train"), self.load("test")
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        digits, labels = self.load("train")
+        if not 0 < self.val_size < len(labels):
+            raise ValueError(f"val_size must be in 1..{len(labels) - 1}, got {self.val_size}")
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.data_seed))
+        val, train = order[: self.val_size], order[self.val_size :]
+        test_digits, test_labels = self.load("test")
+        # Each split cuts its clutter from its own digits: the test canvases depend on the test
+        # digits and data_seed alone, whatever the validation split.
+        self.datasets = {
+            "train": TaskBatches(digits[train], labels[train], self.spec, fixed_seed=None),
+            "val": TaskBatches(digits[val], labels[val], self.spec, fixed_seed=self.data_seed + 1),
+            "test": TaskBatches(test_digits, test_labels, self.spec, fixed_seed=self.data_seed),
+        }
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        seed = torch.initial_seed() + rank  # follows the run's seed (seed_everything)
+        self.datasets["train"].reseed(seed % 2**63)
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            collate_fn=_batch_as_is,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)

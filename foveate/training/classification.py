@@ -1,0 +1,85 @@
+"""Training an attention classifier (RAM, and later DRAW's reader) with Lightning.
+
+The model is a plain ``nn.Module`` from the registry; it owns its paper's loss (``model.loss``)
+and its test-time prediction (``model.predict_proba``). This module owns the optimiser, the
+schedule and the logging.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from foveate.models import create_model
+
+
+class ClassifierModule(L.LightningModule):
+    """Args:
+    model: registered model name, e.g. 'ram'.
+    model_args: keyword arguments of that model.
+    lr: Adam's learning rate.
+    lr_schedule: 'cosine' anneals to ``lr * final_lr_fraction`` over the run; 'constant' does not.
+    final_lr_fraction: where the cosine schedule ends.
+    max_epochs: length of the schedule.
+    weight_decay: Adam's L2 penalty.
+    eval_samples: M, glimpse paths averaged per test image (validation always uses M=1).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        model_args: dict[str, Any],
+        lr: float = 1e-3,
+        lr_schedule: Literal["cosine", "constant"] = "cosine",
+        final_lr_fraction: float = 0.01,
+        max_epochs: int = 100,
+        weight_decay: float = 0.0,
+        eval_samples: int = 1,
+    ) -> None:
+        super().__init__()
+        if lr_schedule not in ("cosine", "constant"):
+            raise ValueError(f"lr_schedule must be 'cosine' or 'constant', got {lr_schedule!r}")
+        if eval_samples < 1:
+            raise ValueError(f"eval_samples (M) must be at least 1, got {eval_samples}")
+        self.save_hyperparameters()
+        self.model = create_model(model, **model_args)
+
+    def forward(self, images: Tensor):
+        return self.model(images)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        images, labels = batch
+        loss = self.model.loss(self.model(images), labels)
+        parts = {f"train/{k}": v for k, v in vars(loss).items() if v.dim() == 0}
+        self.log_dict(parts, on_step=True, on_epoch=False, prog_bar=False)
+        self.log("train/error_pct", 100 * (1 - loss.reward.mean()), on_epoch=True, on_step=False)
+        return loss.total
+
+    def _error_pct(self, batch: tuple[Tensor, Tensor], samples: int) -> Tensor:
+        images, labels = batch
+        probs = self.model.predict_proba(images, samples=samples)
+        return 100 * (probs.argmax(-1) != labels).float().mean()
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.log("val_error_pct", self._error_pct(batch, 1), prog_bar=True, sync_dist=True)
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        samples = self.hparams.eval_samples
+        self.log(f"test_error_pct_M{samples}", self._error_pct(batch, samples), sync_dist=True)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.lr_schedule == "constant":
+            return optimizer
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=hp.max_epochs, eta_min=hp.lr * hp.final_lr_fraction
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": schedule, "interval": "epoch"},
+        }

@@ -1,0 +1,190 @@
+"""Train, resume and test a run: a directory holding its config, checkpoints and CSV logs.
+
+run_dir/
+    config.yaml          the resolved config, the run's record
+    checkpoints/last.ckpt  refreshed every few hundred steps and at each epoch's end
+    checkpoints/best.ckpt  lowest validation error
+    metrics.csv          Lightning's CSV log
+    results.json         test error and speed, written by ``train_and_test``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from foveate.data.datamodule import TaskDataModule
+from foveate.training.checkpointing import AtomicCheckpointIO, LastCheckpoint
+from foveate.training.classification import ClassifierModule
+from foveate.training.config import RunConfig, TrainerSettings
+from foveate.training.speed import TrainingSpeed
+
+
+@dataclass
+class FitResult:
+    """What a training run produced."""
+
+    run_dir: Path
+    best_checkpoint: Path
+    last_checkpoint: Path
+    best_val_error_pct: float
+    epochs: int
+    train_images_per_s: float
+    train_seconds: float
+    global_rank: int
+
+
+def build(config: RunConfig) -> tuple[TaskDataModule, ClassifierModule]:
+    """The data and the LightningModule of a config, checked against each other.
+
+    Raises ValueError (unknown task or model, bad sizes) before anything is trained.
+    """
+    settings = config.trainer_settings()
+    data = TaskDataModule(**config.data)
+    module = ClassifierModule(
+        model=config.model,
+        model_args=config.model_args,
+        max_epochs=settings.max_epochs,
+        **config.optim,
+    )
+    check_input = getattr(module.model, "check_input_size", None)
+    if check_input is not None:
+        check_input(data.image_size, data.image_size)
+    return data, module
+
+
+def _trainer(settings: TrainerSettings, run_dir: Path, speed: TrainingSpeed) -> L.Trainer:
+    checkpoints = run_dir / "checkpoints"
+    best = ModelCheckpoint(
+        dirpath=checkpoints,
+        filename="best",
+        monitor="val_error_pct",
+        mode="min",
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    last = LastCheckpoint(checkpoints, every_n_steps=settings.checkpoint_every_n_steps)
+    return L.Trainer(
+        accelerator="cpu",
+        devices=settings.devices,
+        strategy="ddp" if settings.devices > 1 else "auto",
+        max_epochs=settings.max_epochs,
+        max_time={"minutes": settings.max_minutes} if settings.max_minutes else None,
+        limit_train_batches=settings.limit_train_batches,
+        callbacks=[best, last, speed],
+        plugins=[AtomicCheckpointIO()],
+        logger=CSVLogger(run_dir, name="", version=""),
+        enable_progress_bar=settings.progress_bar,
+        enable_model_summary=False,
+        log_every_n_steps=50,
+        num_sanity_val_steps=0,
+        default_root_dir=run_dir,
+    )
+
+
+def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) -> FitResult:
+    """Train ``config`` in ``run_dir``; with ``resume``, continue from its ``last.ckpt``."""
+    run_dir = Path(run_dir)
+    settings = config.trainer_settings()
+    last_path = run_dir / "checkpoints" / "last.ckpt"
+    if resume and not last_path.is_file():
+        raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    L.seed_everything(settings.seed, workers=True, verbose=False)
+    data, module = build(config)
+    data.prepare_data()  # a missing or corrupt data file fails here, before training starts
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.to_yaml(run_dir / "config.yaml")
+    speed = TrainingSpeed()
+    trainer = _trainer(settings, run_dir, speed)
+    with warnings.catch_warnings():
+        # Our loaders serve whole batches from memory: worker processes would only add overhead.
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
+    best = trainer.checkpoint_callback
+    score = best.best_model_score
+    return FitResult(
+        run_dir=run_dir,
+        best_checkpoint=Path(best.best_model_path) if best.best_model_path else last_path,
+        last_checkpoint=last_path,
+        best_val_error_pct=float(score) if score is not None else float("nan"),
+        epochs=trainer.current_epoch,
+        train_images_per_s=speed.images_per_s,
+        train_seconds=speed.seconds,
+        global_rank=trainer.global_rank,
+    )
+
+
+def load_module(checkpoint: str | os.PathLike) -> ClassifierModule:
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    return ClassifierModule.load_from_checkpoint(path, map_location="cpu")
+
+
+def load_config(checkpoint: str | os.PathLike) -> RunConfig:
+    """The config saved beside a checkpoint (run_dir/config.yaml for run_dir/checkpoints/x.ckpt)."""
+    return RunConfig.from_yaml(Path(checkpoint).resolve().parent.parent / "config.yaml")
+
+
+def test(
+    checkpoint: str | os.PathLike, *, samples: int = 1, data_overrides: dict | None = None
+) -> dict[str, float]:
+    """Test error of a checkpoint on its task's fixed test set, averaging M = ``samples`` paths.
+
+    Returns {"test_error_pct": ..., "samples": M, "test_images": N}.
+    """
+    config = load_config(checkpoint).updated({"data": data_overrides or {}})
+    module = load_module(checkpoint)
+    module.hparams.eval_samples = samples
+    data = TaskDataModule(**config.data)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    L.seed_everything(config.trainer_settings().seed, verbose=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+        (metrics,) = trainer.test(module, datamodule=data, verbose=False)
+    return {
+        "test_error_pct": metrics[f"test_error_pct_M{samples}"],
+        "samples": samples,
+        "test_images": len(data.datasets["test"]),
+    }
+
+
+def train_and_test(
+    config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False, samples: int = 1
+) -> dict:
+    """Fit, then test the best checkpoint; write and return run_dir/results.json."""
+    started = time.perf_counter()
+    result = fit(config, run_dir, resume=resume)
+    if result.global_rank != 0:
+        return {}  # under DDP, the other processes only train
+    tested = test(result.best_checkpoint, samples=samples)
+    summary = {
+        "test_error_pct": tested["test_error_pct"],
+        "test_samples_M": samples,
+        "test_images": tested["test_images"],
+        "best_val_error_pct": result.best_val_error_pct,
+        "epochs": result.epochs,
+        "train_images_per_s": result.train_images_per_s,
+        "train_seconds": result.train_seconds,
+        "wall_s": time.perf_counter() - started,
+        "best_checkpoint": str(result.best_checkpoint),
+    }
+    (Path(run_dir) / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
