@@ -61,7 +61,7 @@ def test_coarse_scale_averages_in_the_zeros_outside():
 def per_sample_retina(images, locations, size, scales):
     """A slow reference: pad each image, crop with Python slicing, resize with avg-pooling."""
     out = []
-    for image, (x, y) in zip(images, locations.tolist()):
+    for image, (x, y) in zip(images, locations.tolist(), strict=True):
         H, W = image.shape[-2:]
         pad = size * 2 ** (scales - 1) * 2
         padded = F.pad(image, (pad, pad, pad, pad))
