@@ -12,7 +12,7 @@ Parts, as named in [1], sec. 3 and 4.1:
     GlimpseNetwork  f_g: g_t = Rect(Linear(h_g) + Linear(h_l)), h_g = Rect(Linear(rho(x, l))),
                     h_l = Rect(Linear(l)); sizes 128, 128 and 256.
     CoreNetwork     f_h: h_t = Rect(Linear(h_{t-1}) + Linear(g_t)) with 256 units, or an LSTM.
-    LocationNetwork f_l: l_t ~ N(Linear(h_t), sigma^2), fixed sigma.
+    LocationNetwork f_l: l_t ~ N(tanh(Linear(h_t)), sigma^2), fixed sigma (tanh: see the class).
     ActionNetwork   f_a: softmax(Linear(h_T)) over the classes, at the last step.
     Baseline        b_t = Linear(h_t), the variance-reducing baseline of sec. 3.2.
 """
@@ -93,7 +93,12 @@ class CoreNetwork(nn.Module):
 
 
 class LocationNetwork(nn.Module):
-    """f_l: a Gaussian policy over the next location, l_t ~ N(Linear(h_t), std^2) ([1], sec. 4.1).
+    """f_l: a Gaussian policy over the next location, l_t ~ N(tanh(Linear(h_t)), std^2).
+
+    Departure from [1] (sec. 4.1), where the mean is linear in h_t: an unbounded mean drifts
+    outside the image as the rectifier core's activations grow, every later glimpse is clamped
+    to a corner, and the policy never recovers (seen on MNIST within one epoch). tanh keeps the
+    mean inside [-1, 1]^2.
 
     The policy sees h_t through ``detach``: its REINFORCE gradient trains this network only, as
     the hybrid loss of [1] (sec. 4) prescribes, while the core and glimpse networks learn from the
@@ -109,7 +114,7 @@ class LocationNetwork(nn.Module):
 
     def forward(self, h: Tensor) -> Normal:
         """h_t (B, hidden) -> the policy pi(l | h_t), a Normal with batch shape (B, 2)."""
-        return Normal(self.mean(h.detach()), self.std)
+        return Normal(torch.tanh(self.mean(h.detach())), self.std)
 
 
 class ActionNetwork(nn.Module):
