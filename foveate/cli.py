@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import logging
 import sys
 import types
 import typing
@@ -149,10 +150,10 @@ def cmd_eval(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.samples < 1:
         parser.error("--samples must be at least 1")
-    from foveate.training.fit import test
+    from foveate.training.fit import evaluate
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    result = test(args.checkpoint, samples=args.samples, data_overrides=overrides)
+    result = evaluate(args.checkpoint, samples=args.samples, data_overrides=overrides)
     print(json.dumps(result))
     print(
         f"test error {result['test_error_pct']:.2f}% (M={args.samples}, {result['test_images']} images)"
@@ -205,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
+    # Lightning's INFO lines (tips, "GPU available: False") drown the run's own output. Its
+    # import sets its loggers' level, so it is imported first.
+    import lightning.pytorch  # noqa: F401
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return COMMANDS[argv[0]](argv[1:])
     except (ValueError, OSError, DownloadError) as error:

@@ -198,26 +198,38 @@ class RecurrentAttentionModel(nn.Module):
         self.action_network = ActionNetwork(hidden_size=hidden_size, num_classes=num_classes)
         self.baseline = nn.Linear(hidden_size, 1)
 
-    def step(self, images: Tensor, state: CoreState) -> tuple[CoreState, Tensor, Tensor, Tensor]:
+    def step(
+        self, images: Tensor, state: CoreState, noise: Tensor
+    ) -> tuple[CoreState, Tensor, Tensor, Tensor]:
         """One glimpse: choose l_t from h_{t-1}, look, update the core.
+
+        ``noise`` (B, 2) is a standard-normal draw: l_t = mean + std * noise is a sample of the
+        policy, cut from the graph (the crop is not differentiable anyway, and the policy learns
+        only through log_prob, i.e. REINFORCE).
 
         Returns the new state, l_t (B, 2), log pi(l_t) (B,) and b_t (B,).
         """
         policy = self.location_network(state.h)
-        # The sampled location is cut from the graph: the crop is not differentiable anyway,
-        # and the policy learns only through log_prob (REINFORCE).
-        location = policy.sample().clamp(-1, 1)
+        location = (policy.mean + policy.stddev * noise).detach().clamp(-1, 1)
         log_prob = policy.log_prob(location).sum(-1)
         baseline = self.baseline(state.h.detach()).squeeze(-1)
         g = self.glimpse_network(images, location)
         return self.core_network(g, state), location, log_prob, baseline
 
-    def forward(self, images: Tensor) -> RamOutput:
-        """Unroll T glimpses over images (B, C, H, W)."""
-        state = self.core_network.initial_state(images.shape[0], images.device)
+    def forward(self, images: Tensor, noise: Tensor | None = None) -> RamOutput:
+        """Unroll T glimpses over images (B, C, H, W).
+
+        noise: (B, T, 2) standard-normal draws behind the sampled locations; drawn here when
+            None. Passing them makes an episode reproducible, and keeps random numbers out of a
+            ``torch.compile``d graph, whose backward pass may recompute (redraw) them.
+        """
+        B = images.shape[0]
+        if noise is None:
+            noise = self.sample_noise(images)
+        state = self.core_network.initial_state(B, images.device)
         locations, log_probs, baselines = [], [], []
-        for _ in range(self.glimpses):
-            state, location, log_prob, baseline = self.step(images, state)
+        for t in range(self.glimpses):
+            state, location, log_prob, baseline = self.step(images, state, noise[:, t])
             locations.append(location)
             log_probs.append(log_prob)
             baselines.append(baseline)
@@ -227,6 +239,10 @@ class RecurrentAttentionModel(nn.Module):
             log_probs=torch.stack(log_probs, 1),
             baselines=torch.stack(baselines, 1),
         )
+
+    def sample_noise(self, images: Tensor) -> Tensor:
+        """Standard-normal draws (B, T, 2) for one episode over images (B, C, H, W)."""
+        return torch.randn(images.shape[0], self.glimpses, 2, device=images.device)
 
     def check_input_size(self, height: int, width: int) -> None:
         """Refuse images smaller than the finest retina patch (it would see mostly padding)."""

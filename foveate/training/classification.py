@@ -7,6 +7,7 @@ schedule and the logging.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import lightning as L
@@ -26,6 +27,8 @@ class ClassifierModule(L.LightningModule):
     max_epochs: length of the schedule.
     weight_decay: Adam's L2 penalty.
     eval_samples: M, glimpse paths averaged per test image (validation always uses M=1).
+    compile: run the training step's forward and loss through ``torch.compile`` (about twice as
+        fast for RAM on CPU, after half a minute of compilation).
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class ClassifierModule(L.LightningModule):
         max_epochs: int = 100,
         weight_decay: float = 0.0,
         eval_samples: int = 1,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if lr_schedule not in ("cosine", "constant"):
@@ -47,17 +51,27 @@ class ClassifierModule(L.LightningModule):
             raise ValueError(f"eval_samples (M) must be at least 1, got {eval_samples}")
         self.save_hyperparameters()
         self.model = create_model(model, **model_args)
+        self._train_losses = torch.compile(self._losses) if compile else self._losses
+
+    def _losses(self, images: Tensor, labels: Tensor, *noise: Tensor) -> dict[str, Tensor]:
+        """The model's loss terms as a dict of tensors (a shape torch.compile passes through)."""
+        loss = self.model.loss(self.model(images, *noise), labels)
+        return {f.name: getattr(loss, f.name) for f in dataclasses.fields(loss)}
 
     def forward(self, images: Tensor):
         return self.model(images)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels = batch
-        loss = self.model.loss(self.model(images), labels)
-        parts = {f"train/{k}": v for k, v in vars(loss).items() if v.dim() == 0}
+        # A stochastic model's random draws are made here, outside the (possibly compiled) loss:
+        # a compiled backward pass may recompute random ops, which would redraw them.
+        sample_noise = getattr(self.model, "sample_noise", None)
+        noise = (sample_noise(images),) if sample_noise is not None else ()
+        losses = self._train_losses(images, labels, *noise)
+        parts = {f"train/{k}": v for k, v in losses.items() if v.dim() == 0}
         self.log_dict(parts, on_step=True, on_epoch=False, prog_bar=False)
-        self.log("train/error_pct", 100 * (1 - loss.reward.mean()), on_epoch=True, on_step=False)
-        return loss.total
+        self.log("train/error_pct", 100 * (1 - losses["reward"].mean()), on_epoch=True, on_step=False)
+        return losses["total"]
 
     def _error_pct(self, batch: tuple[Tensor, Tensor], samples: int) -> Tensor:
         images, labels = batch
@@ -73,7 +87,10 @@ class ClassifierModule(L.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        # The fused kernel updates all parameters in one call: ~15% faster steps for RAM on CPU.
+        optimizer = torch.optim.Adam(
+            self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay, fused=True
+        )
         if hp.lr_schedule == "constant":
             return optimizer
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(

@@ -14,6 +14,8 @@ import json
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +29,23 @@ from foveate.training.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from foveate.training.classification import ClassifierModule
 from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.speed import TrainingSpeed
+
+
+# Lightning's advice that does not apply here, silenced so that real warnings stand out.
+_HARMLESS = (
+    ".*does not have many workers.*",  # batches come from memory; workers would only add overhead
+    ".*isinstance\\(treespec, LeafSpec\\).*",  # a deprecation inside Lightning itself
+    ".*Experiment logs directory .* exists and is not empty.*",  # a resumed run appends
+    ".*is smaller than the logging interval.*",  # tiny smoke runs
+)
+
+
+@contextmanager
+def _quiet_warnings() -> Iterator[None]:
+    with warnings.catch_warnings():
+        for pattern in _HARMLESS:
+            warnings.filterwarnings("ignore", pattern)
+        yield
 
 
 @dataclass
@@ -107,10 +126,12 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
     config.to_yaml(run_dir / "config.yaml")
     speed = TrainingSpeed()
     trainer = _trainer(settings, run_dir, speed)
-    with warnings.catch_warnings():
-        # Our loaders serve whole batches from memory: worker processes would only add overhead.
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    with _quiet_warnings():
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
+    if torch.distributed.is_initialized():
+        # Testing happens on one process afterwards; a live process group would make its
+        # metric syncs wait for the workers, which have finished.
+        torch.distributed.destroy_process_group()
     best = trainer.checkpoint_callback
     score = best.best_model_score
     return FitResult(
@@ -129,7 +150,7 @@ def load_module(checkpoint: str | os.PathLike) -> ClassifierModule:
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return ClassifierModule.load_from_checkpoint(path, map_location="cpu")
+    return ClassifierModule.load_from_checkpoint(path, map_location="cpu", weights_only=False)
 
 
 def load_config(checkpoint: str | os.PathLike) -> RunConfig:
@@ -137,7 +158,7 @@ def load_config(checkpoint: str | os.PathLike) -> RunConfig:
     return RunConfig.from_yaml(Path(checkpoint).resolve().parent.parent / "config.yaml")
 
 
-def test(
+def evaluate(
     checkpoint: str | os.PathLike, *, samples: int = 1, data_overrides: dict | None = None
 ) -> dict[str, float]:
     """Test error of a checkpoint on its task's fixed test set, averaging M = ``samples`` paths.
@@ -156,8 +177,7 @@ def test(
         enable_model_summary=False,
     )
     L.seed_everything(config.trainer_settings().seed, verbose=False)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    with _quiet_warnings():
         (metrics,) = trainer.test(module, datamodule=data, verbose=False)
     return {
         "test_error_pct": metrics[f"test_error_pct_M{samples}"],
@@ -174,7 +194,7 @@ def train_and_test(
     result = fit(config, run_dir, resume=resume)
     if result.global_rank != 0:
         return {}  # under DDP, the other processes only train
-    tested = test(result.best_checkpoint, samples=samples)
+    tested = evaluate(result.best_checkpoint, samples=samples)
     summary = {
         "test_error_pct": tested["test_error_pct"],
         "test_samples_M": samples,

@@ -1,0 +1,51 @@
+"""Shared by the benchmark scripts: the results file format of the project.
+
+Each benchmark writes benchmarks/results/<name>.json:
+{"metrics": {name: number}, "command": ..., "seed": ..., "wall_s": ..., "machine": ..., "date": ...,
+ "notes": ...}
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def write_results(name: str, *, metrics: dict, seed: int, wall_s: float, notes: str) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    record = {
+        "metrics": metrics,
+        "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
+        "seed": seed,
+        "wall_s": round(wall_s, 1),
+        "machine": machine(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "notes": notes,
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path

@@ -1,0 +1,65 @@
+"""End-to-end: training through the harness beats chance; a killed run resumes and finishes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from foveate.training.config import RunConfig
+from foveate.training.fit import evaluate, train_and_test
+
+TINY = {
+    "model": "ram",
+    "model_args": {"glimpses": 4, "patch_size": 8, "scales": 2, "location_std": 0.15},
+    "data": {"task": "mnist", "sample": True, "val_size": 500},
+    "optim": {"lr": 2e-3},
+    "trainer": {"max_epochs": 3, "progress_bar": False, "checkpoint_every_n_steps": 10},
+}
+
+
+@pytest.mark.slow
+def test_tiny_training_beats_chance_by_a_wide_margin(tmp_path):
+    summary = train_and_test(RunConfig.from_dict(TINY), tmp_path, samples=1)
+    # Chance is 90% error; a few epochs on 4,500 digits reach well under half of that.
+    assert summary["test_error_pct"] < 40, summary
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert json.loads((tmp_path / "results.json").read_text())["test_samples_M"] == 1
+    # Averaging M paths is an option of the evaluation; it gives an error of the same order.
+    assert evaluate(summary["best_checkpoint"], samples=4)["test_error_pct"] < 40
+
+
+def _train_command(run_dir, *extra):
+    return [sys.executable, "-m", "foveate.cli", "train", "ram", "--run-dir", str(run_dir),
+            "--sample", "--val-size", "500", "--glimpses", "2", "--max-epochs", "2",
+            "--checkpoint-every-n-steps", "3", "--no-progress-bar", *extra]
+
+
+@pytest.mark.slow
+def test_run_killed_mid_epoch_resumes_from_last_checkpoint(tmp_path):
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    process = subprocess.Popen(_train_command(tmp_path), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not last.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert last.exists(), process.stderr.read().decode()[-2000:] if process.poll() else "timeout"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    before = torch.load(last, weights_only=False)
+    batches_per_epoch = 4500 // 128
+    assert 0 < before["global_step"] < 2 * batches_per_epoch  # killed before the run ended
+
+    resumed = subprocess.run(_train_command(tmp_path, "--resume"), capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    after = torch.load(last, weights_only=False)
+    assert after["global_step"] > before["global_step"]
+    assert after["epoch"] == 1 and "test error" in resumed.stdout
+    assert (tmp_path / "results.json").is_file()
