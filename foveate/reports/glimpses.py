@@ -41,11 +41,12 @@ def _draw_panels(
     """
     N, H, W = images.shape
     T = locations.shape[1]
+    boxes = patch_boxes(locations, height=H, width=W, size=patch_size, scales=scales).numpy() - 0.5
+    centres = location_to_pixel(locations.reshape(-1, 2), H, W).view(N, T, 2).numpy() - 0.5
+    images, predictions, labels = images.numpy(), predictions.numpy(), labels.numpy()
     cols = min(N, 4)
     rows = math.ceil(N / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
-    centres = location_to_pixel(locations.reshape(-1, 2), H, W).view(N, T, 2) - 0.5
-    boxes = patch_boxes(locations, height=H, width=W, size=patch_size, scales=scales) - 0.5
     colours = plt.cm.plasma(np.linspace(0.0, 0.85, T))
     for n, ax in enumerate(axes.flat):
         ax.axis("off")

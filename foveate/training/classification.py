@@ -68,10 +68,23 @@ class ClassifierModule(L.LightningModule):
         sample_noise = getattr(self.model, "sample_noise", None)
         noise = (sample_noise(images),) if sample_noise is not None else ()
         losses = self._train_losses(images, labels, *noise)
-        parts = {f"train/{k}": v for k, v in losses.items() if v.dim() == 0}
-        self.log_dict(parts, on_step=True, on_epoch=False, prog_bar=False)
-        self.log("train/error_pct", 100 * (1 - losses["reward"].mean()), on_epoch=True, on_step=False)
+        # Lightning's self.log costs about a millisecond a call, a third of a RAM step when
+        # compiled: log the loss terms only on the steps the logger writes, and count the
+        # training error in a plain tensor.
+        if self.global_step % self.trainer.log_every_n_steps == 0:
+            parts = {f"train/{k}": v for k, v in losses.items() if v.dim() == 0}
+            self.log_dict(parts, on_step=True, on_epoch=False)
+        self._train_errors += (losses["reward"] == 0).sum().detach()
+        self._train_images += len(labels)
         return losses["total"]
+
+    def on_train_epoch_start(self) -> None:
+        self._train_errors, self._train_images = torch.zeros((), dtype=torch.long), 0
+
+    def on_train_epoch_end(self) -> None:
+        if self._train_images:
+            error = 100 * self._train_errors.item() / self._train_images
+            self.log("train/error_pct", error, sync_dist=True)
 
     def _error_pct(self, batch: tuple[Tensor, Tensor], samples: int) -> Tensor:
         images, labels = batch

@@ -1,0 +1,66 @@
+"""The command line: bad configs are refused in one line before training; eval and show work."""
+
+import pytest
+
+from foveate.cli import main
+
+
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (["--task", "mnist", "--patch-size", "40"], "larger than the 28x28 images"),
+        (["--glimpses", "0"], "at least one glimpse"),
+        (["--task", "cifar"], "unknown task 'cifar'"),
+        (["--data-dir", "{missing}", "--no-download"], "not in"),
+        (["--lr-schedule", "cosine", "--eval-samples", "0"], "eval_samples"),
+    ],
+)
+def test_bad_configs_are_refused_in_one_line_before_training(tmp_path, capsys, flags, message):
+    flags = [f.format(missing=tmp_path / "nowhere") for f in flags]
+    run_dir = tmp_path / "run"
+    assert main(["train", "ram", "--run-dir", str(run_dir), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("foveate: error:") and message in err
+    assert len(err.splitlines()) == 1
+    assert not (run_dir / "checkpoints").exists()  # nothing was trained
+
+
+def test_unknown_config_section_and_missing_config(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: ram\nmodle_args: {glimpses: 2}\n")
+    assert main(["train", "ram", "--config", str(bad)]) == 2
+    assert "unknown section" in capsys.readouterr().err
+    assert main(["train", "ram", "--config", str(tmp_path / "none.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_resume_without_a_run_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "ram", "--resume"])
+    assert main(["train", "ram", "--resume", "--run-dir", str(tmp_path)]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_list_names_models_and_tasks(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "ram" in out and "cluttered100" in out
+
+
+@pytest.mark.slow
+def test_train_eval_show_on_the_sample(tmp_path, capsys):
+    run = tmp_path / "run"
+    flags = ["--sample", "--val-size", "500", "--glimpses", "3", "--max-epochs", "1",
+             "--limit-train-batches", "5", "--no-progress-bar"]
+    assert main(["train", "ram", "--run-dir", str(run), *flags]) == 0
+    assert "test error" in capsys.readouterr().out
+    checkpoint = run / "checkpoints" / "best.ckpt"
+    assert main(["eval", str(checkpoint), "-M", "3"]) == 0
+    assert "(M=3, 1000 images)" in capsys.readouterr().out
+    assert main(["show", str(checkpoint), "--images", "4", "--out", str(tmp_path / "fig")]) == 0
+    png, gif = tmp_path / "fig" / "glimpses.png", tmp_path / "fig" / "glimpses.gif"
+    assert png.stat().st_size > 10_000
+    from PIL import Image
+
+    with Image.open(gif) as animation:
+        assert animation.n_frames == 3  # one frame per glimpse
