@@ -50,8 +50,18 @@ def test_list_names_models_and_tasks(capsys):
 @pytest.mark.slow
 def test_train_eval_show_on_the_sample(tmp_path, capsys):
     run = tmp_path / "run"
-    flags = ["--sample", "--val-size", "500", "--glimpses", "3", "--max-epochs", "1",
-             "--limit-train-batches", "5", "--no-progress-bar"]
+    flags = [
+        "--sample",
+        "--val-size",
+        "500",
+        "--glimpses",
+        "3",
+        "--max-epochs",
+        "1",
+        "--limit-train-batches",
+        "5",
+        "--no-progress-bar",
+    ]
     assert main(["train", "ram", "--run-dir", str(run), *flags]) == 0
     assert "test error" in capsys.readouterr().out
     checkpoint = run / "checkpoints" / "best.ckpt"

@@ -35,16 +35,34 @@ def test_tiny_training_beats_chance_by_a_wide_margin(tmp_path):
 
 
 def _train_command(run_dir, *extra):
-    return [sys.executable, "-m", "foveate.cli", "train", "ram", "--run-dir", str(run_dir),
-            "--sample", "--val-size", "500", "--glimpses", "2", "--max-epochs", "2",
-            "--checkpoint-every-n-steps", "3", "--no-progress-bar", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "foveate.cli",
+        "train",
+        "ram",
+        "--run-dir",
+        str(run_dir),
+        "--sample",
+        "--val-size",
+        "500",
+        "--glimpses",
+        "2",
+        "--max-epochs",
+        "2",
+        "--checkpoint-every-n-steps",
+        "3",
+        "--no-progress-bar",
+        *extra,
+    ]
 
 
 @pytest.mark.slow
 def test_run_killed_mid_epoch_resumes_from_last_checkpoint(tmp_path):
     last = tmp_path / "checkpoints" / "last.ckpt"
-    process = subprocess.Popen(_train_command(tmp_path), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        _train_command(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 120
     while not last.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
@@ -56,10 +74,26 @@ def test_run_killed_mid_epoch_resumes_from_last_checkpoint(tmp_path):
     batches_per_epoch = 4500 // 128
     assert 0 < before["global_step"] < 2 * batches_per_epoch  # killed before the run ended
 
-    resumed = subprocess.run(_train_command(tmp_path, "--resume"), capture_output=True,
-                             text=True, timeout=300)
+    resumed = subprocess.run(
+        _train_command(tmp_path, "--resume"), capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     after = torch.load(last, weights_only=False)
     assert after["global_step"] > before["global_step"]
     assert after["epoch"] == 1 and "test error" in resumed.stdout
     assert (tmp_path / "results.json").is_file()
+
+
+@pytest.mark.slow
+def test_data_parallel_training_over_two_processes(tmp_path):
+    """--devices 2 trains with DDP over two CPU processes and then tests on one."""
+    command = _train_command(tmp_path, "--devices", "2", "--batch-size", "64", "--threads", "1")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "test error" in done.stdout
+    results = json.loads((tmp_path / "results.json").read_text())
+    # Two epochs over 4,500 digits in global batches of 2 x 64: the step count shows both
+    # processes shared each epoch.
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    assert checkpoint["global_step"] == 2 * (4500 // 2 // 64)
+    assert results["test_error_pct"] < 80  # chance is 90%

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -25,20 +26,27 @@ from torch import Tensor  # noqa: E402
 from foveate.attention.retina import location_to_pixel, patch_boxes  # noqa: E402
 
 
-def _draw_panels(
-    images: Tensor,
-    locations: Tensor,
-    predictions: Tensor,
-    labels: Tensor,
-    *,
-    patch_size: int,
-    scales: int,
-    steps: int,
-) -> plt.Figure:
-    """A grid of panels showing the first ``steps`` glimpses of each image.
+@dataclass
+class GlimpseEpisodes:
+    """What a glimpse model saw on N images, ready to draw.
 
-    images (N, H, W); locations (N, T, 2) normalised; predictions, labels (N,).
+    images: (N, H, W) in [0, 1]; locations: (N, T, 2) normalised (x, y); predictions, labels: (N,);
+    patch_size, scales: the retina's g and k.
     """
+
+    images: Tensor
+    locations: Tensor
+    predictions: Tensor
+    labels: Tensor
+    patch_size: int
+    scales: int
+
+
+def _draw_panels(episodes: GlimpseEpisodes, *, steps: int) -> plt.Figure:
+    """A grid of panels, one per image, showing its first ``steps`` glimpses."""
+    images, locations = episodes.images, episodes.locations
+    patch_size, scales = episodes.patch_size, episodes.scales
+    predictions, labels = episodes.predictions, episodes.labels
     N, H, W = images.shape
     T = locations.shape[1]
     boxes = patch_boxes(locations, height=H, width=W, size=patch_size, scales=scales).numpy() - 0.5
@@ -47,7 +55,7 @@ def _draw_panels(
     cols = min(N, 4)
     rows = math.ceil(N / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
-    colours = plt.cm.plasma(np.linspace(0.0, 0.85, T))
+    colours = plt.cm.cool(np.linspace(0.0, 1.0, T))  # bright on black, cyan to magenta
     for n, ax in enumerate(axes.flat):
         ax.axis("off")
         if n >= N:
@@ -96,54 +104,21 @@ def _draw_panels(
     return fig
 
 
-def glimpse_grid(
-    path: str | os.PathLike,
-    images: Tensor,
-    locations: Tensor,
-    predictions: Tensor,
-    labels: Tensor,
-    *,
-    patch_size: int,
-    scales: int,
-) -> Path:
+def glimpse_grid(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
     """Write the PNG grid of every glimpse; returns its path."""
-    fig = _draw_panels(
-        images,
-        locations,
-        predictions,
-        labels,
-        patch_size=patch_size,
-        scales=scales,
-        steps=locations.shape[1],
-    )
+    fig = _draw_panels(episodes, steps=episodes.locations.shape[1])
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
 
 
 def glimpse_animation(
-    path: str | os.PathLike,
-    images: Tensor,
-    locations: Tensor,
-    predictions: Tensor,
-    labels: Tensor,
-    *,
-    patch_size: int,
-    scales: int,
-    frame_ms: int = 600,
+    path: str | os.PathLike, episodes: GlimpseEpisodes, *, frame_ms: int = 600
 ) -> Path:
     """Write an animated GIF adding one glimpse per frame, the answer on the last; returns its path."""
     frames = []
-    for steps in range(1, locations.shape[1] + 1):
-        fig = _draw_panels(
-            images,
-            locations,
-            predictions,
-            labels,
-            patch_size=patch_size,
-            scales=scales,
-            steps=steps,
-        )
+    for steps in range(1, episodes.locations.shape[1] + 1):
+        fig = _draw_panels(episodes, steps=steps)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=80)
         plt.close(fig)
@@ -183,9 +158,15 @@ def show_checkpoint(
         output = model(x)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(patch_size=model.patch_size, scales=model.scales)
-    args = (x[:, 0], output.locations, output.logits.argmax(-1), y)
+    episodes = GlimpseEpisodes(
+        images=x[:, 0],
+        locations=output.locations,
+        predictions=output.logits.argmax(-1),
+        labels=y,
+        patch_size=model.patch_size,
+        scales=model.scales,
+    )
     return [
-        glimpse_grid(out / "glimpses.png", *args, **kwargs),
-        glimpse_animation(out / "glimpses.gif", *args, **kwargs),
+        glimpse_grid(out / "glimpses.png", episodes),
+        glimpse_animation(out / "glimpses.gif", episodes),
     ]

@@ -30,7 +30,6 @@ from foveate.training.classification import ClassifierModule
 from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.speed import TrainingSpeed
 
-
 # Lightning's advice that does not apply here, silenced so that real warnings stand out.
 _HARMLESS = (
     ".*does not have many workers.*",  # batches come from memory; workers would only add overhead
