@@ -52,6 +52,7 @@ class ClassifierModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = create_model(model, **model_args)
         self._train_losses = torch.compile(self._losses) if compile else self._losses
+        self._reset_training_error()
 
     def _losses(self, images: Tensor, labels: Tensor, *noise: Tensor) -> dict[str, Tensor]:
         """The model's loss terms as a dict of tensors (a shape torch.compile passes through)."""
@@ -78,13 +79,14 @@ class ClassifierModule(L.LightningModule):
         self._train_images += len(labels)
         return losses["total"]
 
-    def on_train_epoch_start(self) -> None:
+    def _reset_training_error(self) -> None:
         self._train_errors, self._train_images = torch.zeros((), dtype=torch.long), 0
 
     def on_train_epoch_end(self) -> None:
         if self._train_images:
             error = 100 * self._train_errors.item() / self._train_images
             self.log("train/error_pct", error, sync_dist=True)
+        self._reset_training_error()
 
     def _error_pct(self, batch: tuple[Tensor, Tensor], samples: int) -> Tensor:
         images, labels = batch
