@@ -35,7 +35,9 @@ def machine() -> str:
     )
 
 
-def write_results(name: str, *, metrics: dict, seed: int, wall_s: float, notes: str) -> Path:
+def write_results(
+    name: str, *, metrics: dict, seed: int, wall_s: float, notes: str, config: dict | None = None
+) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     record = {
@@ -47,5 +49,7 @@ def write_results(name: str, *, metrics: dict, seed: int, wall_s: float, notes: 
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "notes": notes,
     }
+    if config is not None:
+        record["config"] = config  # the full run configuration, so the figure can be reproduced
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path

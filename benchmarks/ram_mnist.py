@@ -11,6 +11,7 @@ with --resume.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -63,6 +64,7 @@ def main() -> None:
         },
         seed=args.seed,
         wall_s=wall,
+        config=dataclasses.asdict(config),
         notes=(
             f"test_error_pct uses M=1 (one sampled glimpse path per image); test_error_pct_M10 "
             f"averages M=10. 10,000 MNIST test digits; checkpoint chosen on 5,000 validation "

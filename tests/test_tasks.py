@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from foveate.data.tasks import TASKS, get_task, make_task_images, place
+from foveate.data.tasks import TASKS, get_task, make_task_images, place, shift_randomly
 
 
 def digits(n, seed=0):
@@ -87,3 +87,19 @@ def test_bad_inputs_are_refused():
         place(digits(2), canvas=20, generator=gen(0))
     with pytest.raises(ValueError, match="clutter_pool"):
         place(digits(2), canvas=60, generator=gen(0), clutter=3)
+
+
+def test_shift_randomly_moves_each_image_by_its_own_offset_within_bounds():
+    images = torch.zeros(400, 9, 9, dtype=torch.uint8)
+    images[:, 4, 4] = 255  # one bright pixel in the middle
+    shifted = shift_randomly(images, 2, generator=torch.Generator().manual_seed(0))
+    assert shifted.shape == images.shape
+    assert (shifted == 255).sum((1, 2)).eq(1).all()  # nothing lost, nothing added
+    rows, cols = (shifted == 255).nonzero()[:, 1:].T
+    # every offset in [-2, 2]^2 occurs, none beyond
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == {
+        (r, c) for r in range(2, 7) for c in range(2, 7)
+    }
+    assert torch.equal(shift_randomly(images, 0, generator=torch.Generator()), images)
+    with pytest.raises(ValueError, match="non-negative"):
+        shift_randomly(images, -1, generator=torch.Generator())

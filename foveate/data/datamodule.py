@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from foveate.data.mnist import load_mnist, load_mnist_sample
-from foveate.data.tasks import TaskSpec, get_task, make_task_images
+from foveate.data.tasks import TaskSpec, get_task, make_task_images, shift_randomly
 
 
 class TaskBatches(Dataset):
@@ -33,6 +33,7 @@ class TaskBatches(Dataset):
         fixed_seed: generate every canvas once from this seed (validation, test); None draws new
             canvases for each batch (training).
         clutter_pool: (M, 28, 28) uint8 digits that clutter is cut from; default ``digits``.
+        shift: move each generated image by up to this many pixels (training augmentation).
     """
 
     def __init__(
@@ -43,17 +44,19 @@ class TaskBatches(Dataset):
         *,
         fixed_seed: int | None,
         clutter_pool: Tensor | None = None,
+        shift: int = 0,
     ) -> None:
-        self.digits, self.labels, self.spec = digits, labels, spec
+        self.digits, self.labels, self.spec, self.shift = digits, labels, spec, shift
         self.clutter_pool = clutter_pool if clutter_pool is not None else digits
         self.generator = torch.Generator().manual_seed(fixed_seed if fixed_seed is not None else 0)
         self.fixed = fixed_seed is not None
         self.images = self._make(digits) if self.fixed else None
 
     def _make(self, digits: Tensor) -> Tensor:
-        return make_task_images(
+        images = make_task_images(
             self.spec, digits, generator=self.generator, clutter_pool=self.clutter_pool
         )
+        return shift_randomly(images, self.shift, generator=self.generator)
 
     def reseed(self, seed: int) -> None:
         """Seed the on-the-fly generator (differently per process under data parallelism)."""
@@ -88,6 +91,8 @@ class TaskDataModule(L.LightningDataModule):
         batch_size: training batch size (per process).
         val_size: training digits held out for validation.
         data_seed: seed of the validation split and of the validation and test canvases.
+        train_shift: move each training image by a random offset of up to this many pixels in x
+            and y (augmentation; validation and test images are never moved).
         download: fetch missing MNIST files from the mirrors.
     """
 
@@ -101,6 +106,7 @@ class TaskDataModule(L.LightningDataModule):
         eval_batch_size: int = 1000,
         val_size: int = 5000,
         data_seed: int = 0,
+        train_shift: int = 0,
         download: bool = True,
     ) -> None:
         super().__init__()
@@ -109,7 +115,9 @@ class TaskDataModule(L.LightningDataModule):
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.data_dir, self.sample, self.download = data_dir, sample, download
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.val_size, self.data_seed = val_size, data_seed
+        if train_shift < 0:
+            raise ValueError(f"train_shift must be non-negative, got {train_shift}")
+        self.val_size, self.data_seed, self.train_shift = val_size, data_seed, train_shift
         self.datasets: dict[str, TaskBatches] = {}
 
     @property
@@ -138,7 +146,9 @@ class TaskDataModule(L.LightningDataModule):
         # Each split cuts its clutter from its own digits: the test canvases depend on the test
         # digits and data_seed alone, whatever the validation split.
         self.datasets = {
-            "train": TaskBatches(digits[train], labels[train], self.spec, fixed_seed=None),
+            "train": TaskBatches(
+                digits[train], labels[train], self.spec, fixed_seed=None, shift=self.train_shift
+            ),
             "val": TaskBatches(digits[val], labels[val], self.spec, fixed_seed=self.data_seed + 1),
             "test": TaskBatches(test_digits, test_labels, self.spec, fixed_seed=self.data_seed),
         }

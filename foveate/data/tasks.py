@@ -135,6 +135,25 @@ def place(
     return Canvases(images.view(N, canvas, canvas), digit_boxes, clutter_boxes)
 
 
+def shift_randomly(images: Tensor, max_shift: int, *, generator: torch.Generator) -> Tensor:
+    """Move each image by its own random whole-pixel offset in [-max_shift, max_shift]^2.
+
+    Pixels moved past the border are lost and the uncovered ones are zero, as if the digit had
+    been placed off-centre. images: (N, S, S) -> (N, S, S).
+    """
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be non-negative, got {max_shift}")
+    if max_shift == 0:
+        return images
+    N, S, _ = images.shape
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4)  # (N, S + 2s, S + 2s)
+    left, top = torch.randint(0, 2 * max_shift + 1, (2, N), generator=generator)
+    offsets = torch.arange(S)
+    rows = (top[:, None] + offsets)[:, :, None]
+    cols = (left[:, None] + offsets)[:, None, :]
+    return padded[torch.arange(N)[:, None, None], rows, cols]
+
+
 def make_task_images(
     spec: TaskSpec, digits: Tensor, *, generator: torch.Generator, clutter_pool: Tensor | None
 ) -> Tensor:
