@@ -51,10 +51,10 @@ def _section_parameters(target: Any) -> dict[str, Any]:
 def _sections(model: str) -> dict[str, dict[str, Any]]:
     from foveate.data.datamodule import TaskDataModule
     from foveate.models import model_class
-    from foveate.training.classification import ClassifierModule
     from foveate.training.config import TrainerSettings
+    from foveate.training.fit import module_class
 
-    optim = _section_parameters(ClassifierModule)
+    optim = _section_parameters(module_class(model))
     optim.pop("max_epochs")  # set from the trainer section
     return {
         "model_args": _section_parameters(model_class(model)),
@@ -112,7 +112,11 @@ def cmd_train(argv: list[str]) -> int:
         "--resume", action="store_true", help="continue the run in --run-dir from its last.ckpt"
     )
     parser.add_argument(
-        "--test-samples", type=int, default=1, help="M, glimpse paths averaged per test image"
+        "--test-samples",
+        type=int,
+        default=1,
+        help="M, glimpse paths averaged per test image (classifiers); K, importance samples of "
+        "the test likelihood (generative models)",
     )
     _add_section_flags(parser, _sections(model))
     args = parser.parse_args(argv)
@@ -134,18 +138,39 @@ def cmd_train(argv: list[str]) -> int:
     summary = train_and_test(config, run_dir, resume=args.resume, samples=args.test_samples)
     if summary:
         print(
-            f"test error {summary['test_error_pct']:.2f}% (M={args.test_samples}, "
-            f"{summary['test_images']} test images), best validation error "
-            f"{summary['best_val_error_pct']:.2f}%, {summary['train_images_per_s']:.0f} "
-            f"training images/s; run in {run_dir}"
+            f"{_describe(summary)}; {summary['train_images_per_s']:.0f} training images/s; run in {run_dir}"
         )
     return 0
 
 
+def _describe(metrics: dict) -> str:
+    """One line of test metrics, saying which M or K they used."""
+    n, samples = metrics["test_images"], metrics["samples"]
+    if "test_error_pct" in metrics:
+        line = f"test error {metrics['test_error_pct']:.2f}% (M={samples}, {n} test images)"
+        if "best_val_error_pct" in metrics:
+            line += f", best validation error {metrics['best_val_error_pct']:.2f}%"
+        return line
+    line = f"test NLL bound {metrics['test_nll_nats']:.2f} nats ({n} test images)"
+    if "test_nll_iw_nats" in metrics:
+        line += f", importance-weighted (K={samples}) {metrics['test_nll_iw_nats']:.2f} nats"
+    if "best_val_nll_nats" in metrics:
+        line += f", best validation bound {metrics['best_val_nll_nats']:.2f} nats"
+    return line
+
+
 def cmd_eval(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="foveate eval", description="Test error of a checkpoint.")
+    parser = argparse.ArgumentParser(
+        prog="foveate eval", description="Test metrics of a checkpoint (error, or likelihood)."
+    )
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--samples", "-M", type=int, default=1, help="M, paths averaged per image")
+    parser.add_argument(
+        "--samples",
+        "-M",
+        type=int,
+        default=1,
+        help="M, paths averaged per image (classifiers); K, importance samples (generative models)",
+    )
     parser.add_argument("--data-dir", help="MNIST directory, if not the run's")
     args = parser.parse_args(argv)
     if args.samples < 1:
@@ -155,15 +180,14 @@ def cmd_eval(argv: list[str]) -> int:
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     result = evaluate(args.checkpoint, samples=args.samples, data_overrides=overrides)
     print(json.dumps(result))
-    print(
-        f"test error {result['test_error_pct']:.2f}% (M={args.samples}, {result['test_images']} images)"
-    )
+    print(_describe(result))
     return 0
 
 
 def cmd_show(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="foveate show", description="Figures of a checkpoint's glimpses on test images."
+        prog="foveate show",
+        description="Figures of a checkpoint: glimpse paths on test images, or drawn samples.",
     )
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--out", type=Path, help="output directory (default: the run's figures/)")
@@ -171,7 +195,7 @@ def cmd_show(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="MNIST directory, if not the run's")
     args = parser.parse_args(argv)
-    from foveate.reports.glimpses import show_checkpoint
+    from foveate.reports.show import show_checkpoint
 
     out = args.out or args.checkpoint.resolve().parent.parent / "figures"
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from foveate.data.mnist import load_mnist, load_mnist_sample
-from foveate.data.tasks import TaskSpec, get_task, make_task_images, shift_randomly
+from foveate.data.tasks import TaskSpec, binarize, get_task, make_task_images, shift_randomly
 
 
 class TaskBatches(Dataset):
@@ -34,6 +34,7 @@ class TaskBatches(Dataset):
             canvases for each batch (training).
         clutter_pool: (M, 28, 28) uint8 digits that clutter is cut from; default ``digits``.
         shift: move each generated image by up to this many pixels (training augmentation).
+        resample_binary: binarize each generated image afresh (stochastic binarization).
     """
 
     def __init__(
@@ -45,8 +46,10 @@ class TaskBatches(Dataset):
         fixed_seed: int | None,
         clutter_pool: Tensor | None = None,
         shift: int = 0,
+        resample_binary: bool = False,
     ) -> None:
         self.digits, self.labels, self.spec, self.shift = digits, labels, spec, shift
+        self.resample_binary = resample_binary
         self.clutter_pool = clutter_pool if clutter_pool is not None else digits
         self.generator = torch.Generator().manual_seed(fixed_seed if fixed_seed is not None else 0)
         self.fixed = fixed_seed is not None
@@ -56,7 +59,8 @@ class TaskBatches(Dataset):
         images = make_task_images(
             self.spec, digits, generator=self.generator, clutter_pool=self.clutter_pool
         )
-        return shift_randomly(images, self.shift, generator=self.generator)
+        images = shift_randomly(images, self.shift, generator=self.generator)
+        return binarize(images, generator=self.generator) if self.resample_binary else images
 
     def reseed(self, seed: int) -> None:
         """Seed the on-the-fly generator (differently per process under data parallelism)."""
@@ -91,6 +95,10 @@ class TaskDataModule(L.LightningDataModule):
         batch_size: training batch size (per process).
         val_size: training digits held out for validation.
         data_seed: seed of the validation split and of the validation and test canvases.
+        binarize: 'none' keeps grey levels; 'fixed' samples every pixel on or off once, from
+            ``data_seed`` (one binarized dataset, as in the DRAW paper's likelihood table);
+            'stochastic' samples training images afresh each batch (validation and test images
+            are still binarized once, so that every model is measured on the same pixels).
         train_shift: move each training image by a random offset of up to this many pixels in x
             and y (augmentation; validation and test images are never moved).
         download: fetch missing MNIST files from the mirrors.
@@ -106,6 +114,7 @@ class TaskDataModule(L.LightningDataModule):
         eval_batch_size: int = 1000,
         val_size: int = 5000,
         data_seed: int = 0,
+        binarize: Literal["none", "fixed", "stochastic"] = "none",
         train_shift: int = 0,
         download: bool = True,
     ) -> None:
@@ -115,6 +124,9 @@ class TaskDataModule(L.LightningDataModule):
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.data_dir, self.sample, self.download = data_dir, sample, download
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        if binarize not in ("none", "fixed", "stochastic"):
+            raise ValueError(f"binarize must be 'none', 'fixed' or 'stochastic', got {binarize!r}")
+        self.binarize = binarize
         if train_shift < 0:
             raise ValueError(f"train_shift must be non-negative, got {train_shift}")
         self.val_size, self.data_seed, self.train_shift = val_size, data_seed, train_shift
@@ -143,11 +155,24 @@ class TaskDataModule(L.LightningDataModule):
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.data_seed))
         val, train = order[: self.val_size], order[self.val_size :]
         test_digits, test_labels = self.load("test")
-        # Each split cuts its clutter from its own digits: the test canvases depend on the test
-        # digits and data_seed alone, whatever the validation split.
+        train_digits = digits
+        if self.binarize != "none":
+            # Before placement, so that canvases hold binary digits. Validation and test are
+            # binarized once; stochastic training keeps grey digits and resamples every batch.
+            test_digits = binarize(
+                test_digits, generator=torch.Generator().manual_seed(self.data_seed)
+            )
+            digits = binarize(digits, generator=torch.Generator().manual_seed(self.data_seed + 1))
+            if self.binarize == "fixed":
+                train_digits = digits
         self.datasets = {
             "train": TaskBatches(
-                digits[train], labels[train], self.spec, fixed_seed=None, shift=self.train_shift
+                train_digits[train],
+                labels[train],
+                self.spec,
+                fixed_seed=None,
+                shift=self.train_shift,
+                resample_binary=self.binarize == "stochastic",
             ),
             "val": TaskBatches(digits[val], labels[val], self.spec, fixed_seed=self.data_seed + 1),
             "test": TaskBatches(test_digits, test_labels, self.spec, fixed_seed=self.data_seed),

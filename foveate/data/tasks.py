@@ -154,6 +154,16 @@ def shift_randomly(images: Tensor, max_shift: int, *, generator: torch.Generator
     return padded[torch.arange(N)[:, None, None], rows, cols]
 
 
+def binarize(images: Tensor, *, generator: torch.Generator) -> Tensor:
+    """Sample each pixel on or off with its grey level as the probability (binarized MNIST).
+
+    images: (N, ...) uint8 -> the same shape, uint8 0 or 255.
+    """
+    probs = images.float().div_(255)
+    on = torch.rand(probs.shape, generator=generator) < probs
+    return on.to(torch.uint8) * 255
+
+
 def make_task_images(
     spec: TaskSpec, digits: Tensor, *, generator: torch.Generator, clutter_pool: Tensor | None
 ) -> Tensor:

@@ -40,4 +40,4 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-from foveate.models import ram  # noqa: E402, F401  (registers its models)
+from foveate.models import draw, ram  # noqa: E402, F401  (registers their models)

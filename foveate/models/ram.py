@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal
 
-from foveate.attention.retina import retina
+from foveate.attention.retina import patch_boxes, retina
 from foveate.models import register_model
 
 
@@ -147,18 +147,21 @@ class RamOutput:
 
 @dataclass
 class RamLoss:
-    """The hybrid loss of [1], sec. 4, and its parts (scalars), plus the reward (B,)."""
+    """The hybrid loss of [1], sec. 4, and its parts (scalars); correct: (B,) 1 where the final
+    class is right, which is also the reward R of sec. 3.2."""
 
     total: Tensor
     classification: Tensor
     reinforce: Tensor
     baseline: Tensor
-    reward: Tensor
+    correct: Tensor
 
 
 @register_model("ram")
 class RecurrentAttentionModel(nn.Module):
     """RAM for classification ([1], sec. 3-4). Sizes default to the paper's MNIST models."""
+
+    objective = "classification"
 
     def __init__(
         self,
@@ -252,6 +255,12 @@ class RecurrentAttentionModel(nn.Module):
                 f"{height}x{width} images"
             )
 
+    def glimpse_boxes(self, output: RamOutput, *, height: int, width: int) -> Tensor:
+        """(B, T, k, 4) the retina's k patches at each glimpse, as pixel edges (for figures)."""
+        return patch_boxes(
+            output.locations, height=height, width=width, size=self.patch_size, scales=self.scales
+        )
+
     def loss(self, output: RamOutput, targets: Tensor) -> RamLoss:
         return hybrid_loss(output, targets)
 
@@ -287,5 +296,5 @@ def hybrid_loss(output: RamOutput, targets: Tensor) -> RamLoss:
         classification=classification,
         reinforce=reinforce,
         baseline=baseline,
-        reward=reward,
+        correct=reward,
     )

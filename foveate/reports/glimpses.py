@@ -23,34 +23,30 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from foveate.attention.retina import location_to_pixel, patch_boxes  # noqa: E402
-
 
 @dataclass
 class GlimpseEpisodes:
     """What a glimpse model saw on N images, ready to draw.
 
-    images: (N, H, W) in [0, 1]; locations: (N, T, 2) normalised (x, y); predictions, labels: (N,);
-    patch_size, scales: the retina's g and k.
+    images: (N, H, W) in [0, 1]; boxes: (N, T, K, 4) the K windows (a retina's scales, or one
+    filter grid) of each of T glimpses as (left, top, right, bottom) pixel edges; predictions,
+    labels: (N,).
     """
 
     images: Tensor
-    locations: Tensor
+    boxes: Tensor
     predictions: Tensor
     labels: Tensor
-    patch_size: int
-    scales: int
 
 
 def _draw_panels(episodes: GlimpseEpisodes, *, steps: int) -> plt.Figure:
     """A grid of panels, one per image, showing its first ``steps`` glimpses."""
-    images, locations = episodes.images, episodes.locations
-    patch_size, scales = episodes.patch_size, episodes.scales
-    predictions, labels = episodes.predictions, episodes.labels
+    images, predictions, labels = episodes.images, episodes.predictions, episodes.labels
     N, H, W = images.shape
-    T = locations.shape[1]
-    boxes = patch_boxes(locations, height=H, width=W, size=patch_size, scales=scales).numpy() - 0.5
-    centres = location_to_pixel(locations.reshape(-1, 2), H, W).view(N, T, 2).numpy() - 0.5
+    T = episodes.boxes.shape[1]
+    # imshow puts pixel i's centre at i, so pixel edges move by half a pixel
+    boxes = episodes.boxes.numpy() - 0.5
+    centres = (boxes[:, :, 0, :2] + boxes[:, :, 0, 2:]) / 2  # (N, T, 2)
     images, predictions, labels = images.numpy(), predictions.numpy(), labels.numpy()
     cols = min(N, 4)
     rows = math.ceil(N / cols)
@@ -106,7 +102,7 @@ def _draw_panels(episodes: GlimpseEpisodes, *, steps: int) -> plt.Figure:
 
 def glimpse_grid(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
     """Write the PNG grid of every glimpse; returns its path."""
-    fig = _draw_panels(episodes, steps=episodes.locations.shape[1])
+    fig = _draw_panels(episodes, steps=episodes.boxes.shape[1])
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
@@ -117,7 +113,7 @@ def glimpse_animation(
 ) -> Path:
     """Write an animated GIF adding one glimpse per frame, the answer on the last; returns its path."""
     frames = []
-    for steps in range(1, episodes.locations.shape[1] + 1):
+    for steps in range(1, episodes.boxes.shape[1] + 1):
         fig = _draw_panels(episodes, steps=steps)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=80)
@@ -128,45 +124,13 @@ def glimpse_animation(
     return Path(path)
 
 
-def show_checkpoint(
-    checkpoint: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    images: int = 8,
-    seed: int = 0,
-    data_overrides: dict | None = None,
-) -> list[Path]:
-    """Glimpse figures of a classifier checkpoint on the first ``images`` test images.
-
-    Writes ``glimpses.png`` and ``glimpses.gif`` into ``out`` and returns their paths.
-    """
-    from foveate.data.datamodule import TaskDataModule
-    from foveate.training.fit import load_config, load_module
-
-    if images < 1:
-        raise ValueError(f"--images must be at least 1, got {images}")
-    module = load_module(checkpoint)
-    model = module.model.eval()
-    if not hasattr(model, "patch_size"):
-        raise ValueError(f"{checkpoint}: 'show' draws glimpse models; this model has no retina")
-    config = load_config(checkpoint).updated({"data": data_overrides or {}})
-    data = TaskDataModule(**config.data)
-    data.setup("test")
-    x, y = data.datasets["test"].__getitems__(list(range(images)))
-    torch.manual_seed(seed)
+def glimpse_episodes(model, images: Tensor, labels: Tensor) -> GlimpseEpisodes:
+    """Run a glimpse classifier (one with ``glimpse_boxes``) on images (N, 1, H, W)."""
     with torch.no_grad():
-        output = model(x)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    episodes = GlimpseEpisodes(
-        images=x[:, 0],
-        locations=output.locations,
+        output = model(images)
+    return GlimpseEpisodes(
+        images=images[:, 0],
+        boxes=model.glimpse_boxes(output, height=images.shape[-2], width=images.shape[-1]),
         predictions=output.logits.argmax(-1),
-        labels=y,
-        patch_size=model.patch_size,
-        scales=model.scales,
+        labels=labels,
     )
-    return [
-        glimpse_grid(out / "glimpses.png", episodes),
-        glimpse_animation(out / "glimpses.gif", episodes),
-    ]

@@ -31,6 +31,7 @@ class TrainerSettings:
     limit_train_batches: batches per epoch (None: all), for smoke runs.
     progress_bar: show Lightning's progress bar.
     threads: torch intra-op threads per process (None: torch's default).
+    gradient_clip_val: clip the gradient's norm to this (None: no clipping).
     """
 
     max_epochs: int = 100
@@ -41,6 +42,7 @@ class TrainerSettings:
     limit_train_batches: int | None = None
     progress_bar: bool = True
     threads: int | None = None
+    gradient_clip_val: float | None = None
 
 
 @dataclass

@@ -25,9 +25,11 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from foveate.data.datamodule import TaskDataModule
+from foveate.models import model_class
 from foveate.training.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from foveate.training.classification import ClassifierModule
 from foveate.training.config import RunConfig, TrainerSettings
+from foveate.training.generation import GenerativeModule
 from foveate.training.speed import TrainingSpeed
 
 # Lightning's advice that does not apply here, silenced so that real warnings stand out.
@@ -54,21 +56,31 @@ class FitResult:
     run_dir: Path
     best_checkpoint: Path
     last_checkpoint: Path
-    best_val_error_pct: float
+    monitor: str
+    best_val: float
     epochs: int
     train_images_per_s: float
     train_seconds: float
     global_rank: int
 
 
-def build(config: RunConfig) -> tuple[TaskDataModule, ClassifierModule]:
+TrainingModule = ClassifierModule | GenerativeModule
+
+
+def module_class(model: str) -> type[TrainingModule]:
+    """The LightningModule that trains a registered model, by the model's ``objective``."""
+    objective = getattr(model_class(model), "objective", "classification")
+    return {"classification": ClassifierModule, "generation": GenerativeModule}[objective]
+
+
+def build(config: RunConfig) -> tuple[TaskDataModule, TrainingModule]:
     """The data and the LightningModule of a config, checked against each other.
 
     Raises ValueError (unknown task or model, bad sizes) before anything is trained.
     """
     settings = config.trainer_settings()
     data = TaskDataModule(**config.data)
-    module = ClassifierModule(
+    module = module_class(config.model)(
         model=config.model,
         model_args=config.model_args,
         max_epochs=settings.max_epochs,
@@ -80,12 +92,14 @@ def build(config: RunConfig) -> tuple[TaskDataModule, ClassifierModule]:
     return data, module
 
 
-def _trainer(settings: TrainerSettings, run_dir: Path, speed: TrainingSpeed) -> L.Trainer:
+def _trainer(
+    settings: TrainerSettings, run_dir: Path, speed: TrainingSpeed, monitor: str
+) -> L.Trainer:
     checkpoints = run_dir / "checkpoints"
     best = ModelCheckpoint(
         dirpath=checkpoints,
         filename="best",
-        monitor="val_error_pct",
+        monitor=monitor,
         mode="min",
         save_top_k=1,
         enable_version_counter=False,
@@ -98,6 +112,7 @@ def _trainer(settings: TrainerSettings, run_dir: Path, speed: TrainingSpeed) -> 
         max_epochs=settings.max_epochs,
         max_time={"minutes": settings.max_minutes} if settings.max_minutes else None,
         limit_train_batches=settings.limit_train_batches,
+        gradient_clip_val=settings.gradient_clip_val,
         callbacks=[best, last, speed],
         plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(run_dir, name="", version=""),
@@ -124,7 +139,7 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
     speed = TrainingSpeed()
-    trainer = _trainer(settings, run_dir, speed)
+    trainer = _trainer(settings, run_dir, speed, module.monitor)
     with _quiet_warnings():
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
     if torch.distributed.is_initialized():
@@ -137,7 +152,8 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
         run_dir=run_dir,
         best_checkpoint=Path(best.best_model_path) if best.best_model_path else last_path,
         last_checkpoint=last_path,
-        best_val_error_pct=float(score) if score is not None else float("nan"),
+        monitor=module.monitor,
+        best_val=float(score) if score is not None else float("nan"),
         epochs=trainer.current_epoch,
         train_images_per_s=speed.images_per_s,
         train_seconds=speed.seconds,
@@ -145,24 +161,29 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
     )
 
 
-def load_module(checkpoint: str | os.PathLike) -> ClassifierModule:
+def load_config(checkpoint: str | os.PathLike) -> RunConfig:
+    """The config saved beside a checkpoint (run_dir/config.yaml for run_dir/checkpoints/x.ckpt)."""
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return ClassifierModule.load_from_checkpoint(path, map_location="cpu", weights_only=False)
+    return RunConfig.from_yaml(path.resolve().parent.parent / "config.yaml")
 
 
-def load_config(checkpoint: str | os.PathLike) -> RunConfig:
-    """The config saved beside a checkpoint (run_dir/config.yaml for run_dir/checkpoints/x.ckpt)."""
-    return RunConfig.from_yaml(Path(checkpoint).resolve().parent.parent / "config.yaml")
+def load_module(checkpoint: str | os.PathLike) -> TrainingModule:
+    cls = module_class(load_config(checkpoint).model)
+    return cls.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=False)
 
 
 def evaluate(
     checkpoint: str | os.PathLike, *, samples: int = 1, data_overrides: dict | None = None
 ) -> dict[str, float]:
-    """Test error of a checkpoint on its task's fixed test set, averaging M = ``samples`` paths.
+    """Test metrics of a checkpoint on its task's fixed test set.
 
-    Returns {"test_error_pct": ..., "samples": M, "test_images": N}.
+    A classifier's test error averages M = ``samples`` glimpse paths per image; a generative
+    model's bound is reported beside an importance-weighted estimate with K = ``samples``.
+
+    Returns {"test_error_pct": ...} or {"test_nll_nats": ..., "test_nll_iw_nats": ...}, with
+    "samples" and "test_images".
     """
     config = load_config(checkpoint).updated({"data": data_overrides or {}})
     module = load_module(checkpoint)
@@ -178,11 +199,7 @@ def evaluate(
     L.seed_everything(config.trainer_settings().seed, verbose=False)
     with _quiet_warnings():
         (metrics,) = trainer.test(module, datamodule=data, verbose=False)
-    return {
-        "test_error_pct": metrics[f"test_error_pct_M{samples}"],
-        "samples": samples,
-        "test_images": len(data.datasets["test"]),
-    }
+    return {**metrics, "samples": samples, "test_images": len(data.datasets["test"])}
 
 
 def train_and_test(
@@ -193,12 +210,9 @@ def train_and_test(
     result = fit(config, run_dir, resume=resume)
     if result.global_rank != 0:
         return {}  # under DDP, the other processes only train
-    tested = evaluate(result.best_checkpoint, samples=samples)
     summary = {
-        "test_error_pct": tested["test_error_pct"],
-        "test_samples_M": samples,
-        "test_images": tested["test_images"],
-        "best_val_error_pct": result.best_val_error_pct,
+        **evaluate(result.best_checkpoint, samples=samples),
+        f"best_{result.monitor}": result.best_val,
         "epochs": result.epochs,
         "train_images_per_s": result.train_images_per_s,
         "train_seconds": result.train_seconds,

@@ -1,0 +1,112 @@
+"""DRAW's selective attention: an N x N grid of Gaussian filters (location-wise soft attention).
+
+Gregor, Danihelka, Graves, Rezende, Wierstra, "DRAW: A Recurrent Neural Network For Image
+Generation", ICML 2015, sec. 3.2. Five numbers emitted by the decoder,
+(g~X, g~Y, log sigma^2, log delta~, log gamma), place the grid (eq. 21): centre (gX, gY) (eq. 22,
+23), stride delta between filter centres (eq. 24), isotropic variance sigma^2 and intensity gamma.
+The horizontal and vertical filterbanks F_X (N x A) and F_Y (N x B) (eq. 25, 26) then read an
+N x N patch, gamma F_Y x F_X^T (eq. 27), and write one back, 1/gamma F_Y^T w F_X (eq. 29).
+
+Coordinates follow the paper: pixel columns a = 1..A and rows b = 1..B, so the grid centre
+gX = (A + 1)/2 (g~X + 1) of g~X = 0 is the middle of the image. (Counting pixels from 0 with the
+same gX shifts every filter by half a pixel, a bug of some public implementations.)
+
+Images are (batch, channels, B rows, A columns); every function is batched over the first axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class GaussianWindow:
+    """Where an N x N filter grid lies on each image of a batch, in 1-based pixel units.
+
+    centre: (batch, 2) grid centre (gX, gY); stride: (batch,) delta; variance: (batch,) sigma^2;
+    intensity: (batch,) gamma; size: N, the filters per side.
+    """
+
+    centre: Tensor
+    stride: Tensor
+    variance: Tensor
+    intensity: Tensor
+    size: int
+
+    def filter_centres(self) -> tuple[Tensor, Tensor]:
+        """mu_X (batch, N), mu_Y (batch, N): mu_i = g + (i - N/2 - 0.5) delta, i = 1..N (eq. 19, 20)."""
+        i = torch.arange(1, self.size + 1, device=self.stride.device, dtype=self.stride.dtype)
+        offsets = (i - self.size / 2 - 0.5) * self.stride[:, None]  # (batch, N)
+        return self.centre[:, :1] + offsets, self.centre[:, 1:] + offsets
+
+    def boxes(self) -> Tensor:
+        """(batch, 4) the grid's extent (left, top, right, bottom) in pixel-edge coordinates.
+
+        One stride around every filter centre: from g - N delta / 2 to g + N delta / 2, moved by
+        half a pixel because pixel a (1-based) spans the edges [a - 1, a] (the retina's convention).
+        """
+        half = self.size * self.stride / 2  # (batch,)
+        x, y = self.centre.unbind(-1)
+        return torch.stack([x - half, y - half, x + half, y + half], dim=-1) - 0.5
+
+
+def window_from_params(params: Tensor, *, height: int, width: int, size: int) -> GaussianWindow:
+    """The window of eq. 21-24 from the decoder's five outputs.
+
+    Args:
+        params: (batch, 5) as (g~X, g~Y, log sigma^2, log delta~, log gamma), eq. 21.
+        height, width: B and A, the image's rows and columns.
+        size: N, filters per side.
+    """
+    if params.shape[-1] != 5:
+        raise ValueError(f"params must be (batch, 5), got {tuple(params.shape)}")
+    if size < 1:
+        raise ValueError(f"the filter grid needs at least 1 filter per side, got {size}")
+    g_x, g_y, log_variance, log_stride, log_intensity = params.unbind(-1)
+    centre = torch.stack(
+        [(width + 1) / 2 * (g_x + 1), (height + 1) / 2 * (g_y + 1)], -1
+    )  # eq. 22, 23
+    # eq. 24; with one filter there is no stride to scale, and delta~ sets nothing that is read.
+    spread = (max(height, width) - 1) / (size - 1) if size > 1 else 1.0
+    return GaussianWindow(
+        centre=centre,
+        stride=spread * log_stride.exp(),
+        variance=log_variance.exp(),
+        intensity=log_intensity.exp(),
+        size=size,
+    )
+
+
+def filterbanks(window: GaussianWindow, *, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """F_X (batch, N, A) and F_Y (batch, N, B), each row a normalised Gaussian (eq. 25, 26).
+
+    Each row is normalised to sum to 1 (the Z_X, Z_Y of the paper). The normalisation is a
+    softmax over pixels, which equals exp(-(a - mu)^2 / 2 sigma^2) / Z exactly but cannot divide
+    by zero when a narrow filter lies far outside the image.
+    """
+    mu_x, mu_y = window.filter_centres()  # (batch, N) each
+    two_variance = 2 * window.variance[:, None, None]
+
+    def bank(mu: Tensor, pixels: int) -> Tensor:
+        a = torch.arange(1, pixels + 1, device=mu.device, dtype=mu.dtype)  # 1-based pixel index
+        return torch.softmax(-((a - mu[:, :, None]) ** 2) / two_variance, dim=-1)
+
+    return bank(mu_x, width), bank(mu_y, height)
+
+
+def read(images: Tensor, window: GaussianWindow) -> Tensor:
+    """gamma F_Y x F_X^T (eq. 27): (batch, C, B, A) -> (batch, C, N, N) glimpses."""
+    *_, height, width = images.shape
+    f_x, f_y = filterbanks(window, height=height, width=width)
+    patches = f_y[:, None] @ images @ f_x[:, None].transpose(-1, -2)
+    return window.intensity[:, None, None, None] * patches
+
+
+def write(patches: Tensor, window: GaussianWindow, *, height: int, width: int) -> Tensor:
+    """1/gamma F_Y^T w F_X (eq. 29): (batch, C, N, N) patches -> (batch, C, B, A) images."""
+    f_x, f_y = filterbanks(window, height=height, width=width)
+    images = f_y[:, None].transpose(-1, -2) @ patches @ f_x[:, None]
+    return images / window.intensity[:, None, None, None]

@@ -1,0 +1,435 @@
+"""DRAW, a recurrent variational auto-encoder that reads and writes through attention, and the
+attentive classifier of the same paper.
+
+[1] Gregor, Danihelka, Graves, Rezende, Wierstra, "DRAW: A Recurrent Neural Network For Image
+    Generation", ICML 2015.
+
+Parts, named as in [1] sec. 2 (x is the image, c_t the canvas, sigma the logistic sigmoid):
+    read        r_t = read(x, x^_t, h^dec_{t-1}), x^_t = x - sigma(c_{t-1})    eq. 3, 4
+                through an N x N Gaussian filter grid (eq. 27), or the whole images (eq. 17)
+    encoder     h^enc_t = LSTM^enc(h^enc_{t-1}, [r_t, h^dec_{t-1}])           eq. 5
+    Q           z_t ~ Q(Z_t | h^enc_t) = N(mu_t, sigma_t)                     eq. 6, 12, 13
+    decoder     h^dec_t = LSTM^dec(h^dec_{t-1}, z_t)                          eq. 7
+    write       c_t = c_{t-1} + write(h^dec_t)                                eq. 8
+                through the filter grid (eq. 29), or a linear map (eq. 18)
+    D(X | c_T)  independent Bernoulli pixels with means sigma(c_T)            eq. 9
+The loss is L = L^x + L^z, the negative log-likelihood of x under D plus the KL divergences of
+Q(Z_t | h^enc_t) from the N(0, I) prior, summed over the T steps (eq. 9-12).
+
+``DrawClassifier`` is the network of [1] sec. 4.1: an LSTM that takes T glimpses through the
+filter grid, each placed from its previous state, and classifies from its last state.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Normal, kl_divergence
+
+from foveate.attention.filterbank import GaussianWindow, read, window_from_params, write
+from foveate.models import register_model
+
+WINDOW_PARAMS = 5  # (g~X, g~Y, log sigma^2, log delta~, log gamma), eq. 21
+
+
+class AttentiveRead(nn.Module):
+    """read with attention (eq. 27): an N x N glimpse of the image and of the error image.
+
+    The window comes from a linear map of h^dec_{t-1} (eq. 21).
+    """
+
+    def __init__(self, *, state_size: int, height: int, width: int, size: int) -> None:
+        super().__init__()
+        self.height, self.width, self.size = height, width, size
+        self.window_params = nn.Linear(state_size, WINDOW_PARAMS)
+
+    def output_size(self, channels: int, images: int) -> int:
+        return images * channels * self.size**2
+
+    def forward(self, images: Tensor, state: Tensor) -> tuple[Tensor, GaussianWindow]:
+        """images: (B, K, C, H, W), K images read through one window; state: (B, S).
+
+        Returns the glimpses (B, K C N N) and the window.
+        """
+        window = window_from_params(
+            self.window_params(state), height=self.height, width=self.width, size=self.size
+        )
+        B, K, C, H, W = images.shape
+        glimpses = read(images.reshape(B, K * C, H, W), window)  # (B, K C, N, N)
+        return glimpses.flatten(1), window
+
+
+class FullRead(nn.Module):
+    """read without attention (eq. 17): the images themselves."""
+
+    def __init__(self, *, height: int, width: int) -> None:
+        super().__init__()
+        self.height, self.width = height, width
+
+    def output_size(self, channels: int, images: int) -> int:
+        return images * channels * self.height * self.width
+
+    def forward(self, images: Tensor, state: Tensor) -> tuple[Tensor, None]:
+        """images: (B, K, C, H, W) -> (B, K C H W), no window."""
+        return images.flatten(1), None
+
+
+class AttentiveWrite(nn.Module):
+    """write with attention (eq. 28, 29): an N x N patch w_t = W(h^dec_t) put through the grid."""
+
+    def __init__(self, *, state_size: int, channels: int, height: int, width: int, size: int):
+        super().__init__()
+        self.channels, self.height, self.width, self.size = channels, height, width, size
+        self.patch = nn.Linear(state_size, channels * size * size)  # eq. 28
+        self.window_params = nn.Linear(state_size, WINDOW_PARAMS)
+
+    def forward(self, state: Tensor) -> tuple[Tensor, GaussianWindow]:
+        """state: (B, S) -> canvas update (B, C, H, W), and the window."""
+        window = window_from_params(
+            self.window_params(state), height=self.height, width=self.width, size=self.size
+        )
+        patch = self.patch(state).view(-1, self.channels, self.size, self.size)
+        return write(patch, window, height=self.height, width=self.width), window
+
+
+class LinearWrite(nn.Module):
+    """write without attention (eq. 18): a linear map of h^dec_t onto the whole canvas."""
+
+    def __init__(self, *, state_size: int, channels: int, height: int, width: int) -> None:
+        super().__init__()
+        self.shape = (channels, height, width)
+        self.linear = nn.Linear(state_size, channels * height * width)
+
+    def forward(self, state: Tensor) -> tuple[Tensor, None]:
+        return self.linear(state).view(-1, *self.shape), None
+
+
+@dataclass
+class DrawState:
+    """The recurrent state between steps: canvas c (B, C, H, W); LSTM states (B, S) each."""
+
+    canvas: Tensor
+    h_enc: Tensor
+    cell_enc: Tensor
+    h_dec: Tensor
+    cell_dec: Tensor
+
+
+@dataclass
+class DrawOutput:
+    """One pass of DRAW over B images for T steps.
+
+    canvas: (B, C, H, W) c_T, the logits of D(X | c_T).
+    mu, sigma: (B, T, Z) the parameters of Q(Z_t | h^enc_t).
+    z: (B, T, Z) the latents drawn from them.
+    read_boxes, write_boxes: (B, T, 4) the attention windows' extents in pixels, or None without
+        attention.
+    """
+
+    canvas: Tensor
+    mu: Tensor
+    sigma: Tensor
+    z: Tensor
+    read_boxes: Tensor | None
+    write_boxes: Tensor | None
+
+
+@dataclass
+class DrawLoss:
+    """L = L^x + L^z (eq. 9-12), in nats per image, averaged over the batch.
+
+    total: the negative ELBO, the training loss and the bound on -log p(x); reconstruction: L^x;
+    kl: L^z; per_image: (B,) the bound for each image.
+    """
+
+    total: Tensor
+    reconstruction: Tensor
+    kl: Tensor
+    per_image: Tensor
+
+
+@dataclass
+class Drawing:
+    """Images drawn from the prior: canvases (N, T, C, H, W) sigma(c_t) after each step, and the
+    write windows (N, T, 4) in pixels (None without attention)."""
+
+    canvases: Tensor
+    write_boxes: Tensor | None
+
+
+def _boxes(windows: list[GaussianWindow | None]) -> Tensor | None:
+    if windows[0] is None:
+        return None
+    return torch.stack([w.boxes() for w in windows], dim=1)  # (B, T, 4)
+
+
+@register_model("draw")
+class DRAW(nn.Module):
+    """DRAW of [1], with or without attention.
+
+    Args:
+        image_size: side of the square images (H = W), 28 for MNIST.
+        channels: C, image channels.
+        steps: T, glimpses (and canvas updates) per image.
+        attention: read and write through Gaussian filter grids (sec. 3.2); False reads the
+            whole images and writes through a linear map (sec. 3.1).
+        read_size: N of the read grid.
+        write_size: N of the write grid.
+        encoder_size, decoder_size: LSTM units of the encoder and decoder.
+        latent_size: dimensions of each z_t.
+    """
+
+    objective = "generation"
+
+    def __init__(
+        self,
+        *,
+        image_size: int = 28,
+        channels: int = 1,
+        steps: int = 64,
+        attention: bool = True,
+        read_size: int = 2,
+        write_size: int = 5,
+        encoder_size: int = 256,
+        decoder_size: int = 256,
+        latent_size: int = 100,
+    ) -> None:
+        super().__init__()
+        for name, value in [
+            ("image_size", image_size),
+            ("channels", channels),
+            ("steps", steps),
+            ("read_size", read_size),
+            ("write_size", write_size),
+            ("encoder_size", encoder_size),
+            ("decoder_size", decoder_size),
+            ("latent_size", latent_size),
+        ]:
+            if value < 1:
+                raise ValueError(f"DRAW needs {name} >= 1, got {value}")
+        if attention and max(read_size, write_size) > image_size:
+            raise ValueError(
+                f"attention grids ({read_size}, {write_size}) larger than the {image_size}-pixel image"
+            )
+        self.image_size, self.channels, self.steps = image_size, channels, steps
+        self.latent_size = latent_size
+        size = dict(height=image_size, width=image_size)
+        if attention:
+            self.reader = AttentiveRead(state_size=decoder_size, size=read_size, **size)
+            self.writer = AttentiveWrite(
+                state_size=decoder_size, channels=channels, size=write_size, **size
+            )
+        else:
+            self.reader = FullRead(**size)
+            self.writer = LinearWrite(state_size=decoder_size, channels=channels, **size)
+        read_out = self.reader.output_size(channels, images=2)
+        self.encoder = nn.LSTMCell(read_out + decoder_size, encoder_size)
+        self.Q = nn.Linear(encoder_size, 2 * latent_size)  # mu_t and log sigma_t, eq. 12, 13
+        self.decoder = nn.LSTMCell(latent_size, decoder_size)
+
+    def check_input_size(self, height: int, width: int) -> None:
+        if (height, width) != (self.image_size, self.image_size):
+            raise ValueError(
+                f"DRAW was built for {self.image_size}x{self.image_size} images, "
+                f"the task has {height}x{width}"
+            )
+
+    def initial_state(self, batch: int) -> DrawState:
+        p = self.Q.weight
+        zeros = lambda n: p.new_zeros(batch, n)  # noqa: E731
+        canvas = p.new_zeros(batch, self.channels, self.image_size, self.image_size)
+        enc, dec = self.encoder.hidden_size, self.decoder.hidden_size
+        return DrawState(canvas, zeros(enc), zeros(enc), zeros(dec), zeros(dec))
+
+    def sample_noise(self, images: Tensor) -> Tensor:
+        """epsilon (B, T, Z) ~ N(0, I), the reparameterisation noise of every z_t."""
+        return torch.randn(len(images), self.steps, self.latent_size, device=images.device)
+
+    def forward(self, images: Tensor, noise: Tensor | None = None) -> DrawOutput:
+        """Encode and reconstruct images (B, C, H, W) in [0, 1] over T steps.
+
+        noise: (B, T, Z) standard normal draws for z_t = mu_t + sigma_t epsilon_t; drawn here if
+            None (the training loop draws them outside a compiled graph).
+        """
+        B = len(images)
+        noise = self.sample_noise(images) if noise is None else noise
+        state = self.initial_state(B)
+        mus, sigmas, zs, read_windows, write_windows = [], [], [], [], []
+        for t in range(self.steps):
+            error = images - torch.sigmoid(state.canvas)  # x^_t, eq. 3
+            r, read_window = self.reader(torch.stack([images, error], 1), state.h_dec)  # eq. 4
+            h_enc, cell_enc = self.encoder(
+                torch.cat([r, state.h_dec], -1), (state.h_enc, state.cell_enc)
+            )  # eq. 5
+            mu, log_sigma = self.Q(h_enc).chunk(2, -1)
+            sigma = log_sigma.exp()
+            z = mu + sigma * noise[:, t]  # eq. 6, reparameterised
+            h_dec, cell_dec = self.decoder(z, (state.h_dec, state.cell_dec))  # eq. 7
+            update, write_window = self.writer(h_dec)
+            state = DrawState(state.canvas + update, h_enc, cell_enc, h_dec, cell_dec)  # eq. 8
+            mus.append(mu), sigmas.append(sigma), zs.append(z)
+            read_windows.append(read_window), write_windows.append(write_window)
+        return DrawOutput(
+            canvas=state.canvas,
+            mu=torch.stack(mus, 1),
+            sigma=torch.stack(sigmas, 1),
+            z=torch.stack(zs, 1),
+            read_boxes=_boxes(read_windows),
+            write_boxes=_boxes(write_windows),
+        )
+
+    def loss(self, output: DrawOutput, images: Tensor) -> DrawLoss:
+        """L^x + L^z of eq. 9-12 for binary images (B, C, H, W)."""
+        reconstruction = (
+            F.binary_cross_entropy_with_logits(output.canvas, images, reduction="none")
+            .flatten(1)
+            .sum(1)
+        )  # L^x, eq. 9
+        prior = Normal(torch.zeros_like(output.mu), torch.ones_like(output.sigma))
+        kl = kl_divergence(Normal(output.mu, output.sigma), prior).flatten(1).sum(1)  # L^z, eq. 11
+        per_image = reconstruction + kl
+        return DrawLoss(
+            total=per_image.mean(),
+            reconstruction=reconstruction.mean(),
+            kl=kl.mean(),
+            per_image=per_image,
+        )
+
+    def log_weights(self, output: DrawOutput, images: Tensor) -> Tensor:
+        """log p(x | z) + log p(z) - log Q(z | x) (B,) for the latents drawn in ``output``.
+
+        The average of exp(log weight) over K draws is an unbiased estimate of p(x), so
+        log-mean-exp over K bounds log p(x) from below, ever tighter as K grows (Burda et al. 2016).
+        """
+        log_likelihood = (
+            -F.binary_cross_entropy_with_logits(output.canvas, images, reduction="none")
+            .flatten(1)
+            .sum(1)
+        )
+        log_prior = Normal(0.0, 1.0).log_prob(output.z).flatten(1).sum(1)
+        log_q = Normal(output.mu, output.sigma).log_prob(output.z).flatten(1).sum(1)
+        return log_likelihood + log_prior - log_q
+
+    @torch.no_grad()
+    def importance_weighted_nll(self, images: Tensor, *, samples: int, chunk: int = 1000) -> Tensor:
+        """-log p(x) estimated from K = ``samples`` posterior draws per image: (B,) nats.
+
+        Runs the K draws of each image as one batch of up to ``chunk`` rows at a time.
+        """
+        if samples < 1:
+            raise ValueError(f"importance sampling needs at least 1 sample, got {samples}")
+        repeated = images.repeat_interleave(samples, 0)  # (B K, C, H, W)
+        weights = torch.cat(
+            [
+                self.log_weights(self(part), part)
+                for part in repeated.split(max(chunk // samples, 1) * samples)
+            ]
+        ).view(len(images), samples)
+        return -(torch.logsumexp(weights, 1) - math.log(samples))
+
+    @torch.no_grad()
+    def generate(self, count: int, *, generator: torch.Generator | None = None) -> Drawing:
+        """Draw ``count`` images from the prior: z_t ~ N(0, I) through the decoder and write."""
+        state = self.initial_state(count)
+        canvases, windows = [], []
+        for _ in range(self.steps):
+            z = torch.randn(count, self.latent_size, generator=generator).to(self.Q.weight)
+            h_dec, cell_dec = self.decoder(z, (state.h_dec, state.cell_dec))
+            update, window = self.writer(h_dec)
+            state = DrawState(state.canvas + update, state.h_enc, state.cell_enc, h_dec, cell_dec)
+            canvases.append(torch.sigmoid(state.canvas))
+            windows.append(window)
+        return Drawing(canvases=torch.stack(canvases, 1), write_boxes=_boxes(windows))
+
+
+@dataclass
+class ClassifierOutput:
+    """logits: (B, classes) from the last state; read_boxes: (B, T, 4) glimpse windows in pixels."""
+
+    logits: Tensor
+    read_boxes: Tensor
+
+
+@dataclass
+class ClassifierLoss:
+    """total: the cross-entropy; correct: (B,) 1 where the predicted class is right."""
+
+    total: Tensor
+    correct: Tensor
+
+
+@register_model("draw_classifier")
+class DrawClassifier(nn.Module):
+    """The attentive classifier of [1] sec. 4.1 (cluttered MNIST): an LSTM that reads T glimpses.
+
+    h_t = LSTM(h_{t-1}, read(x, h_{t-1})); the N x N read window of step t comes from h_{t-1}
+    (eq. 21, 27), and a softmax layer classifies from h_T. Everything is differentiable, so the
+    whole network trains by backpropagation of the cross-entropy.
+
+    Args:
+        image_size: side of the square images.
+        channels: image channels.
+        glimpses: T.
+        read_size: N, the glimpse is N x N.
+        hidden_size: LSTM units.
+        classes: output classes.
+    """
+
+    objective = "classification"
+
+    def __init__(
+        self,
+        *,
+        image_size: int = 100,
+        channels: int = 1,
+        glimpses: int = 8,
+        read_size: int = 12,
+        hidden_size: int = 256,
+        classes: int = 10,
+    ) -> None:
+        super().__init__()
+        if glimpses < 1:
+            raise ValueError(f"the classifier needs at least 1 glimpse, got {glimpses}")
+        if not 1 <= read_size <= image_size:
+            raise ValueError(f"read_size must be 1..{image_size} (the image side), got {read_size}")
+        self.image_size, self.glimpses = image_size, glimpses
+        self.reader = AttentiveRead(
+            state_size=hidden_size, height=image_size, width=image_size, size=read_size
+        )
+        self.core = nn.LSTMCell(self.reader.output_size(channels, images=1), hidden_size)
+        self.classify = nn.Linear(hidden_size, classes)
+
+    def check_input_size(self, height: int, width: int) -> None:
+        if (height, width) != (self.image_size, self.image_size):
+            raise ValueError(
+                f"the classifier was built for {self.image_size}x{self.image_size} images, "
+                f"the task has {height}x{width}"
+            )
+
+    def forward(self, images: Tensor) -> ClassifierOutput:
+        """images (B, C, H, W) -> logits (B, classes) after T glimpses."""
+        h = images.new_zeros(len(images), self.core.hidden_size)
+        cell = torch.zeros_like(h)
+        boxes = []
+        for _ in range(self.glimpses):
+            glimpse, window = self.reader(images[:, None], h)
+            h, cell = self.core(glimpse, (h, cell))
+            boxes.append(window.boxes())
+        return ClassifierOutput(logits=self.classify(h), read_boxes=torch.stack(boxes, 1))
+
+    def glimpse_boxes(self, output: ClassifierOutput, *, height: int, width: int) -> Tensor:
+        """(B, T, 1, 4) each glimpse's filter grid, as pixel edges (for figures)."""
+        return output.read_boxes[:, :, None]
+
+    def loss(self, output: ClassifierOutput, targets: Tensor) -> ClassifierLoss:
+        correct = (output.logits.argmax(-1) == targets).float()
+        return ClassifierLoss(total=F.cross_entropy(output.logits, targets), correct=correct)
+
+    @torch.no_grad()
+    def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
+        """(B, classes) class probabilities; deterministic, so ``samples`` changes nothing."""
+        return self(images).logits.softmax(-1)

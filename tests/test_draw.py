@@ -1,0 +1,113 @@
+"""DRAW and its attentive classifier: shapes, gradients, the bound and its importance-weighted
+estimate, generation."""
+
+import pytest
+import torch
+
+from foveate.models import create_model
+from foveate.models.draw import DRAW, DrawClassifier
+
+SMALL = dict(image_size=12, steps=4, encoder_size=16, decoder_size=16, latent_size=3)
+
+
+def binary_images(n=6, size=12, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, 1, size, size, generator=g) < 0.3).float()
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_draw_shapes_and_every_parameter_gets_a_gradient(attention):
+    torch.manual_seed(0)
+    model = DRAW(attention=attention, read_size=2, write_size=3, **SMALL)
+    x = binary_images()
+    out = model(x)
+    assert out.canvas.shape == x.shape
+    assert out.mu.shape == out.sigma.shape == out.z.shape == (6, 4, 3)
+    if attention:
+        assert out.read_boxes.shape == out.write_boxes.shape == (6, 4, 4)
+    else:
+        assert out.read_boxes is None and out.write_boxes is None
+    loss = model.loss(out, x)
+    loss.total.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_loss_is_reconstruction_plus_kl_in_nats_per_image():
+    torch.manual_seed(0)
+    model = DRAW(**SMALL)
+    x = binary_images()
+    out = model(x)
+    loss = model.loss(out, x)
+    assert loss.per_image.shape == (6,)
+    assert torch.allclose(loss.total, loss.reconstruction + loss.kl)
+    assert loss.kl > 0
+    # An untrained canvas of zeros is sigma(0) = 1/2 everywhere: about log 2 nats per pixel.
+    assert loss.reconstruction.item() == pytest.approx(144 * 0.693, rel=0.2)
+    # The analytic KL of eq. 11: 1/2 sum (mu^2 + sigma^2 - log sigma^2 - 1).
+    by_hand = 0.5 * (out.mu**2 + out.sigma**2 - 2 * out.sigma.log() - 1).sum((1, 2)).mean()
+    assert loss.kl.item() == pytest.approx(by_hand.item(), rel=1e-5)
+
+
+def test_noise_given_outside_makes_the_pass_deterministic():
+    model = DRAW(**SMALL)
+    x = binary_images()
+    noise = model.sample_noise(x)
+    assert noise.shape == (6, 4, 3)
+    assert torch.equal(model(x, noise).canvas, model(x, noise).canvas)
+
+
+def test_importance_weighted_estimate_tightens_the_bound():
+    torch.manual_seed(0)
+    model = DRAW(**SMALL)
+    x = binary_images(n=4)
+    with torch.no_grad():
+        # The bound's expectation: averaged over many draws, -log w equals L^x + L^z on average.
+        draws = x.repeat(400, 1, 1, 1)
+        out = model(draws)
+        neg_log_w = -model.log_weights(out, draws).view(400, 4).mean(0)
+        bound = model.loss(out, draws).per_image.view(400, 4).mean(0)
+    assert torch.allclose(neg_log_w, bound, rtol=0.01)
+    iw = model.importance_weighted_nll(x, samples=200)
+    assert iw.shape == (4,)
+    assert (iw <= bound + 1e-3).all()  # log-mean-exp of the weights >= their mean (Jensen)
+    with pytest.raises(ValueError, match="at least 1"):
+        model.importance_weighted_nll(x, samples=0)
+
+
+def test_generation_draws_canvases_step_by_step():
+    model = DRAW(**SMALL)
+    drawing = model.generate(5, generator=torch.Generator().manual_seed(0))
+    assert drawing.canvases.shape == (5, 4, 1, 12, 12)
+    assert drawing.write_boxes.shape == (5, 4, 4)
+    assert ((drawing.canvases >= 0) & (drawing.canvases <= 1)).all()
+    again = model.generate(5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(drawing.canvases, again.canvases)
+
+
+def test_bad_sizes_are_refused():
+    with pytest.raises(ValueError, match="steps"):
+        DRAW(steps=0)
+    with pytest.raises(ValueError, match="larger than"):
+        DRAW(image_size=4, write_size=5)
+    with pytest.raises(ValueError, match="built for 28x28"):
+        DRAW().check_input_size(60, 60)
+    with pytest.raises(ValueError, match="read_size"):
+        DrawClassifier(image_size=10, read_size=12)
+
+
+def test_classifier_shapes_gradients_and_boxes():
+    torch.manual_seed(0)
+    model = create_model("draw_classifier", image_size=20, glimpses=3, read_size=4, hidden_size=16)
+    x, y = torch.rand(5, 1, 20, 20), torch.randint(0, 10, (5,))
+    out = model(x)
+    assert out.logits.shape == (5, 10) and out.read_boxes.shape == (5, 3, 4)
+    assert model.glimpse_boxes(out, height=20, width=20).shape == (5, 3, 1, 4)
+    loss = model.loss(out, y)
+    assert loss.correct.shape == (5,)
+    loss.total.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    probs = model.predict_proba(x, samples=3)
+    assert torch.allclose(probs.sum(-1), torch.ones(5))
