@@ -44,7 +44,7 @@ def test_resume_without_a_run_is_refused(tmp_path, capsys):
 def test_list_names_models_and_tasks(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "ram" in out and "cluttered100" in out
+    assert "ram" in out and "draw" in out and "draw_classifier" in out and "cluttered100" in out
 
 
 @pytest.mark.slow
@@ -66,7 +66,7 @@ def test_train_eval_show_on_the_sample(tmp_path, capsys):
     assert "test error" in capsys.readouterr().out
     checkpoint = run / "checkpoints" / "best.ckpt"
     assert main(["eval", str(checkpoint), "-M", "3"]) == 0
-    assert "(M=3, 1000 images)" in capsys.readouterr().out
+    assert "(M=3, 1000 test images)" in capsys.readouterr().out
     assert main(["show", str(checkpoint), "--images", "4", "--out", str(tmp_path / "fig")]) == 0
     png, gif = tmp_path / "fig" / "glimpses.png", tmp_path / "fig" / "glimpses.gif"
     assert png.stat().st_size > 10_000
@@ -74,3 +74,36 @@ def test_train_eval_show_on_the_sample(tmp_path, capsys):
 
     with Image.open(gif) as animation:
         assert animation.n_frames == 3  # one frame per glimpse
+
+
+@pytest.mark.slow
+def test_draw_train_eval_show_writes_samples_and_the_drawing(tmp_path, capsys):
+    run = tmp_path / "run"
+    flags = ["--sample", "--val-size", "500", "--binarize", "fixed", "--steps", "5"]
+    flags += ["--encoder-size", "32", "--decoder-size", "32", "--latent-size", "4"]
+    flags += ["--max-epochs", "1", "--limit-train-batches", "5", "--no-progress-bar"]
+    assert main(["train", "draw", "--run-dir", str(run), *flags]) == 0
+    assert "test NLL bound" in capsys.readouterr().out
+    checkpoint = run / "checkpoints" / "best.ckpt"
+    assert main(["eval", str(checkpoint), "-M", "3"]) == 0
+    assert "importance-weighted (K=3)" in capsys.readouterr().out
+    assert main(["show", str(checkpoint), "--images", "6", "--out", str(tmp_path / "fig")]) == 0
+    from PIL import Image
+
+    assert (tmp_path / "fig" / "samples.png").stat().st_size > 1_000
+    with Image.open(tmp_path / "fig" / "drawing.gif") as animation:
+        assert animation.n_frames == 6  # one per step, then the finished drawings
+
+
+@pytest.mark.slow
+def test_draw_classifier_shows_its_glimpses(tmp_path, capsys):
+    run = tmp_path / "run"
+    flags = ["--sample", "--val-size", "500", "--image-size", "28", "--glimpses", "2"]
+    flags += ["--read-size", "6", "--max-epochs", "1", "--limit-train-batches", "3"]
+    assert (
+        main(["train", "draw_classifier", "--run-dir", str(run), *flags, "--no-progress-bar"]) == 0
+    )
+    assert "test error" in capsys.readouterr().out
+    checkpoint = run / "checkpoints" / "best.ckpt"
+    assert main(["show", str(checkpoint), "--images", "4", "--out", str(tmp_path / "fig")]) == 0
+    assert (tmp_path / "fig" / "glimpses.png").stat().st_size > 10_000

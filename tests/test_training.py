@@ -81,6 +81,9 @@ def test_run_killed_mid_epoch_resumes_from_last_checkpoint(tmp_path):
     after = torch.load(last, weights_only=False)
     assert after["global_step"] > before["global_step"]
     assert after["epoch"] == 1 and "test error" in resumed.stdout
+    # The throughput counters carried over the kill: every step's images counted exactly once.
+    (speed,) = [v for k, v in after["callbacks"].items() if k.startswith("TrainingSpeed")]
+    assert speed["images"] == after["global_step"] * 128
     assert (tmp_path / "results.json").is_file()
 
 

@@ -61,6 +61,7 @@ class FitResult:
     epochs: int
     train_images_per_s: float
     train_seconds: float
+    earlier_fit_seconds: float  # training and validation in earlier sessions of a resumed run
     global_rank: int
 
 
@@ -113,6 +114,7 @@ def _trainer(
         max_time={"minutes": settings.max_minutes} if settings.max_minutes else None,
         limit_train_batches=settings.limit_train_batches,
         gradient_clip_val=settings.gradient_clip_val,
+        precision=settings.precision,
         callbacks=[best, last, speed],
         plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(run_dir, name="", version=""),
@@ -157,6 +159,7 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
         epochs=trainer.current_epoch,
         train_images_per_s=speed.images_per_s,
         train_seconds=speed.seconds,
+        earlier_fit_seconds=speed.earlier_wall_seconds,
         global_rank=trainer.global_rank,
     )
 
@@ -216,7 +219,8 @@ def train_and_test(
         "epochs": result.epochs,
         "train_images_per_s": result.train_images_per_s,
         "train_seconds": result.train_seconds,
-        "wall_s": time.perf_counter() - started,
+        # a resumed run counts the sessions before this one too
+        "wall_s": result.earlier_fit_seconds + time.perf_counter() - started,
         "best_checkpoint": str(result.best_checkpoint),
     }
     (Path(run_dir) / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
