@@ -115,7 +115,7 @@ def _trainer(
         limit_train_batches=settings.limit_train_batches,
         gradient_clip_val=settings.gradient_clip_val,
         precision=settings.precision,
-        callbacks=[best, last, speed],
+        callbacks=[speed, best, last],  # speed first: checkpoints then count the current batch,
         plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(run_dir, name="", version=""),
         enable_progress_bar=settings.progress_bar,
