@@ -161,6 +161,14 @@ class Drawing:
     write_boxes: Tensor | None
 
 
+def _check_square_input(model: str, size: int, height: int, width: int) -> None:
+    """Refuse a task whose images are not the size x size ones the model was built for."""
+    if (height, width) != (size, size):
+        raise ValueError(
+            f"{model} was built for {size}x{size} images, the task has {height}x{width}"
+        )
+
+
 def _boxes(windows: list[GaussianWindow | None]) -> Tensor | None:
     if windows[0] is None:
         return None
@@ -232,11 +240,7 @@ class DRAW(nn.Module):
         self.decoder = nn.LSTMCell(latent_size, decoder_size)
 
     def check_input_size(self, height: int, width: int) -> None:
-        if (height, width) != (self.image_size, self.image_size):
-            raise ValueError(
-                f"DRAW was built for {self.image_size}x{self.image_size} images, "
-                f"the task has {height}x{width}"
-            )
+        _check_square_input("DRAW", self.image_size, height, width)
 
     def initial_state(self, batch: int) -> DrawState:
         p = self.Q.weight
@@ -404,11 +408,7 @@ class DrawClassifier(nn.Module):
         self.classify = nn.Linear(hidden_size, classes)
 
     def check_input_size(self, height: int, width: int) -> None:
-        if (height, width) != (self.image_size, self.image_size):
-            raise ValueError(
-                f"the classifier was built for {self.image_size}x{self.image_size} images, "
-                f"the task has {height}x{width}"
-            )
+        _check_square_input("the classifier", self.image_size, height, width)
 
     def forward(self, images: Tensor) -> ClassifierOutput:
         """images (B, C, H, W) -> logits (B, classes) after T glimpses."""
