@@ -94,4 +94,5 @@ class GenerativeModule(L.LightningModule):
             schedule=hp.lr_schedule,
             final_lr_fraction=hp.final_lr_fraction,
             epochs=hp.max_epochs,
+            fused=self.trainer.precision == "32-true",
         )
