@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 import torch
 
 from foveate.training.config import RunConfig
-from foveate.training.fit import evaluate, train_and_test
+from foveate.training.fit import evaluate, load_config, train_and_test
 
 TINY = {
     "model": "ram",
@@ -32,6 +33,13 @@ def test_tiny_training_beats_chance_by_a_wide_margin(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["samples"] == 1
     # Averaging M paths is an option of the evaluation; it gives an error of the same order.
     assert evaluate(summary["best_checkpoint"], samples=4)["test_error_pct"] < 40
+    # A checkpoint carries its run's config: copied out of its run directory, it still loads.
+    alone = tmp_path / "elsewhere" / "model.ckpt"
+    alone.parent.mkdir()
+    shutil.copy(summary["best_checkpoint"], alone)
+    assert (
+        evaluate(alone)["test_error_pct"] == evaluate(summary["best_checkpoint"])["test_error_pct"]
+    )
 
 
 def _train_command(run_dir, *extra):
@@ -136,3 +144,10 @@ def test_tiny_draw_classifier_beats_chance(tmp_path):
     }
     summary = train_and_test(RunConfig.from_dict(config), tmp_path)
     assert summary["test_error_pct"] < 40, summary  # chance is 90%
+
+
+def test_checkpoint_without_config_is_refused_with_a_clear_error(tmp_path):
+    stray = tmp_path / "stray.ckpt"
+    torch.save({"state_dict": {}}, stray)
+    with pytest.raises(FileNotFoundError, match="carries no run config"):
+        load_config(stray)

@@ -1,4 +1,5 @@
-"""Checkpoints that a crash cannot leave half-written, and a 'last' checkpoint kept fresh mid-epoch."""
+"""Checkpoints that a crash cannot leave half-written, that carry their run's config, and a 'last'
+checkpoint kept fresh mid-epoch."""
 
 from __future__ import annotations
 
@@ -28,6 +29,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             f.flush()
             os.fsync(f.fileno())
         os.replace(partial, path)
+
+
+CONFIG_KEY = "foveate_config"  # where a checkpoint keeps its run's config (a plain dict)
+
+
+class RunRecord(L.Callback):
+    """Put the run's resolved config into every checkpoint, so one file is enough to load, test
+    or show a model (copied away from its run directory, or shared)."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint[CONFIG_KEY] = self.config
 
 
 class LastCheckpoint(L.Callback):

@@ -10,6 +10,7 @@ run_dir/
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -26,9 +27,14 @@ from lightning.pytorch.loggers import CSVLogger
 
 from foveate.data.datamodule import TaskDataModule
 from foveate.models import model_class
-from foveate.training.checkpointing import AtomicCheckpointIO, LastCheckpoint
+from foveate.training.checkpointing import (
+    CONFIG_KEY,
+    AtomicCheckpointIO,
+    LastCheckpoint,
+    RunRecord,
+)
 from foveate.training.classification import ClassifierModule
-from foveate.training.config import RunConfig, TrainerSettings
+from foveate.training.config import RunConfig
 from foveate.training.generation import GenerativeModule
 from foveate.training.speed import TrainingSpeed
 
@@ -93,9 +99,8 @@ def build(config: RunConfig) -> tuple[TaskDataModule, TrainingModule]:
     return data, module
 
 
-def _trainer(
-    settings: TrainerSettings, run_dir: Path, speed: TrainingSpeed, monitor: str
-) -> L.Trainer:
+def _trainer(config: RunConfig, run_dir: Path, speed: TrainingSpeed, monitor: str) -> L.Trainer:
+    settings = config.trainer_settings()
     checkpoints = run_dir / "checkpoints"
     best = ModelCheckpoint(
         dirpath=checkpoints,
@@ -115,7 +120,12 @@ def _trainer(
         limit_train_batches=settings.limit_train_batches,
         gradient_clip_val=settings.gradient_clip_val,
         precision=settings.precision,
-        callbacks=[speed, best, last],  # speed first: checkpoints then count the current batch,
+        callbacks=[
+            speed,
+            RunRecord(dataclasses.asdict(config)),
+            best,
+            last,
+        ],  # speed first: checkpoints then count the current batch,
         plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(run_dir, name="", version=""),
         enable_progress_bar=settings.progress_bar,
@@ -141,7 +151,7 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
     speed = TrainingSpeed()
-    trainer = _trainer(settings, run_dir, speed, module.monitor)
+    trainer = _trainer(config, run_dir, speed, module.monitor)
     with _quiet_warnings():
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
     if torch.distributed.is_initialized():
@@ -165,11 +175,22 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
 
 
 def load_config(checkpoint: str | os.PathLike) -> RunConfig:
-    """The config saved beside a checkpoint (run_dir/config.yaml for run_dir/checkpoints/x.ckpt)."""
+    """The run config a checkpoint carries, else the one saved beside it (run_dir/config.yaml for
+    run_dir/checkpoints/x.ckpt, the record of checkpoints written before configs were kept inside).
+    """
     path = Path(checkpoint)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    return RunConfig.from_yaml(path.resolve().parent.parent / "config.yaml")
+    carried = torch.load(path, map_location="cpu", weights_only=False).get(CONFIG_KEY)
+    if carried is not None:
+        return RunConfig.from_dict(carried, source=str(path))
+    beside = path.resolve().parent.parent / "config.yaml"
+    if not beside.is_file():
+        raise FileNotFoundError(
+            f"{path} carries no run config and there is no {beside} beside it: "
+            "pass a checkpoint from its run directory (run_dir/checkpoints/)"
+        )
+    return RunConfig.from_yaml(beside)
 
 
 def load_module(checkpoint: str | os.PathLike) -> TrainingModule:
