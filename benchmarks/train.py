@@ -101,7 +101,7 @@ def main() -> None:
     tested = time.perf_counter()
     metrics = _rounded(
         summary,
-        ["test_error_pct", "test_nll_nats", "test_nll_iw_nats"]
+        ["test_error_pct", "test_nll_nats", "test_nll_iw_nats", "test_kl_nats"]
         + ["best_val_error_pct", "best_val_nll_nats"],
     )
     if bench.more_samples:

@@ -4,6 +4,7 @@ estimate, generation."""
 import pytest
 import torch
 
+from foveate.attention.filterbank import covering_params
 from foveate.models import create_model
 from foveate.models.draw import DRAW, DrawClassifier
 
@@ -111,3 +112,14 @@ def test_classifier_shapes_gradients_and_boxes():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     probs = model.predict_proba(x, samples=3)
     assert torch.allclose(probs.sum(-1), torch.ones(5))
+
+
+def test_attention_windows_start_covering_the_image():
+    """Read and write windows start as ``covering_params``: a first read sees the whole digit."""
+    model = DRAW(steps=2, read_size=2, write_size=5)
+    for layer, size in [(model.reader.window_params, 2), (model.writer.window_params, 5)]:
+        expected = covering_params(height=28, width=28, size=size)
+        assert torch.allclose(layer.bias, expected)
+    classifier = DrawClassifier(image_size=100, read_size=12)
+    expected = covering_params(height=100, width=100, size=12)
+    assert torch.allclose(classifier.reader.window_params.bias, expected)

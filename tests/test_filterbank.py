@@ -7,6 +7,7 @@ import torch
 
 from foveate.attention.filterbank import (
     GaussianWindow,
+    covering_params,
     filterbanks,
     read,
     window_from_params,
@@ -134,3 +135,20 @@ def test_gradients_reach_all_five_parameters():
 def test_box_of_the_identity_window_is_the_whole_image():
     w = window_from_params(params(), height=6, width=6, size=6)
     assert w.boxes()[0].tolist() == pytest.approx([0.0, 0.0, 6.0, 6.0])
+
+
+@pytest.mark.parametrize(
+    "size, height, width", [(2, 28, 28), (5, 28, 28), (12, 100, 100), (3, 20, 36)]
+)
+def test_covering_window_sees_every_pixel(size, height, width):
+    """The starting window: centred, the outer filters on the border pixels, sigma = stride / 2."""
+    p = covering_params(height=height, width=width, size=size)
+    w = window_from_params(p[None], height=height, width=width, size=size)
+    stride = (max(height, width) - 1) / (size - 1)
+    assert w.centre[0].tolist() == pytest.approx([(width + 1) / 2, (height + 1) / 2])
+    assert w.stride.item() == pytest.approx(stride)
+    assert w.variance.item() == pytest.approx((stride / 2) ** 2, rel=1e-5)
+    f_x, f_y = filterbanks(w, height=height, width=width)
+    # Every pixel gets a real share of some filter: none lies in a blind gap between them.
+    for bank in (f_x[0], f_y[0]):
+        assert bank.max(0).values.min() > 0.1 * bank.max()

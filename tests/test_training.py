@@ -111,10 +111,24 @@ def test_data_parallel_training_over_two_processes(tmp_path):
 
 
 TINY_DRAW = {
+    # Without attention: at this size an attentive read learns too slowly for a 15-second test
+    # to tell a model that uses its latents from one that ignores them.
     "model": "draw",
-    "model_args": {"steps": 6, "encoder_size": 64, "decoder_size": 64, "latent_size": 10},
-    "data": {"task": "mnist", "sample": True, "val_size": 500, "binarize": "fixed"},
-    "optim": {"lr": 3e-3},
+    "model_args": {
+        "steps": 4,
+        "attention": False,
+        "encoder_size": 128,
+        "decoder_size": 128,
+        "latent_size": 16,
+    },
+    "data": {
+        "task": "mnist",
+        "sample": True,
+        "val_size": 500,
+        "binarize": "fixed",
+        "batch_size": 32,
+    },
+    "optim": {"lr": 2e-3},
     "trainer": {"max_epochs": 3, "progress_bar": False, "gradient_clip_val": 10.0},
 }
 
@@ -125,10 +139,12 @@ def test_tiny_draw_training_learns_binarized_digits(tmp_path, precision):
     # bf16 with gradient clipping is how the DRAW benchmarks run (and once failed to start).
     config = RunConfig.from_dict(TINY_DRAW).updated({"trainer": {"precision": precision}})
     summary = train_and_test(config, tmp_path, samples=20)
-    # An untrained DRAW puts 1/2 on every pixel: 784 log 2 = 543 nats. A few epochs on 4,500
-    # digits already learn where ink goes.
-    assert summary["test_nll_nats"] < 250, summary
-    assert summary["best_val_nll_nats"] < 250, summary
+    # An untrained DRAW puts 1/2 on every pixel: 784 log 2 = 543 nats; a model that ignores its
+    # latents (posterior collapse) learns the average digit, about 206 nats on these digits.
+    # Three epochs must do better than that, through latents that carry information.
+    assert summary["test_nll_nats"] < 190, summary
+    assert summary["best_val_nll_nats"] < 190, summary
+    assert summary["test_kl_nats"] > 2, summary
     # The importance-weighted estimate can only be tighter than the bound, and not by much.
     assert summary["test_nll_nats"] - 15 < summary["test_nll_iw_nats"] <= summary["test_nll_nats"]
 

@@ -53,6 +53,26 @@ class GaussianWindow:
         return torch.stack([x - half, y - half, x + half, y + half], dim=-1) - 0.5
 
 
+def stride_scale(*, height: int, width: int, size: int) -> float:
+    """(max(A, B) - 1) / (N - 1), the stride of delta~ = 1 (eq. 24); 1 for a single filter."""
+    # With one filter there is no stride to scale, and delta~ sets nothing that is read.
+    return (max(height, width) - 1) / (size - 1) if size > 1 else 1.0
+
+
+def covering_params(*, height: int, width: int, size: int) -> Tensor:
+    """(5,) window parameters of eq. 21 for a grid that covers the whole image, blurred.
+
+    g~ = 0 (centred), delta~ = 1 (the outer filters on the border pixels), gamma = 1, and each
+    filter as wide as half the stride, sigma = delta / 2, so that together the filters see every
+    pixel. A decoder whose window layer starts here reads the image from its first step;
+    with log sigma^2 = 0 instead, a 2 x 2 grid on MNIST sees only the four corner pixels, which
+    are blank.
+    """
+    half_stride = stride_scale(height=height, width=width, size=size) / 2
+    log_variance = 2 * torch.log(torch.tensor(max(half_stride, 0.5)))
+    return torch.tensor([0.0, 0.0, float(log_variance), 0.0, 0.0])
+
+
 def window_from_params(params: Tensor, *, height: int, width: int, size: int) -> GaussianWindow:
     """The window of eq. 21-24 from the decoder's five outputs.
 
@@ -69,11 +89,9 @@ def window_from_params(params: Tensor, *, height: int, width: int, size: int) ->
     centre = torch.stack(
         [(width + 1) / 2 * (g_x + 1), (height + 1) / 2 * (g_y + 1)], -1
     )  # eq. 22, 23
-    # eq. 24; with one filter there is no stride to scale, and delta~ sets nothing that is read.
-    spread = (max(height, width) - 1) / (size - 1) if size > 1 else 1.0
     return GaussianWindow(
         centre=centre,
-        stride=spread * log_stride.exp(),
+        stride=stride_scale(height=height, width=width, size=size) * log_stride.exp(),  # eq. 24
         variance=log_variance.exp(),
         intensity=log_intensity.exp(),
         size=size,

@@ -30,10 +30,31 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal, kl_divergence
 
-from foveate.attention.filterbank import GaussianWindow, read, window_from_params, write
+from foveate.attention.filterbank import (
+    GaussianWindow,
+    covering_params,
+    read,
+    window_from_params,
+    write,
+)
 from foveate.models import register_model
 
 WINDOW_PARAMS = 5  # (g~X, g~Y, log sigma^2, log delta~, log gamma), eq. 21
+
+
+def window_layer(*, state_size: int, height: int, width: int, size: int) -> nn.Linear:
+    """The linear map of eq. 21 from a state to the window parameters.
+
+    Its bias starts at a grid that covers the whole image with blurred filters
+    (``covering_params``). [1] does not say how it initialises this layer; a zero bias gives
+    filters one pixel wide, and a 2 x 2 read then sees only blank corners: the encoder has
+    nothing to encode, and the KL term collapses the posterior (KL 0.01 nats after 350 steps
+    of our first DRAW run).
+    """
+    layer = nn.Linear(state_size, WINDOW_PARAMS)
+    with torch.no_grad():
+        layer.bias.copy_(covering_params(height=height, width=width, size=size))
+    return layer
 
 
 class AttentiveRead(nn.Module):
@@ -45,7 +66,9 @@ class AttentiveRead(nn.Module):
     def __init__(self, *, state_size: int, height: int, width: int, size: int) -> None:
         super().__init__()
         self.height, self.width, self.size = height, width, size
-        self.window_params = nn.Linear(state_size, WINDOW_PARAMS)
+        self.window_params = window_layer(
+            state_size=state_size, height=height, width=width, size=size
+        )
 
     def output_size(self, channels: int, images: int) -> int:
         return images * channels * self.size**2
@@ -85,7 +108,9 @@ class AttentiveWrite(nn.Module):
         super().__init__()
         self.channels, self.height, self.width, self.size = channels, height, width, size
         self.patch = nn.Linear(state_size, channels * size * size)  # eq. 28
-        self.window_params = nn.Linear(state_size, WINDOW_PARAMS)
+        self.window_params = window_layer(
+            state_size=state_size, height=height, width=width, size=size
+        )
 
     def forward(self, state: Tensor) -> tuple[Tensor, GaussianWindow]:
         """state: (B, S) -> canvas update (B, C, H, W), and the window."""
