@@ -152,6 +152,8 @@ def _describe(metrics: dict) -> str:
             line += f", best validation error {metrics['best_val_error_pct']:.2f}%"
         return line
     line = f"test NLL bound {metrics['test_nll_nats']:.2f} nats ({n} test images)"
+    if "test_kl_nats" in metrics:
+        line += f" of which KL {metrics['test_kl_nats']:.2f}"
     if "test_nll_iw_nats" in metrics:
         line += f", importance-weighted (K={samples}) {metrics['test_nll_iw_nats']:.2f} nats"
     if "best_val_nll_nats" in metrics:
