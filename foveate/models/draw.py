@@ -48,8 +48,8 @@ def window_layer(*, state_size: int, height: int, width: int, size: int) -> nn.L
     Its bias starts at a grid that covers the whole image with blurred filters
     (``covering_params``). [1] does not say how it initialises this layer; a zero bias gives
     filters one pixel wide, and a 2 x 2 read then sees only blank corners: the encoder has
-    nothing to encode, and the KL term collapses the posterior (KL 0.01 nats after 350 steps
-    of our first DRAW run).
+    nothing to encode, and the KL term collapses the posterior (``benchmarks/draw_read_probe.py``:
+    0.09 nats of KL after 300 steps, against 1.47 from the covering start).
     """
     layer = nn.Linear(state_size, WINDOW_PARAMS)
     with torch.no_grad():
