@@ -67,17 +67,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(BENCHMARKS))
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--run-dir", type=Path, help="default: runs/bench-<name>")
+    parser.add_argument("--run-dir", type=Path, help="default: runs/bench-<results name>")
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--max-epochs", type=int, default=None)
     parser.add_argument("--max-minutes", type=float, help="default: the config's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--lr", type=float, help="override the config's learning rate")
+    parser.add_argument(
+        "--results-name", help="results file name, for a variant (default: the benchmark's)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     bench = BENCHMARKS[args.name]
-    run_dir = args.run_dir or ROOT / "runs" / f"bench-{args.name}"
+    run_dir = args.run_dir or ROOT / "runs" / f"bench-{args.results_name or args.name}"
 
     trainer = {"devices": args.devices, "seed": args.seed}
     for key, value in [
@@ -93,7 +97,10 @@ def main() -> None:
         config = RunConfig.from_yaml(run_dir / "config.yaml")  # the run's own record
     else:
         config = RunConfig.from_yaml(ROOT / "configs" / bench.config)
-    config = config.updated({"data": {"data_dir": args.data_dir}, "trainer": trainer})
+    optim = {"lr": args.lr} if args.lr is not None else {}
+    config = config.updated(
+        {"data": {"data_dir": args.data_dir}, "trainer": trainer, "optim": optim}
+    )
 
     summary = train_and_test(config, run_dir, resume=args.resume, samples=bench.samples)
     if not summary:
@@ -116,7 +123,7 @@ def main() -> None:
     )
     settings = config.trainer_settings()
     path = write_results(
-        args.name,
+        args.results_name or args.name,
         metrics=metrics,
         seed=args.seed,
         wall_s=wall,
