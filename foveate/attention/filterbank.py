@@ -16,6 +16,7 @@ Images are (batch, channels, B rows, A columns); every function is batched over 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -69,8 +70,8 @@ def covering_params(*, height: int, width: int, size: int) -> Tensor:
     are blank.
     """
     half_stride = stride_scale(height=height, width=width, size=size) / 2
-    log_variance = 2 * torch.log(torch.tensor(max(half_stride, 0.5)))
-    return torch.tensor([0.0, 0.0, float(log_variance), 0.0, 0.0])
+    log_variance = 2 * math.log(max(half_stride, 0.5))
+    return torch.tensor([0.0, 0.0, log_variance, 0.0, 0.0])
 
 
 def window_from_params(params: Tensor, *, height: int, width: int, size: int) -> GaussianWindow:

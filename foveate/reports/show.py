@@ -32,7 +32,8 @@ def show_checkpoint(
 
     if images < 1:
         raise ValueError(f"--images must be at least 1, got {images}")
-    model = load_module(checkpoint).model.eval()
+    config = load_config(checkpoint).updated({"data": data_overrides or {}})
+    model = load_module(checkpoint, config).model.eval()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -44,7 +45,6 @@ def show_checkpoint(
         ]
     if not hasattr(model, "glimpse_boxes"):
         raise ValueError(f"{checkpoint}: 'show' has no figure for a {type(model).__name__}")
-    config = load_config(checkpoint).updated({"data": data_overrides or {}})
     data = TaskDataModule(**config.data)
     data.setup("test")
     x, y = data.datasets["test"].__getitems__(list(range(images)))

@@ -120,12 +120,8 @@ def _trainer(config: RunConfig, run_dir: Path, speed: TrainingSpeed, monitor: st
         limit_train_batches=settings.limit_train_batches,
         gradient_clip_val=settings.gradient_clip_val,
         precision=settings.precision,
-        callbacks=[
-            speed,
-            RunRecord(dataclasses.asdict(config)),
-            best,
-            last,
-        ],  # speed first: checkpoints then count the current batch,
+        # speed first: the checkpoints written after it then count the current batch
+        callbacks=[speed, RunRecord(dataclasses.asdict(config)), best, last],
         plugins=[AtomicCheckpointIO()],
         logger=CSVLogger(run_dir, name="", version=""),
         enable_progress_bar=settings.progress_bar,
@@ -193,8 +189,10 @@ def load_config(checkpoint: str | os.PathLike) -> RunConfig:
     return RunConfig.from_yaml(beside)
 
 
-def load_module(checkpoint: str | os.PathLike) -> TrainingModule:
-    cls = module_class(load_config(checkpoint).model)
+def load_module(checkpoint: str | os.PathLike, config: RunConfig | None = None) -> TrainingModule:
+    """The trained module of a checkpoint; ``config``, if the caller has already loaded it."""
+    config = config or load_config(checkpoint)
+    cls = module_class(config.model)
     return cls.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=False)
 
 
@@ -210,7 +208,7 @@ def evaluate(
     "samples" and "test_images".
     """
     config = load_config(checkpoint).updated({"data": data_overrides or {}})
-    module = load_module(checkpoint)
+    module = load_module(checkpoint, config)
     module.hparams.eval_samples = samples
     data = TaskDataModule(**config.data)
     trainer = L.Trainer(
