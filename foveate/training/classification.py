@@ -7,18 +7,15 @@ schedule and the logging.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Literal
 
-import lightning as L
 import torch
 from torch import Tensor
 
-from foveate.models import create_model
-from foveate.training.optim import adam_with_schedule
+from foveate.training.module import TrainingModule
 
 
-class ClassifierModule(L.LightningModule):
+class ClassifierModule(TrainingModule):
     """Args:
     model: registered model name, e.g. 'ram'.
     model_args: keyword arguments of that model.
@@ -47,18 +44,14 @@ class ClassifierModule(L.LightningModule):
         eval_samples: int = 1,
         compile: bool = False,
     ) -> None:
-        super().__init__()
         if eval_samples < 1:
             raise ValueError(f"eval_samples (M) must be at least 1, got {eval_samples}")
+        super().__init__(model=model, model_args=model_args, compile=compile)
         self.save_hyperparameters()
-        self.model = create_model(model, **model_args)
-        self._train_losses = torch.compile(self._losses) if compile else self._losses
         self._reset_training_error()
 
     def _losses(self, images: Tensor, labels: Tensor, *noise: Tensor) -> dict[str, Tensor]:
-        """The model's loss terms as a dict of tensors (a shape torch.compile passes through)."""
-        loss = self.model.loss(self.model(images, *noise), labels)
-        return {f.name: getattr(loss, f.name) for f in dataclasses.fields(loss)}
+        return self._as_dict(self.model.loss(self.model(images, *noise), labels))
 
     def forward(self, images: Tensor):
         return self.model(images)
@@ -70,12 +63,8 @@ class ClassifierModule(L.LightningModule):
         sample_noise = getattr(self.model, "sample_noise", None)
         noise = (sample_noise(images),) if sample_noise is not None else ()
         losses = self._train_losses(images, labels, *noise)
-        # Lightning's self.log costs about a millisecond a call, a third of a RAM step when
-        # compiled: log the loss terms only on the steps the logger writes, and count the
-        # training error in a plain tensor.
-        if self.global_step % self.trainer.log_every_n_steps == 0:
-            parts = {f"train/{k}": v for k, v in losses.items() if v.dim() == 0}
-            self.log_dict(parts, on_step=True, on_epoch=False)
+        self._log_training_losses(losses)
+        # Counted in a plain tensor, not by self.log on every step (a millisecond a call).
         self._train_errors += (losses["correct"] == 0).sum().detach()
         self._train_images += len(labels)
         return losses["total"]
@@ -100,15 +89,3 @@ class ClassifierModule(L.LightningModule):
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         samples = self.hparams.eval_samples
         self.log("test_error_pct", self._error_pct(batch, samples), sync_dist=True)
-
-    def configure_optimizers(self):
-        hp = self.hparams
-        return adam_with_schedule(
-            self.parameters(),
-            lr=hp.lr,
-            weight_decay=hp.weight_decay,
-            schedule=hp.lr_schedule,
-            final_lr_fraction=hp.final_lr_fraction,
-            epochs=hp.max_epochs,
-            fused=self.trainer.precision == "32-true",
-        )

@@ -36,6 +36,7 @@ from foveate.training.checkpointing import (
 from foveate.training.classification import ClassifierModule
 from foveate.training.config import RunConfig
 from foveate.training.generation import GenerativeModule
+from foveate.training.module import TrainingModule
 from foveate.training.speed import TrainingSpeed
 
 # Lightning's advice that does not apply here, silenced so that real warnings stand out.
@@ -69,9 +70,6 @@ class FitResult:
     train_seconds: float
     earlier_fit_seconds: float  # training and validation in earlier sessions of a resumed run
     global_rank: int
-
-
-TrainingModule = ClassifierModule | GenerativeModule
 
 
 def module_class(model: str) -> type[TrainingModule]:

@@ -7,18 +7,14 @@ negative ELBO in nats per image) and its importance-weighted likelihood estimate
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any, Literal
 
-import lightning as L
-import torch
 from torch import Tensor
 
-from foveate.models import create_model
-from foveate.training.optim import adam_with_schedule
+from foveate.training.module import TrainingModule
 
 
-class GenerativeModule(L.LightningModule):
+class GenerativeModule(TrainingModule):
     """Args:
     model: registered model name, e.g. 'draw'.
     model_args: keyword arguments of that model.
@@ -49,24 +45,19 @@ class GenerativeModule(L.LightningModule):
         eval_samples: int = 1,
         compile: bool = False,
     ) -> None:
-        super().__init__()
         if eval_samples < 1:
             raise ValueError(f"eval_samples (K) must be at least 1, got {eval_samples}")
+        super().__init__(model=model, model_args=model_args, compile=compile)
         self.save_hyperparameters()
-        self.model = create_model(model, **model_args)
-        self._train_losses = torch.compile(self._losses) if compile else self._losses
 
     def _losses(self, images: Tensor, noise: Tensor) -> dict[str, Tensor]:
-        loss = self.model.loss(self.model(images, noise), images)
-        return {f.name: getattr(loss, f.name) for f in dataclasses.fields(loss)}
+        return self._as_dict(self.model.loss(self.model(images, noise), images))
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, _ = batch
         # Drawn outside the (possibly compiled) loss, whose backward might otherwise redraw them.
         losses = self._train_losses(images, self.model.sample_noise(images))
-        if self.global_step % self.trainer.log_every_n_steps == 0:
-            parts = {f"train/{k}": v for k, v in losses.items() if v.dim() == 0}
-            self.log_dict(parts, on_step=True, on_epoch=False)
+        self._log_training_losses(losses)
         return losses["total"]
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
@@ -85,16 +76,3 @@ class GenerativeModule(L.LightningModule):
         if samples > 1:
             nll = self.model.importance_weighted_nll(images, samples=samples).mean()
             self.log("test_nll_iw_nats", nll, sync_dist=True)
-
-    def configure_optimizers(self):
-        hp = self.hparams
-        return adam_with_schedule(
-            self.parameters(),
-            lr=hp.lr,
-            betas=(hp.beta1, 0.999),
-            weight_decay=hp.weight_decay,
-            schedule=hp.lr_schedule,
-            final_lr_fraction=hp.final_lr_fraction,
-            epochs=hp.max_epochs,
-            fused=self.trainer.precision == "32-true",
-        )
