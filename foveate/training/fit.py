@@ -4,7 +4,7 @@ run_dir/
     config.yaml          the resolved config, the run's record
     checkpoints/last.ckpt  refreshed every few hundred steps and at each epoch's end
     checkpoints/best.ckpt  lowest validation error
-    metrics.csv          Lightning's CSV log
+    metrics.csv          the CSV log, every session of a resumed run
     results.json         test error and speed, written by ``train_and_test``
 """
 
@@ -23,7 +23,6 @@ from pathlib import Path
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 
 from foveate.data.datamodule import TaskDataModule
 from foveate.models import model_class
@@ -37,13 +36,13 @@ from foveate.training.classification import ClassifierModule
 from foveate.training.config import RunConfig
 from foveate.training.generation import GenerativeModule
 from foveate.training.module import TrainingModule
+from foveate.training.run_log import ResumableCSVLogger
 from foveate.training.speed import TrainingSpeed
 
 # Lightning's advice that does not apply here, silenced so that real warnings stand out.
 _HARMLESS = (
     ".*does not have many workers.*",  # batches come from memory; workers would only add overhead
     ".*isinstance\\(treespec, LeafSpec\\).*",  # a deprecation inside Lightning itself
-    ".*Experiment logs directory .* exists and is not empty.*",  # a resumed run appends
     ".*is smaller than the logging interval.*",  # tiny smoke runs
 )
 
@@ -121,7 +120,7 @@ def _trainer(config: RunConfig, run_dir: Path, speed: TrainingSpeed, monitor: st
         # speed first: the checkpoints written after it then count the current batch
         callbacks=[speed, RunRecord(dataclasses.asdict(config)), best, last],
         plugins=[AtomicCheckpointIO()],
-        logger=CSVLogger(run_dir, name="", version=""),
+        logger=ResumableCSVLogger(run_dir, name="", version=""),
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=50,

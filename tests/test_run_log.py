@@ -1,0 +1,28 @@
+"""A resumed run's CSV log keeps the rows of its earlier sessions."""
+
+import csv
+
+from foveate.training.run_log import ResumableCSVLogger
+
+
+def _rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_a_second_session_appends_to_the_log_and_widens_its_columns(tmp_path):
+    first = ResumableCSVLogger(tmp_path, name="", version="")
+    first.log_metrics({"train/total": 2.0}, step=0)
+    first.log_metrics({"val_error_pct": 50.0}, step=9)
+    first.save()
+
+    second = ResumableCSVLogger(tmp_path, name="", version="")
+    second.log_metrics({"train/total": 1.0}, step=10)  # the header survives a narrower row
+    second.save()
+    second.log_metrics({"test_error_pct": 7.0}, step=20)  # a new column rewrites the header
+    second.save()
+
+    rows = _rows(tmp_path / "metrics.csv")
+    assert [r["step"] for r in rows] == ["0", "9", "10", "20"]
+    assert rows[0]["train/total"] == "2.0" and rows[1]["val_error_pct"] == "50.0"
+    assert rows[3]["test_error_pct"] == "7.0" and rows[0]["test_error_pct"] == ""
