@@ -123,3 +123,19 @@ def test_attention_windows_start_covering_the_image():
     classifier = DrawClassifier(image_size=100, read_size=12)
     expected = covering_params(height=100, width=100, size=12)
     assert torch.allclose(classifier.reader.window_params.bias, expected)
+
+
+def test_classifier_glimpses_stay_on_the_canvas():
+    """The bounded window (the default) keeps every glimpse's grid centre on the image, however
+    far its layer points; the paper's unbounded one does not."""
+    torch.manual_seed(0)
+    x = torch.rand(4, 1, 30, 30)
+    for bounded in (True, False):
+        model = DrawClassifier(
+            image_size=30, glimpses=2, read_size=3, hidden_size=8, bounded_window=bounded
+        )
+        with torch.no_grad():
+            model.reader.window_params.bias[:2] = 5.0  # g~ = 5: the centre 3 image-widths away
+        boxes = model(x).read_boxes  # (B, T, 4) as left, top, right, bottom
+        centres = (boxes[..., :2] + boxes[..., 2:]) / 2
+        assert ((centres > -0.5) & (centres < 30.5)).all() == bounded

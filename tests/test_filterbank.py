@@ -9,6 +9,7 @@ from foveate.attention.filterbank import (
     GaussianWindow,
     covering_params,
     filterbanks,
+    keep_on_image,
     read,
     window_from_params,
     write,
@@ -152,3 +153,20 @@ def test_covering_window_sees_every_pixel(size, height, width):
     # Every pixel gets a real share of some filter: none lies in a blind gap between them.
     for bank in (f_x[0], f_y[0]):
         assert bank.max(0).values.min() > 0.1 * bank.max()
+
+
+def test_keep_on_image_holds_the_centre_on_the_image_and_bounds_gamma():
+    far = torch.tensor([[40.0, -40.0, 1.5, -0.5, 9.0], [0.0, 0.0, 1.5, -0.5, 0.0]])
+    bounded = keep_on_image(far)
+    window = window_from_params(bounded, height=100, width=60, size=12)
+    # gX in [0, A + 1]: never more than one pixel beyond the image's outer pixel centres.
+    assert (window.centre >= 0).all()
+    assert (window.centre[:, 0] <= 61).all() and (window.centre[:, 1] <= 101).all()
+    assert (window.intensity < math.exp(2)).all() and window.intensity[0] > math.exp(1.9)
+    # Variance and stride pass through, and at 0, where windows start, nothing changes.
+    assert torch.equal(bounded[:, 2:4], far[:, 2:4])
+    assert torch.equal(bounded[1], far[1])
+    # Near 0 the map is the identity to first order: the gradient of a small offset is 1.
+    small = torch.full((1, 5), 1e-3, dtype=torch.float64, requires_grad=True)
+    keep_on_image(small).sum().backward()
+    assert torch.allclose(small.grad, torch.ones_like(small), atol=1e-5)

@@ -99,6 +99,20 @@ def window_from_params(params: Tensor, *, height: int, width: int, size: int) ->
     )
 
 
+def keep_on_image(params: Tensor, *, max_log_intensity: float = 2.0) -> Tensor:
+    """(batch, 5) window parameters of eq. 21 with the grid held on the image and gamma bounded.
+
+    g~X, g~Y go through tanh, so that the centre (eq. 22, 23) stays in [0, A + 1] x [0, B + 1];
+    log gamma through m tanh(log gamma / m), so that e^-m < gamma < e^m. Both maps are the identity
+    near 0, where ``covering_params`` starts. Not in the paper: a classifier trained with eq. 21
+    as it stands can move its grid off the canvas, where the glimpse is blank and the gradient
+    that would bring it back vanishes, while gamma grows to scale up what is left.
+    """
+    centre, log_variance, log_stride, log_intensity = params.split([2, 1, 1, 1], dim=-1)
+    bounded_intensity = max_log_intensity * torch.tanh(log_intensity / max_log_intensity)
+    return torch.cat([centre.tanh(), log_variance, log_stride, bounded_intensity], dim=-1)
+
+
 def filterbanks(window: GaussianWindow, *, height: int, width: int) -> tuple[Tensor, Tensor]:
     """F_X (batch, N, A) and F_Y (batch, N, B), each row a normalised Gaussian (eq. 25, 26).
 

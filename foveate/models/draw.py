@@ -33,6 +33,7 @@ from torch.distributions import Normal, kl_divergence
 from foveate.attention.filterbank import (
     GaussianWindow,
     covering_params,
+    keep_on_image,
     read,
     window_from_params,
     write,
@@ -60,12 +61,15 @@ def window_layer(*, state_size: int, height: int, width: int, size: int) -> nn.L
 class AttentiveRead(nn.Module):
     """read with attention (eq. 27): an N x N glimpse of the image and of the error image.
 
-    The window comes from a linear map of h^dec_{t-1} (eq. 21).
+    The window comes from a linear map of h^dec_{t-1} (eq. 21); with ``bounded``, through
+    ``keep_on_image`` too (the centre held on the image, gamma within e^-2..e^2).
     """
 
-    def __init__(self, *, state_size: int, height: int, width: int, size: int) -> None:
+    def __init__(
+        self, *, state_size: int, height: int, width: int, size: int, bounded: bool = False
+    ) -> None:
         super().__init__()
-        self.height, self.width, self.size = height, width, size
+        self.height, self.width, self.size, self.bounded = height, width, size, bounded
         self.window_params = window_layer(
             state_size=state_size, height=height, width=width, size=size
         )
@@ -78,9 +82,10 @@ class AttentiveRead(nn.Module):
 
         Returns the glimpses (B, K C N N) and the window.
         """
-        window = window_from_params(
-            self.window_params(state), height=self.height, width=self.width, size=self.size
-        )
+        params = self.window_params(state)
+        if self.bounded:
+            params = keep_on_image(params)
+        window = window_from_params(params, height=self.height, width=self.width, size=self.size)
         B, K, C, H, W = images.shape
         glimpses = read(images.reshape(B, K * C, H, W), window)  # (B, K C, N, N)
         return glimpses.flatten(1), window
@@ -406,6 +411,9 @@ class DrawClassifier(nn.Module):
         read_size: N, the glimpse is N x N.
         hidden_size: LSTM units.
         classes: output classes.
+        bounded_window: hold the read grid's centre on the image and bound its intensity
+            (``keep_on_image``; not in [1]). Without it, training at lr 1e-3 collapsed to chance
+            more than once: the grids had left the canvas, where nothing brings them back.
     """
 
     objective = "classification"
@@ -419,6 +427,7 @@ class DrawClassifier(nn.Module):
         read_size: int = 12,
         hidden_size: int = 256,
         classes: int = 10,
+        bounded_window: bool = True,
     ) -> None:
         super().__init__()
         if glimpses < 1:
@@ -427,7 +436,11 @@ class DrawClassifier(nn.Module):
             raise ValueError(f"read_size must be 1..{image_size} (the image side), got {read_size}")
         self.image_size, self.glimpses = image_size, glimpses
         self.reader = AttentiveRead(
-            state_size=hidden_size, height=image_size, width=image_size, size=read_size
+            state_size=hidden_size,
+            height=image_size,
+            width=image_size,
+            size=read_size,
+            bounded=bounded_window,
         )
         self.core = nn.LSTMCell(self.reader.output_size(channels, images=1), hidden_size)
         self.classify = nn.Linear(hidden_size, classes)
