@@ -17,30 +17,25 @@ import time
 import torch
 from common import write_results
 
-from foveate.attention.filterbank import keep_on_image, read, window_from_params
 from foveate.data.datamodule import TaskDataModule
 from foveate.training.fit import load_config, load_module
 
 
 @torch.no_grad()
-def probe(model, images: torch.Tensor) -> dict[str, float]:
-    """Runs the classifier's glimpse loop by hand, to see each window's parameters."""
-    reader, side = model.reader, model.image_size
+def probe(model, images: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
+    """The classifier's glimpse loop, step by step, to see each window; also its logits."""
+    side = model.image_size
     h = images.new_zeros(len(images), model.core.hidden_size)
     cell = torch.zeros_like(h)
     metrics = {}
     for t in range(model.glimpses):
-        params = reader.window_params(h)
-        if reader.bounded:
-            params = keep_on_image(params)
-        window = window_from_params(params, height=side, width=side, size=reader.size)
-        glimpse = read(images, window).flatten(1)
+        glimpse, window = model.reader(images[:, None], h)
         off = ((window.centre < 0.5) | (window.centre > side + 0.5)).any(-1)
         metrics[f"off_canvas_pct_t{t + 1}"] = round(100 * off.float().mean().item(), 2)
         metrics[f"median_gamma_t{t + 1}"] = round(window.intensity.median().item(), 3)
         metrics[f"mean_abs_glimpse_t{t + 1}"] = round(glimpse.abs().mean().item(), 4)
         h, cell = model.core(glimpse, (h, cell))
-    return metrics
+    return metrics, model.classify(h)
 
 
 def main() -> None:
@@ -62,9 +57,8 @@ def main() -> None:
     data.prepare_data()
     data.setup("fit")
     images, labels = data.datasets["val"].__getitems__(list(range(args.canvases)))
-    metrics = probe(model, images)
-    with torch.no_grad():
-        wrong = model(images).logits.argmax(-1) != labels
+    metrics, logits = probe(model, images)
+    wrong = logits.argmax(-1) != labels
     metrics["val_error_pct"] = round(100 * wrong.float().mean().item(), 2)
     for name, value in metrics.items():
         print(f"{name:24s} {value}")
