@@ -20,6 +20,7 @@ class ClassifierModule(TrainingModule):
     model: registered model name, e.g. 'ram'.
     model_args: keyword arguments of that model.
     lr: Adam's learning rate.
+    beta1: Adam's first-moment decay.
     lr_schedule: 'cosine' anneals to ``lr * final_lr_fraction`` over the run; 'constant' does not.
     final_lr_fraction: where the cosine schedule ends.
     max_epochs: length of the schedule.
@@ -37,6 +38,7 @@ class ClassifierModule(TrainingModule):
         model: str,
         model_args: dict[str, Any],
         lr: float = 1e-3,
+        beta1: float = 0.9,
         lr_schedule: Literal["cosine", "constant"] = "cosine",
         final_lr_fraction: float = 0.01,
         max_epochs: int = 100,

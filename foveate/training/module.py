@@ -17,11 +17,10 @@ from foveate.training.optim import adam_with_schedule
 class TrainingModule(L.LightningModule):
     """The base of ``ClassifierModule`` and ``GenerativeModule``.
 
-    A subclass calls ``save_hyperparameters()`` after this ``__init__``, with lr, weight_decay,
-    lr_schedule, final_lr_fraction, max_epochs and optionally beta1 (default 0.9) among its
-    arguments, and defines ``_losses``: the model's loss terms for one batch, as a dict of
-    tensors. Its training step calls ``self._train_losses``, which is ``_losses``, compiled if
-    asked.
+    A subclass calls ``save_hyperparameters()`` after this ``__init__``, with lr, beta1,
+    weight_decay, lr_schedule, final_lr_fraction and max_epochs among its arguments, and defines
+    ``_losses``: the model's loss terms for one batch, as a dict of tensors. Its training step
+    calls ``self._train_losses``, which is ``_losses``, compiled if asked.
 
     Args:
         model: registered model name, e.g. 'ram' or 'draw'.
@@ -54,7 +53,7 @@ class TrainingModule(L.LightningModule):
         return adam_with_schedule(
             self.parameters(),
             lr=hp.lr,
-            betas=(hp.get("beta1", 0.9), 0.999),
+            betas=(hp.beta1, 0.999),
             weight_decay=hp.weight_decay,
             schedule=hp.lr_schedule,
             final_lr_fraction=hp.final_lr_fraction,
