@@ -54,6 +54,7 @@ BENCHMARKS = {
     "ram_mnist": Benchmark("ram/mnist.yaml", 1, CLASSIFICATION_NOTES, more_samples=10),
     "ram_cluttered100_8g": Benchmark("ram/cluttered100.yaml", 1, CLASSIFICATION_NOTES),
     "draw_cluttered100": Benchmark("draw/cluttered100.yaml", 1, CLASSIFICATION_NOTES),
+    "draw_cluttered100_160min": Benchmark("draw/cluttered100_160min.yaml", 1, CLASSIFICATION_NOTES),
     "draw_mnist": Benchmark("draw/mnist.yaml", 20, LIKELIHOOD_NOTES),
     "draw_noattn_mnist": Benchmark("draw/mnist_noattn.yaml", 20, LIKELIHOOD_NOTES),
 }

@@ -1,7 +1,7 @@
 """The ``foveate`` command line: train, eval, show, list.
 
 Training flags are generated from the typed ``__init__`` signatures that make up a run's config
-(the model's, ``TaskDataModule``'s, ``ClassifierModule``'s and ``TrainerSettings``), so every
+(the model's, ``TaskDataModule``'s, ``TrainingModule``'s and ``TrainerSettings``), so every
 setting of a YAML config can be overridden by a flag of the same name: ``patch_size`` in
 ``model_args`` is ``--patch-size``.
 """

@@ -170,3 +170,16 @@ def test_keep_on_image_holds_the_centre_on_the_image_and_bounds_gamma():
     small = torch.full((1, 5), 1e-3, dtype=torch.float64, requires_grad=True)
     keep_on_image(small).sum().backward()
     assert torch.allclose(small.grad, torch.ones_like(small), atol=1e-5)
+
+
+def test_keep_on_image_floors_the_variance_only_when_asked():
+    log_variances = torch.tensor([-20.0, math.log(0.25), math.log(19.0)])
+    raw = torch.zeros(3, 5)
+    raw[:, 2] = log_variances
+    assert torch.equal(keep_on_image(raw)[:, 2], log_variances)
+    variance = keep_on_image(raw, min_variance=0.25)[:, 2].exp()
+    # sigma^2 + v: from nearly 0 to v; v to 2v; the covering start of a 12 x 12 grid on
+    # 100 x 100 (about 19) hardly changes.
+    assert variance[0] == pytest.approx(0.25, rel=1e-6)
+    assert variance[1] == pytest.approx(0.5, rel=1e-6)
+    assert variance[2] == pytest.approx(19.0 + 0.25, rel=1e-3)

@@ -1,4 +1,4 @@
-"""Training an attention classifier (RAM, and later DRAW's reader) with Lightning.
+"""Training an attention classifier (RAM, DRAW's attentive classifier) with Lightning.
 
 The model is a plain ``nn.Module`` from the registry; it owns its paper's loss (``model.loss``)
 and its test-time prediction (``model.predict_proba``). This module owns the optimiser, the
@@ -7,8 +7,6 @@ schedule and the logging.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import torch
 from torch import Tensor
 
@@ -16,41 +14,13 @@ from foveate.training.module import TrainingModule
 
 
 class ClassifierModule(TrainingModule):
-    """Args:
-    model: registered model name, e.g. 'ram'.
-    model_args: keyword arguments of that model.
-    lr: Adam's learning rate.
-    beta1: Adam's first-moment decay.
-    lr_schedule: 'cosine' anneals to ``lr * final_lr_fraction`` over the run; 'constant' does not.
-    final_lr_fraction: where the cosine schedule ends.
-    max_epochs: length of the schedule.
-    weight_decay: Adam's L2 penalty.
-    eval_samples: M, glimpse paths averaged per test image (validation always uses M=1).
-    compile: run the training step's forward and loss through ``torch.compile`` (about twice as
-        fast for RAM on CPU, after half a minute of compilation).
+    """Trains a classifier by its model's loss and reports its error in percent.
+
+    Takes ``TrainingModule``'s arguments; ``eval_samples`` is M, the glimpse paths averaged per
+    test image.
     """
 
-    monitor = "val_error_pct"  # the validation error chooses the best checkpoint
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        model_args: dict[str, Any],
-        lr: float = 1e-3,
-        beta1: float = 0.9,
-        lr_schedule: Literal["cosine", "constant"] = "cosine",
-        final_lr_fraction: float = 0.01,
-        max_epochs: int = 100,
-        weight_decay: float = 0.0,
-        eval_samples: int = 1,
-        compile: bool = False,
-    ) -> None:
-        if eval_samples < 1:
-            raise ValueError(f"eval_samples (M) must be at least 1, got {eval_samples}")
-        super().__init__(model=model, model_args=model_args, compile=compile)
-        self.save_hyperparameters()
-        self._reset_training_error()
+    monitor = "val_error_pct"
 
     def _losses(self, images: Tensor, labels: Tensor, *noise: Tensor) -> dict[str, Tensor]:
         return self._as_dict(self.model.loss(self.model(images, *noise), labels))
@@ -71,14 +41,13 @@ class ClassifierModule(TrainingModule):
         self._train_images += len(labels)
         return losses["total"]
 
-    def _reset_training_error(self) -> None:
+    def on_train_epoch_start(self) -> None:
         self._train_errors, self._train_images = torch.zeros((), dtype=torch.long), 0
 
     def on_train_epoch_end(self) -> None:
         if self._train_images:
             error = 100 * self._train_errors.item() / self._train_images
             self.log("train/error_pct", error, sync_dist=True)
-        self._reset_training_error()
 
     def _error_pct(self, batch: tuple[Tensor, Tensor], samples: int) -> Tensor:
         images, labels = batch

@@ -1,7 +1,7 @@
 """A run's configuration: which model, data, optimiser and trainer settings, as plain keyword dicts.
 
 Each section holds keyword arguments of one typed ``__init__`` (the model's, ``TaskDataModule``'s,
-``ClassifierModule``'s) or of ``TrainerSettings``; those signatures are the schema and their
+``TrainingModule``'s) or of ``TrainerSettings``; those signatures are the schema and their
 defaults apply to whatever a YAML file or a flag leaves out. The resolved config is saved beside
 each run as ``config.yaml``, its record.
 """

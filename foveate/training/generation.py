@@ -7,48 +7,19 @@ negative ELBO in nats per image) and its importance-weighted likelihood estimate
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 from torch import Tensor
 
 from foveate.training.module import TrainingModule
 
 
 class GenerativeModule(TrainingModule):
-    """Args:
-    model: registered model name, e.g. 'draw'.
-    model_args: keyword arguments of that model.
-    lr: Adam's learning rate.
-    beta1: Adam's first-moment decay (0.5 is common for DRAW).
-    lr_schedule: 'cosine' anneals to ``lr * final_lr_fraction`` over the run; 'constant' does not.
-    final_lr_fraction: where the cosine schedule ends.
-    max_epochs: length of the schedule.
-    weight_decay: Adam's L2 penalty.
-    eval_samples: K, posterior samples of the importance-weighted test likelihood (1: the
-        bound only).
-    compile: run the training step's forward and loss through ``torch.compile``.
+    """Trains a latent-variable model by its bound (the negative ELBO, nats per image).
+
+    Takes ``TrainingModule``'s arguments; ``eval_samples`` is K, the posterior samples of the
+    importance-weighted test likelihood.
     """
 
-    monitor = "val_nll_nats"  # the bound on validation images chooses the best checkpoint
-
-    def __init__(
-        self,
-        *,
-        model: str,
-        model_args: dict[str, Any],
-        lr: float = 1e-3,
-        beta1: float = 0.9,
-        lr_schedule: Literal["cosine", "constant"] = "cosine",
-        final_lr_fraction: float = 0.01,
-        max_epochs: int = 100,
-        weight_decay: float = 0.0,
-        eval_samples: int = 1,
-        compile: bool = False,
-    ) -> None:
-        if eval_samples < 1:
-            raise ValueError(f"eval_samples (K) must be at least 1, got {eval_samples}")
-        super().__init__(model=model, model_args=model_args, compile=compile)
-        self.save_hyperparameters()
+    monitor = "val_nll_nats"
 
     def _losses(self, images: Tensor, noise: Tensor) -> dict[str, Tensor]:
         return self._as_dict(self.model.loss(self.model(images, noise), images))
