@@ -5,7 +5,8 @@
 
 Runs a checkpoint of ``draw_classifier`` on validation canvases (held out of the training
 digits) and reports, for each glimpse t, the fraction of grid centres off the canvas, the median
-intensity gamma and the mean |glimpse| fed to the LSTM, and the validation error. ``--unbounded``
+intensity gamma, filter variance sigma^2 and stride delta, and the mean |glimpse| fed to the
+LSTM, and the validation error. ``--unbounded``
 reads the windows through eq. 21 as it stands (checkpoints trained before ``keep_on_image``).
 """
 
@@ -33,6 +34,8 @@ def probe(model, images: torch.Tensor) -> tuple[dict[str, float], torch.Tensor]:
         off = ((window.centre < 0.5) | (window.centre > side + 0.5)).any(-1)
         metrics[f"off_canvas_pct_t{t + 1}"] = round(100 * off.float().mean().item(), 2)
         metrics[f"median_gamma_t{t + 1}"] = round(window.intensity.median().item(), 3)
+        metrics[f"median_variance_t{t + 1}"] = round(window.variance.median().item(), 3)
+        metrics[f"median_stride_t{t + 1}"] = round(window.stride.median().item(), 3)
         metrics[f"mean_abs_glimpse_t{t + 1}"] = round(glimpse.abs().mean().item(), 4)
         h, cell = model.core(glimpse, (h, cell))
     return metrics, model.classify(h)
