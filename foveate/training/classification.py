@@ -41,13 +41,18 @@ class ClassifierModule(TrainingModule):
         self._train_images += len(labels)
         return losses["total"]
 
-    def on_train_epoch_start(self) -> None:
+    def _reset_training_error(self) -> None:
         self._train_errors, self._train_images = torch.zeros((), dtype=torch.long), 0
+
+    # Not on_train_epoch_start: a run resumed in the middle of an epoch does not start that epoch.
+    def on_train_start(self) -> None:
+        self._reset_training_error()
 
     def on_train_epoch_end(self) -> None:
         if self._train_images:
             error = 100 * self._train_errors.item() / self._train_images
             self.log("train/error_pct", error, sync_dist=True)
+        self._reset_training_error()
 
     def _error_pct(self, batch: tuple[Tensor, Tensor], samples: int) -> Tensor:
         images, labels = batch
