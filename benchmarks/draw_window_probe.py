@@ -6,8 +6,8 @@
 Runs a checkpoint of ``draw_classifier`` on validation canvases (held out of the training
 digits) and reports, for each glimpse t, the fraction of grid centres off the canvas, the median
 intensity gamma, filter variance sigma^2 and stride delta, and the mean |glimpse| fed to the
-LSTM, and the validation error. ``--unbounded``
-reads the windows through eq. 21 as it stands (checkpoints trained before ``keep_on_image``).
+LSTM, and the validation error. ``--unbounded`` reads the windows through eq. 21 as it stands
+(checkpoints trained before ``keep_on_image``).
 """
 
 from __future__ import annotations

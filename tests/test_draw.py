@@ -139,3 +139,10 @@ def test_classifier_glimpses_stay_on_the_canvas():
         boxes = model(x).read_boxes  # (B, T, 4) as left, top, right, bottom
         centres = (boxes[..., :2] + boxes[..., 2:]) / 2
         assert ((centres > -0.5) & (centres < 30.5)).all() == bounded
+
+
+def test_bad_variance_floors_are_refused():
+    with pytest.raises(ValueError, match="at least 0"):
+        DrawClassifier(image_size=20, read_size=4, min_read_variance=-0.25)
+    with pytest.raises(ValueError, match="bounded=True"):
+        DrawClassifier(image_size=20, read_size=4, bounded_window=False, min_read_variance=0.25)

@@ -77,6 +77,8 @@ class AttentiveRead(nn.Module):
         min_variance: float = 0.0,
     ) -> None:
         super().__init__()
+        if min_variance < 0:
+            raise ValueError(f"min_variance must be at least 0, got {min_variance}")
         if min_variance and not bounded:
             raise ValueError("min_variance is a bound of keep_on_image: it needs bounded=True")
         self.height, self.width, self.size, self.bounded = height, width, size, bounded
