@@ -36,8 +36,17 @@ def machine() -> str:
 
 
 def write_results(
-    name: str, *, metrics: dict, seed: int, wall_s: float, notes: str, config: dict | None = None
+    name: str,
+    *,
+    metrics: dict,
+    seed: int,
+    wall_s: float,
+    notes: str,
+    config: dict | None = None,
+    paper: dict | None = None,
 ) -> Path:
+    """Write benchmarks/results/<name>.json; ``paper``: published figures to compare with, kept
+    apart from ``metrics`` (which holds only what this command measured)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     record = {
@@ -49,6 +58,8 @@ def write_results(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "notes": notes,
     }
+    if paper is not None:
+        record["paper"] = paper
     if config is not None:
         record["config"] = config  # the full run configuration, so the figure can be reproduced
     path.write_text(json.dumps(record, indent=2) + "\n")

@@ -40,4 +40,4 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-from foveate.models import draw, ram  # noqa: E402, F401  (registers their models)
+from foveate.models import cnn, draw, ram, stn  # noqa: E402, F401  (registers their models)

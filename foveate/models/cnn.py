@@ -1,0 +1,112 @@
+"""A plain convolutional classifier: the baseline that attention models are measured against,
+and the classification head of the spatial transformer network (``stn.py``).
+
+Two convolution + max-pooling stages and two fully connected layers, the small CNN of the
+spatial transformer paper's MNIST experiments (Jaderberg et al., NIPS 2015, sec. 4.1, and
+appendix A.1) in spirit; sizes are ours.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from foveate.models import register_model
+from foveate.models.interface import ClassifierLoss
+
+
+class ConvClassifier(nn.Module):
+    """conv(k) -> ReLU -> max-pool 2 -> conv(k) -> ReLU -> max-pool 2 -> FC -> ReLU -> FC.
+
+    Args:
+        image_size: side of the square input (H = W).
+        channels: input channels.
+        num_classes: outputs.
+        conv_width: filters of the first convolution; the second has twice as many.
+        kernel_size: side of their square kernels (padding keeps the size; pooling halves it).
+        hidden_size: units of the first fully connected layer.
+    """
+
+    def __init__(
+        self,
+        *,
+        image_size: int,
+        channels: int = 1,
+        num_classes: int = 10,
+        conv_width: int = 16,
+        kernel_size: int = 5,
+        hidden_size: int = 256,
+    ) -> None:
+        super().__init__()
+        if image_size < 4:
+            raise ValueError(f"the CNN needs images of at least 4x4 pixels, got {image_size}")
+        first, second = conv_width, 2 * conv_width
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, first, kernel_size, padding=kernel_size // 2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(first, second, kernel_size, padding=kernel_size // 2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        side = image_size // 4
+        self.hidden = nn.Linear(second * side * side, hidden_size)
+        self.classify = nn.Linear(hidden_size, num_classes)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """images (B, C, S, S) -> logits (B, num_classes)."""
+        return self.classify(F.relu(self.hidden(self.features(images).flatten(1))))
+
+
+def cross_entropy_loss(logits: Tensor, targets: Tensor) -> ClassifierLoss:
+    """logits (B, classes), targets (B,) -> the mean cross-entropy and which answers are right."""
+    correct = (logits.argmax(-1) == targets).float()
+    return ClassifierLoss(total=F.cross_entropy(logits, targets), correct=correct)
+
+
+@register_model("cnn")
+class ConvNet(nn.Module):
+    """The plain CNN baseline: ``ConvClassifier`` over the whole image, no attention.
+
+    Args: those of ``ConvClassifier``; ``image_size`` defaults to the 60x60 canvases of the
+    translated and cluttered tasks.
+    """
+
+    def __init__(
+        self,
+        *,
+        image_size: int = 60,
+        channels: int = 1,
+        num_classes: int = 10,
+        conv_width: int = 16,
+        kernel_size: int = 5,
+        hidden_size: int = 256,
+    ) -> None:
+        super().__init__()
+        self.image_size, self.num_classes = image_size, num_classes
+        self.classifier = ConvClassifier(
+            image_size=image_size,
+            channels=channels,
+            num_classes=num_classes,
+            conv_width=conv_width,
+            kernel_size=kernel_size,
+            hidden_size=hidden_size,
+        )
+
+    def check_input_size(self, height: int, width: int) -> None:
+        if (height, width) != (self.image_size, self.image_size):
+            raise ValueError(
+                f"the CNN was built for {self.image_size}x{self.image_size} images, the task has "
+                f"{height}x{width} (set --image-size {height})"
+            )
+
+    def forward(self, images: Tensor) -> Tensor:
+        """images (B, C, S, S) -> logits (B, num_classes)."""
+        return self.classifier(images)
+
+    def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
+        return cross_entropy_loss(logits, targets)
+
+    def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
+        """(B, num_classes); deterministic, so ``samples`` changes nothing."""
+        return self(images).softmax(-1)

@@ -1,0 +1,122 @@
+"""What training, evaluation and figures use of a model, written down once.
+
+Every registered model is a plain ``nn.Module`` that satisfies ``Model``; the capabilities below
+it (``Stochastic``, ``Classifier``, ``Attends``, ``Generative``) are optional, and the harness
+asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name.
+
+Shapes: B images of C channels, H x W pixels; T steps (glimpses, windows, objects); K windows
+per step (a retina's scales, or one filter grid or sampling grid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What every registered model offers.
+
+    ``forward(images, *draws)`` maps images (B, C, H, W) in [0, 1] (and, for a stochastic
+    model, its random draws) to an output dataclass; ``loss(output, targets)`` returns a
+    dataclass whose ``total`` is the scalar to minimise and whose other scalar fields are its
+    named parts (logged as ``train/<name>``). ``targets`` are class labels (B,) for a
+    classifier and the images themselves for a model of images.
+    """
+
+    def forward(self, images: Tensor, *draws: Tensor) -> Any: ...
+
+    def loss(self, output: Any, targets: Tensor) -> Any: ...
+
+
+@runtime_checkable
+class Stochastic(Protocol):
+    """A model whose forward pass draws random numbers.
+
+    ``sample_noise(images)`` makes every draw of one forward pass over images (B, C, H, W), so
+    that the training loop can make them outside a compiled graph (whose backward pass may
+    recompute random operations) and pass them to ``forward(images, noise)``.
+    """
+
+    def sample_noise(self, images: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """A model that names a class: ``predict_proba(images, samples=M)`` -> (B, num_classes),
+    averaging M stochastic passes (a deterministic model ignores M)."""
+
+    num_classes: int
+
+    def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor: ...
+
+
+@runtime_checkable
+class Attends(Protocol):
+    """A model that can say where it looked: ``attended(images, output)`` -> ``Glimpses``."""
+
+    def attended(self, images: Tensor, output: Any) -> Glimpses: ...
+
+
+@runtime_checkable
+class Generative(Protocol):
+    """A model of images that can draw new ones: ``generate(count, generator=...)`` returns a
+    ``Drawing``."""
+
+    def generate(self, count: int, *, generator: torch.Generator | None = None) -> Drawing: ...
+
+
+@dataclass
+class Glimpses:
+    """Where a model looked on B images over T steps, in pixel units of the input.
+
+    outlines: (B, T, K, 4, 2) the corners (x, y) of each of K windows at each step, in the
+        order top-left, top-right, bottom-right, bottom-left (pixel i covers [i, i + 1)); a
+        rotated or sheared sampling grid is a general quadrilateral.
+    views: (B, T, C, h, w) what the model saw at each step (its finest patch, its glimpse, its
+        transformed image), or None.
+    """
+
+    outlines: Tensor
+    views: Tensor | None = None
+
+
+@dataclass
+class Drawing:
+    """Images drawn by a generative model: canvases (N, T, C, H, W) after each of T steps, in
+    [0, 1]; outlines (N, T, 4, 2) of the window written at each step, or None."""
+
+    canvases: Tensor
+    outlines: Tensor | None = None
+
+
+@dataclass
+class ClassifierLoss:
+    """A classifier's loss: total, the cross-entropy (scalar); correct, (B,) 1 where the
+    predicted class is right."""
+
+    total: Tensor
+    correct: Tensor
+
+
+def boxes_to_outlines(boxes: Tensor) -> Tensor:
+    """Axis-aligned boxes (..., 4) as (left, top, right, bottom) -> corners (..., 4, 2)."""
+    left, top, right, bottom = boxes.unbind(-1)
+    return torch.stack(
+        [
+            torch.stack([left, top], -1),
+            torch.stack([right, top], -1),
+            torch.stack([right, bottom], -1),
+            torch.stack([left, bottom], -1),
+        ],
+        -2,
+    )
+
+
+def loss_parts(loss: Any) -> dict[str, Tensor]:
+    """A loss dataclass as a dict of its fields (a shape that ``torch.compile`` passes through)."""
+    return {f.name: getattr(loss, f.name) for f in fields(loss)}
