@@ -1,9 +1,12 @@
 """The ``foveate`` command line: train, eval, show, list.
 
 Training flags are generated from the typed ``__init__`` signatures that make up a run's config
-(the model's, ``TaskDataModule``'s, ``TrainingModule``'s and ``TrainerSettings``), so every
-setting of a YAML config can be overridden by a flag of the same name: ``patch_size`` in
-``model_args`` is ``--patch-size``.
+(the model's, its data source's, its training module's, all named by the model's registry entry,
+and ``TrainerSettings``), so every setting of a YAML config can be overridden by a flag of the
+same name: ``patch_size`` in ``model_args`` is ``--patch-size``. Nothing here knows a model.
+
+Errors a user can make (a bad config, flag or checkpoint, missing data, a run directory in use,
+a diverging run) end in one line, ``foveate: error: ...``, and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ import typing
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+
 from foveate.data.mnist import DownloadError
 from foveate.data.tasks import TASKS
+from foveate.training.divergence import TrainingDiverged
 
-# Arguments that the harness fills in itself, not settings a user chooses.
-_NOT_FLAGS = {"self", "model", "model_args", "max_epochs_schedule"}
 
 
 def _flag_type(annotation: Any) -> dict[str, Any]:
@@ -40,26 +44,24 @@ def _flag_type(annotation: Any) -> dict[str, Any]:
     return {"type": str}
 
 
-def _section_parameters(target: Any) -> dict[str, Any]:
-    """name -> type annotation for the keyword parameters of a class or function."""
+def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """name -> type annotation for the keyword parameters of a class or function, less ``skip``
+    (arguments the harness fills in itself)."""
     init = target.__init__ if inspect.isclass(target) else target
     hints = get_type_hints(init)
     params = inspect.signature(init).parameters
-    return {n: hints.get(n, str) for n in params if n not in _NOT_FLAGS and n in hints}
+    return {n: hints.get(n, str) for n in params if n not in skip and n != "self" and n in hints}
 
 
 def _sections(model: str) -> dict[str, dict[str, Any]]:
-    from foveate.data.datamodule import TaskDataModule
     from foveate.models import model_class
     from foveate.training.config import TrainerSettings
-    from foveate.training.fit import module_class
+    from foveate.training.fit import HARNESS_ARGS, data_source_class, training_module_class
 
-    optim = _section_parameters(module_class(model))
-    optim.pop("max_epochs")  # set from the trainer section
     return {
         "model_args": _section_parameters(model_class(model)),
-        "data": _section_parameters(TaskDataModule),
-        "optim": optim,
+        "data": _section_parameters(data_source_class(model)),
+        "optim": _section_parameters(training_module_class(model), skip=HARNESS_ARGS),
         "trainer": _section_parameters(TrainerSettings),
     }
 
@@ -112,11 +114,9 @@ def cmd_train(argv: list[str]) -> int:
         "--resume", action="store_true", help="continue the run in --run-dir from its last.ckpt"
     )
     parser.add_argument(
-        "--test-samples",
-        type=int,
-        default=1,
-        help="M, glimpse paths averaged per test image (classifiers); K, importance samples of "
-        "the test likelihood (generative models)",
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in --run-dir (without it, that is refused)",
     )
     _add_section_flags(parser, _sections(model))
     args = parser.parse_args(argv)
@@ -124,41 +124,29 @@ def cmd_train(argv: list[str]) -> int:
     from foveate.training.config import RunConfig
     from foveate.training.fit import train_and_test
 
+    if args.resume and args.overwrite:
+        parser.error("--resume continues a run and --overwrite replaces it: choose one")
     if args.resume:
         if args.run_dir is None:
             parser.error("--resume needs the --run-dir of the run to continue")
         config = RunConfig.from_yaml(args.run_dir / "config.yaml")
+    elif args.config:
+        config = RunConfig.from_yaml(args.config)
+        if "model" in config.as_dict() and config.model != args.model:
+            raise ValueError(
+                f"{args.config} is a config of {config.model!r}, not {args.model!r}: "
+                f"foveate train {config.model} --config {args.config}"
+            )
     else:
-        config = RunConfig.from_yaml(args.config) if args.config else RunConfig(model=args.model)
+        config = RunConfig(model=args.model)
     config.model = args.model
     config = config.updated(_overrides(args))
     run_dir = args.run_dir or Path("runs") / f"{args.model}-{config.data.get('task', 'mnist')}"
-    if args.test_samples < 1:
-        parser.error("--test-samples must be at least 1")
-    summary = train_and_test(config, run_dir, resume=args.resume, samples=args.test_samples)
+    summary = train_and_test(config, run_dir, resume=args.resume, overwrite=args.overwrite)
     if summary:
-        print(
-            f"{_describe(summary)}; {summary['train_images_per_s']:.0f} training images/s; run in {run_dir}"
-        )
+        speed = summary["train_images_per_s"]
+        print(f"{summary['summary']}; {speed:.0f} training images/s; run in {run_dir}")
     return 0
-
-
-def _describe(metrics: dict) -> str:
-    """One line of test metrics, saying which M or K they used."""
-    n, samples = metrics["test_images"], metrics["samples"]
-    if "test_error_pct" in metrics:
-        line = f"test error {metrics['test_error_pct']:.2f}% (M={samples}, {n} test images)"
-        if "best_val_error_pct" in metrics:
-            line += f", best validation error {metrics['best_val_error_pct']:.2f}%"
-        return line
-    line = f"test NLL bound {metrics['test_nll_nats']:.2f} nats ({n} test images)"
-    if "test_kl_nats" in metrics:
-        line += f" of which KL {metrics['test_kl_nats']:.2f}"
-    if "test_nll_iw_nats" in metrics:
-        line += f", importance-weighted (K={samples}) {metrics['test_nll_iw_nats']:.2f} nats"
-    if "best_val_nll_nats" in metrics:
-        line += f", best validation bound {metrics['best_val_nll_nats']:.2f} nats"
-    return line
 
 
 def cmd_eval(argv: list[str]) -> int:
@@ -167,22 +155,27 @@ def cmd_eval(argv: list[str]) -> int:
     )
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument(
-        "--samples",
-        "-M",
+        "--eval-samples",
         type=int,
-        default=1,
-        help="M, paths averaged per image (classifiers); K, importance samples (generative models)",
+        help="M, glimpse paths averaged per image (classifiers); K, importance samples "
+        "(generative models); default: the run's own eval_samples",
     )
-    parser.add_argument("--data-dir", help="MNIST directory, if not the run's")
+    parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
+    parser.add_argument(
+        "--accelerator", choices=["auto", "cpu", "gpu", "mps"], default="auto", help="where to test"
+    )
     args = parser.parse_args(argv)
-    if args.samples < 1:
-        parser.error("--samples must be at least 1")
     from foveate.training.fit import evaluate
 
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
-    result = evaluate(args.checkpoint, samples=args.samples, data_overrides=overrides)
-    print(json.dumps(result))
-    print(_describe(result))
+    result = evaluate(
+        args.checkpoint,
+        eval_samples=args.eval_samples,
+        data_overrides=overrides,
+        accelerator=args.accelerator,
+    )
+    print(json.dumps({k: v for k, v in result.items() if k != "summary"}))
+    print(result["summary"])
     return 0
 
 
@@ -195,7 +188,7 @@ def cmd_show(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, help="output directory (default: the run's figures/)")
     parser.add_argument("--images", type=int, default=8, help="test images in the grid")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data-dir", help="MNIST directory, if not the run's")
+    parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
     args = parser.parse_args(argv)
     from foveate.reports.show import show_checkpoint
 
@@ -240,8 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return COMMANDS[argv[0]](argv[1:])
-    except (ValueError, OSError, DownloadError) as error:
-        # Bad configs and missing data end in one line, not a traceback.
+    except (
+        ValueError,  # bad configs, flags and checkpoints (ConfigError, CheckpointError)
+        OSError,  # missing files, a run directory in use (RunExistsError)
+        DownloadError,
+        TrainingDiverged,
+        MisconfigurationException,  # what Lightning refuses that foveate did not foresee
+    ) as error:
+        # One line, not a traceback.
         message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         print(f"foveate: error: {message}", file=sys.stderr)
         return 2

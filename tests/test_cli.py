@@ -65,7 +65,7 @@ def test_train_eval_show_on_the_sample(tmp_path, capsys):
     assert main(["train", "ram", "--run-dir", str(run), *flags]) == 0
     assert "test error" in capsys.readouterr().out
     checkpoint = run / "checkpoints" / "best.ckpt"
-    assert main(["eval", str(checkpoint), "-M", "3"]) == 0
+    assert main(["eval", str(checkpoint), "--eval-samples", "3"]) == 0
     assert "(M=3, 1000 test images)" in capsys.readouterr().out
     assert main(["show", str(checkpoint), "--images", "4", "--out", str(tmp_path / "fig")]) == 0
     png, gif = tmp_path / "fig" / "glimpses.png", tmp_path / "fig" / "glimpses.gif"
@@ -85,7 +85,7 @@ def test_draw_train_eval_show_writes_samples_and_the_drawing(tmp_path, capsys):
     assert main(["train", "draw", "--run-dir", str(run), *flags]) == 0
     assert "test NLL bound" in capsys.readouterr().out
     checkpoint = run / "checkpoints" / "best.ckpt"
-    assert main(["eval", str(checkpoint), "-M", "3"]) == 0
+    assert main(["eval", str(checkpoint), "--eval-samples", "3"]) == 0
     assert "importance-weighted (K=3)" in capsys.readouterr().out
     assert main(["show", str(checkpoint), "--images", "6", "--out", str(tmp_path / "fig")]) == 0
     from PIL import Image

@@ -1,5 +1,6 @@
 """Downloads from mirrors served on 127.0.0.1 (no internet): verification, fallback, clean failure."""
 
+import dataclasses
 import functools
 import gzip
 import hashlib
@@ -12,9 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from foveate.data import mnist
+from foveate.data import datasets
+from foveate.data.datasets import resolve_data_dir
+from foveate.data.download import DownloadError, download_file, find_file
 from foveate.data.idx import IdxError, write_idx
-from foveate.data.mnist import DownloadError, download_file, find_file, load_mnist, resolve_data_dir
+from foveate.data.mnist import load_mnist
 
 NAME = "train-labels-idx1-ubyte"
 
@@ -143,17 +146,20 @@ def test_failed_download_keeps_nothing_and_does_not_create_dir(tmp_path, dead_mi
     assert not data_dir.exists()
 
 
-def test_default_md5_is_canonical(server, tmp_path):
-    # Without md5=, the canonical MNIST checksum applies: a fake file is rejected.
+def test_mnist_checksum_is_canonical(server, tmp_path, monkeypatch):
+    # load_mnist checks downloads against the canonical MNIST checksum: a fake file is rejected.
     directory, url = www(server, tmp_path, "a")
-    put(directory, NAME, LABELS)
-    with pytest.raises(DownloadError, match=mnist.MNIST_FILES[NAME]):
-        download_file(NAME, tmp_path / "data", mirrors=[url])
+    name = "train-images-idx3-ubyte"
+    put(directory, name, np.zeros((2, 28, 28), np.uint8))
+    mirrored = dataclasses.replace(datasets.MNIST, mirrors=(url,))
+    monkeypatch.setitem(datasets.DATASETS, "mnist", mirrored)
+    with pytest.raises(DownloadError, match=datasets.MNIST.md5[name]):
+        load_mnist("train", tmp_path / "data")
 
 
 @pytest.fixture
 def fake_mnist(server, tmp_path, monkeypatch):
-    """Small fake MNIST files on a local mirror, installed as MIRRORS and MNIST_FILES."""
+    """Small fake MNIST files on a local mirror, installed as the 'mnist' dataset's mirror and MD5s."""
     directory, url = www(server, tmp_path, "mnist")
     rng = np.random.default_rng(0)
     arrays = {
@@ -163,8 +169,8 @@ def fake_mnist(server, tmp_path, monkeypatch):
         "t10k-labels-idx1-ubyte": rng.integers(0, 10, 5, dtype=np.uint8),
     }
     md5s = {name: put(directory, name, array) for name, array in arrays.items()}
-    monkeypatch.setattr(mnist, "MNIST_FILES", md5s)
-    monkeypatch.setattr(mnist, "MIRRORS", (url,))
+    fake = dataclasses.replace(datasets.MNIST, md5=md5s, mirrors=(url,))
+    monkeypatch.setitem(datasets.DATASETS, "mnist", fake)
     return arrays
 
 
@@ -189,13 +195,13 @@ def test_load_mnist_only_downloads_what_is_missing(tmp_path, fake_mnist, monkeyp
     data_dir.mkdir()
     write_idx(data_dir / "train-images-idx3-ubyte.gz", fake_mnist["train-images-idx3-ubyte"])
     fetched = []
-    real = mnist.download_file
+    real = datasets.download_file
 
-    def recording(name, data_dir):
+    def recording(name, data_dir, **kwargs):
         fetched.append(name)
-        return real(name, data_dir)
+        return real(name, data_dir, **kwargs)
 
-    monkeypatch.setattr(mnist, "download_file", recording)
+    monkeypatch.setattr(datasets, "download_file", recording)
     images, _ = load_mnist("train", data_dir)
     assert fetched == ["train-labels-idx1-ubyte"]
     np.testing.assert_array_equal(images.numpy(), fake_mnist["train-images-idx3-ubyte"])
@@ -234,10 +240,10 @@ def test_find_file_prefers_raw(tmp_path):
 def test_resolve_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("FOVEATE_DATA", str(tmp_path / "env"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
-    assert resolve_data_dir(None) == tmp_path / "env"
+    assert resolve_data_dir("mnist", tmp_path / "arg") == tmp_path / "arg"
+    assert resolve_data_dir("mnist", None) == tmp_path / "env"
     monkeypatch.delenv("FOVEATE_DATA")
-    assert resolve_data_dir(None) == tmp_path / "cache" / "foveate" / "mnist"
+    assert resolve_data_dir("mnist", None) == tmp_path / "cache" / "foveate" / "mnist"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert resolve_data_dir(None) == tmp_path / "home" / ".cache" / "foveate" / "mnist"
+    assert resolve_data_dir("mnist", None) == tmp_path / "home" / ".cache" / "foveate" / "mnist"

@@ -11,6 +11,7 @@ import time
 import pytest
 import torch
 
+from foveate.training.checkpointing import CheckpointError
 from foveate.training.config import RunConfig
 from foveate.training.fit import evaluate, load_config, train_and_test
 
@@ -25,14 +26,14 @@ TINY = {
 
 @pytest.mark.slow
 def test_tiny_training_beats_chance_by_a_wide_margin(tmp_path):
-    summary = train_and_test(RunConfig.from_dict(TINY), tmp_path, samples=1)
+    summary = train_and_test(RunConfig.from_dict(TINY), tmp_path)
     # Chance is 90% error; a few epochs on 4,500 digits reach well under half of that.
     assert summary["test_error_pct"] < 40, summary
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
-    assert json.loads((tmp_path / "results.json").read_text())["samples"] == 1
+    assert json.loads((tmp_path / "results.json").read_text())["eval_samples"] == 1
     # Averaging M paths is an option of the evaluation; it gives an error of the same order.
-    assert evaluate(summary["best_checkpoint"], samples=4)["test_error_pct"] < 40
+    assert evaluate(summary["best_checkpoint"], eval_samples=4)["test_error_pct"] < 40
     # A checkpoint carries its run's config: copied out of its run directory, it still loads.
     alone = tmp_path / "elsewhere" / "model.ckpt"
     alone.parent.mkdir()
@@ -137,8 +138,10 @@ TINY_DRAW = {
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 def test_tiny_draw_training_learns_binarized_digits(tmp_path, precision):
     # bf16 with gradient clipping is how the DRAW benchmarks run (and once failed to start).
-    config = RunConfig.from_dict(TINY_DRAW).updated({"trainer": {"precision": precision}})
-    summary = train_and_test(config, tmp_path, samples=20)
+    config = RunConfig.from_dict(TINY_DRAW).updated(
+        {"trainer": {"precision": precision}, "optim": {"eval_samples": 20}}
+    )
+    summary = train_and_test(config, tmp_path)
     # An untrained DRAW puts 1/2 on every pixel: 784 log 2 = 543 nats; a model that ignores its
     # latents (posterior collapse) learns the average digit, about 206 nats on these digits.
     # Three epochs must do better than that, through latents that carry information.
@@ -165,5 +168,5 @@ def test_tiny_draw_classifier_beats_chance(tmp_path):
 def test_checkpoint_without_config_is_refused_with_a_clear_error(tmp_path):
     stray = tmp_path / "stray.ckpt"
     torch.save({"state_dict": {}}, stray)
-    with pytest.raises(FileNotFoundError, match="carries no run config"):
+    with pytest.raises(CheckpointError, match="not a foveate checkpoint: it carries no run config"):
         load_config(stray)

@@ -1,4 +1,4 @@
-"""Lightning DataModules for the image classification tasks (MNIST and its canvases).
+"""Lightning DataModules for the classification tasks: a dataset's images, or their canvases.
 
 Splits: the validation set is carved from the training digits with a fixed seed (``data_seed``),
 so hyper-parameters and checkpoints are chosen without the test set. Validation and test canvases
@@ -16,7 +16,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from foveate.data.mnist import load_mnist, load_mnist_sample
+from foveate.data.datasets import (
+    DatasetName,
+    dataset_image_shape,
+    dataset_num_classes,
+    get_dataset,
+    load_dataset,
+)
+from foveate.data.mnist import load_mnist_sample
+from foveate.data.sources import DATA_SOURCES
 from foveate.data.tasks import TaskSpec, binarize, get_task, make_task_images, shift_randomly
 
 
@@ -27,12 +35,12 @@ class TaskBatches(Dataset):
     index (and, for generated tasks, one batched placement), not 128 calls and a collate.
 
     Args:
-        digits: (N, 28, 28) uint8 MNIST digits.
+        digits: (N, H, W) uint8 images (MNIST digits: 28x28).
         labels: (N,) int64.
         spec: the task.
         fixed_seed: generate every canvas once from this seed (validation, test); None draws new
             canvases for each batch (training).
-        clutter_pool: (M, 28, 28) uint8 digits that clutter is cut from; default ``digits``.
+        clutter_pool: (M, H', W') uint8 images that clutter is cut from; default ``digits``.
         shift: move each generated image by up to this many pixels (training augmentation).
         resample_binary: binarize each generated image afresh (stochastic binarization).
     """
@@ -84,16 +92,23 @@ def _batch_as_is(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return batch
 
 
+@DATA_SOURCES.register("tasks")
 class TaskDataModule(L.LightningDataModule):
-    """A classification task on MNIST digits: train / validation / test loaders.
+    """A classification task on a dataset's images: train / validation / test loaders.
 
     Args:
-        task: 'mnist', 'translated', 'cluttered60' or 'cluttered100'.
-        data_dir: directory of the MNIST IDX files (else $FOVEATE_DATA, else the user cache);
-            ignored with ``sample``.
-        sample: use the small MNIST subset shipped inside the package (no files, no network).
+        task: 'mnist' (the dataset's images as they are), 'translated', 'cluttered60' or
+            'cluttered100' (the images placed on a canvas, with clutter cut from other images).
+        dataset: 'mnist', 'fashion-mnist', or 'idx' (MNIST's IDX file names in ``data_dir``,
+            as many classes as the largest label + 1); see ``foveate.data.datasets``.
+        data_dir: directory of the dataset's IDX files (else under $FOVEATE_DATA, else the user
+            cache; see ``foveate.data.datasets.resolve_data_dir``); needed for 'idx', ignored
+            with ``sample``.
+        sample: use the small MNIST subset shipped inside the package (no files, no network);
+            MNIST only.
         batch_size: training batch size (per process).
-        val_size: training digits held out for validation.
+        val_size: training images held out for validation; None: a tenth of them, at most 5000
+            (5000 of MNIST's 60,000, 500 of the sample's 5000).
         data_seed: seed of the validation split and of the validation and test canvases.
         binarize: 'none' keeps grey levels; 'fixed' samples every pixel on or off once, from
             ``data_seed`` (one binarized dataset, as in the DRAW paper's likelihood table);
@@ -101,18 +116,19 @@ class TaskDataModule(L.LightningDataModule):
             are still binarized once, so that every model is measured on the same pixels).
         train_shift: move each training image by a random offset of up to this many pixels in x
             and y (augmentation; validation and test images are never moved).
-        download: fetch missing MNIST files from the mirrors.
+        download: fetch the dataset's missing files from its mirrors.
     """
 
     def __init__(
         self,
         task: str = "mnist",
         *,
+        dataset: DatasetName = "mnist",
         data_dir: str | os.PathLike | None = None,
         sample: bool = False,
         batch_size: int = 128,
         eval_batch_size: int = 1000,
-        val_size: int = 5000,
+        val_size: int | None = None,
         data_seed: int = 0,
         binarize: Literal["none", "fixed", "stochastic"] = "none",
         train_shift: int = 0,
@@ -120,6 +136,13 @@ class TaskDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.spec = get_task(task)
+        if get_dataset(dataset).needs_data_dir and not data_dir:  # unknown names fail here too
+            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
+        if sample and dataset != "mnist":
+            raise ValueError(
+                f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
+            )
+        self.dataset = dataset
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.data_dir, self.sample, self.download = data_dir, sample, download
@@ -134,12 +157,36 @@ class TaskDataModule(L.LightningDataModule):
 
     @property
     def image_size(self) -> int:
-        return self.spec.canvas
+        """Side S of the (square) images the loaders give: the task's canvas, else the dataset's."""
+        if self.spec.canvas is not None:
+            return self.spec.canvas
+        height, width = dataset_image_shape(self.dataset, self.data_dir)
+        if height != width:
+            raise ValueError(
+                f"task {self.spec.name!r} keeps the {height}x{width} images of {self.dataset!r} "
+                f"as they are, and the models take square ones: choose a task with a canvas"
+            )
+        return height
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the images this module serves."""
+        return (1, self.image_size, self.image_size)
+
+    @property
+    def num_classes(self) -> int:
+        """The dataset's number of classes ('idx': its largest label + 1, from the label files)."""
+        return dataset_num_classes(self.dataset, self.data_dir)
+
+    def model_defaults(self) -> dict[str, int]:
+        """The model arguments this data decides: image side, channels (grey: 1), classes."""
+        return {"image_size": self.image_size, "channels": 1, "num_classes": self.num_classes}
 
     def load(self, split: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
+        """images (N, H, W) uint8, labels (N,) int64 of the dataset's split."""
         if self.sample:
             return load_mnist_sample(split)
-        return load_mnist(split, self.data_dir, download=self.download)
+        return load_dataset(self.dataset, split, self.data_dir, download=self.download)
 
     def prepare_data(self) -> None:
         # Runs on one process before the others read: downloads happen once.
@@ -150,11 +197,17 @@ class TaskDataModule(L.LightningDataModule):
         if self.datasets:
             return
         digits, labels = self.load("train")
-        if not 0 < self.val_size < len(labels):
-            raise ValueError(f"val_size must be in 1..{len(labels) - 1}, got {self.val_size}")
+        val_size = self.val_size if self.val_size is not None else min(5000, len(labels) // 10)
+        if not 0 < val_size < len(labels):
+            raise ValueError(f"val_size must be in 1..{len(labels) - 1}, got {val_size}")
         order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.data_seed))
-        val, train = order[: self.val_size], order[self.val_size :]
+        val, train = order[:val_size], order[val_size:]
         test_digits, test_labels = self.load("test")
+        if test_digits.shape[1:] != digits.shape[1:]:
+            raise ValueError(
+                f"{self.dataset!r}: test images are {tuple(test_digits.shape[1:])}, "
+                f"training images {tuple(digits.shape[1:])}"
+            )
         train_digits = digits
         if self.binarize != "none":
             # Before placement, so that canvases hold binary digits. Validation and test are

@@ -54,27 +54,8 @@ def _dims(shape: tuple[int | None, ...]) -> str:
     return "x".join("N" if d is None else str(d) for d in shape) or "()"
 
 
-def read_idx(
-    path: str | os.PathLike, *, expect_shape: tuple[int | None, ...] | None = None
-) -> np.ndarray:
-    """The uint8 array stored in an IDX file (gzip detected by its magic bytes, not its name).
-
-    Args:
-        path: the file.
-        expect_shape: the dimensions it must have, None where any size goes, e.g. (None, 28, 28)
-            for MNIST images, (None,) for labels. None checks only the file's own consistency.
-
-    Returns:
-        A writable uint8 array of the shape the header gives.
-
-    Raises:
-        IdxError: a corrupt gzip stream, a wrong magic number, a type other than uint8,
-            unexpected dimensions, or values that are not exactly as many bytes as the header
-            says (truncated, or followed by trailing bytes).
-    """
-    path = Path(path)
-    name = path.name
-    data = _read_bytes(path)
+def _parse_header(name: str, data: bytes) -> tuple[tuple[int, ...], int]:
+    """(dimensions, header length in bytes) of the IDX file whose bytes start with ``data``."""
     if len(data) < 4:
         raise IdxError(f"{name}: truncated: {len(data)} bytes, an IDX header needs at least 4")
     magic = data[:4]
@@ -97,6 +78,51 @@ def read_idx(
             f"file has {len(data)}"
         )
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    return shape, header
+
+
+def read_idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The dimensions in an IDX file's header, reading only the header (cheap on large files).
+
+    The values are not read, so a truncated file is not noticed here; ``read_idx`` checks them.
+
+    Raises:
+        IdxError: a corrupt gzip stream, a wrong magic number, a type other than uint8.
+    """
+    path = Path(path)
+    with path.open("rb") as f:
+        compressed = f.read(2) == GZIP_MAGIC
+    try:
+        with gzip.open(path, "rb") if compressed else path.open("rb") as f:
+            head = f.read(4)
+            rest = f.read(4 * head[3]) if len(head) == 4 else b""
+    except (OSError, EOFError, zlib.error) as error:
+        raise IdxError(f"{path.name}: corrupt gzip stream: {error}") from None
+    return _parse_header(path.name, head + rest)[0]
+
+
+def read_idx(
+    path: str | os.PathLike, *, expect_shape: tuple[int | None, ...] | None = None
+) -> np.ndarray:
+    """The uint8 array stored in an IDX file (gzip detected by its magic bytes, not its name).
+
+    Args:
+        path: the file.
+        expect_shape: the dimensions it must have, None where any size goes, e.g. (None, 28, 28)
+            for MNIST images, (None,) for labels. None checks only the file's own consistency.
+
+    Returns:
+        A writable uint8 array of the shape the header gives.
+
+    Raises:
+        IdxError: a corrupt gzip stream, a wrong magic number, a type other than uint8,
+            unexpected dimensions, or values that are not exactly as many bytes as the header
+            says (truncated, or followed by trailing bytes).
+    """
+    path = Path(path)
+    name = path.name
+    data = _read_bytes(path)
+    shape, header = _parse_header(name, data)
     if expect_shape is not None:
         fits = len(shape) == len(expect_shape) and all(
             e is None or e == s for e, s in zip(expect_shape, shape, strict=True)

@@ -1,9 +1,11 @@
-"""Task generators: MNIST digits placed on larger canvases, with or without clutter.
+"""Task generators: images (MNIST digits, or those of any dataset) placed on larger canvases.
 
 The translated and cluttered tasks of Mnih et al., "Recurrent Models of Visual Attention",
 NIPS 2014, sec. 4.1: a 28x28 digit at a uniformly random position of a 60x60 canvas; for the
 cluttered variants, random 8x8 sub-patches of other random training digits at random positions
-(4 pieces on 60x60, 8 pieces on 100x100).
+(4 pieces on 60x60, 8 pieces on 100x100). Here the object may be any h x w image that fits the
+canvas (a Fashion-MNIST article, an IDX dataset's 16x16 images), and clutter is cut from the
+pool's images, whatever their own size.
 
 Everything is batched tensor code driven by an explicit ``torch.Generator``, so a seed fixes
 every canvas.
@@ -16,27 +18,33 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-DIGIT_SIZE = 28
-
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a task's images look like: canvas side, clutter pieces and their side, in pixels."""
+    """What a task's images look like: canvas side, clutter pieces and their side, in pixels.
+
+    ``canvas`` None: the dataset's own images, as they are (the 'mnist' task).
+    """
 
     name: str
-    canvas: int
+    canvas: int | None
     clutter: int = 0
     piece: int = 8
 
+    def __post_init__(self) -> None:
+        if self.clutter and self.canvas is None:
+            raise ValueError(f"task {self.name!r}: clutter needs a canvas to lie on")
+
     @property
     def translated(self) -> bool:
-        return self.canvas != DIGIT_SIZE
+        """Whether images are generated: placed on a canvas (with or without clutter)."""
+        return self.canvas is not None
 
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec("mnist", canvas=28),
+        TaskSpec("mnist", canvas=None),
         TaskSpec("translated", canvas=60),
         TaskSpec("cluttered60", canvas=60, clutter=4),
         TaskSpec("cluttered100", canvas=100, clutter=8),
@@ -57,7 +65,8 @@ class Canvases:
     """A batch of generated images and where their parts are.
 
     images: (N, S, S) uint8.
-    digit_boxes: (N, 4) the digit's box (left, top, right, bottom) in pixels, right/bottom exclusive.
+    digit_boxes: (N, 4) the placed image's box (left, top, right, bottom) in pixels,
+        right/bottom exclusive.
     clutter_boxes: (N, P, 4) the clutter pieces' boxes, P = number of pieces (may be 0).
     """
 
@@ -66,18 +75,16 @@ class Canvases:
     clutter_boxes: Tensor
 
 
-def _paste(canvas: Tensor, patches: Tensor, left: Tensor, top: Tensor) -> Tensor:
-    """Paste square patches into flat canvases, keeping the brighter pixel where they overlap.
+def _paste(canvas: Tensor, patches: Tensor, left: Tensor, top: Tensor, *, side: int) -> Tensor:
+    """Paste patches into flat canvases, keeping the brighter pixel where they overlap.
 
-    canvas: (N, S*S); patches: (N, P, w, w); left, top: (N, P) integer corners.
+    canvas: (N, S*S) with S = ``side``; patches: (N, P, h, w); left, top: (N, P) integer corners.
     """
-    N, P, w, _ = patches.shape
-    side = int(round(canvas.shape[1] ** 0.5))
-    offsets = torch.arange(w)
-    rows = top[..., None] + offsets  # (N, P, w)
-    cols = left[..., None] + offsets  # (N, P, w)
-    index = (rows[..., :, None] * side + cols[..., None, :]).reshape(N, P * w * w)
-    return canvas.scatter_reduce(1, index, patches.reshape(N, P * w * w), reduce="amax")
+    N, P, h, w = patches.shape
+    rows = top[..., None] + torch.arange(h)  # (N, P, h)
+    cols = left[..., None] + torch.arange(w)  # (N, P, w)
+    index = (rows[..., :, None] * side + cols[..., None, :]).reshape(N, P * h * w)
+    return canvas.scatter_reduce(1, index, patches.reshape(N, P * h * w), reduce="amax")
 
 
 def place(
@@ -89,29 +96,35 @@ def place(
     clutter: int = 0,
     piece: int = 8,
 ) -> Canvases:
-    """Place each digit at a uniformly random position of a canvas, then add clutter.
+    """Place each image at a uniformly random position of a canvas, then add clutter.
 
     Args:
-        digits: (N, 28, 28) uint8 digits to place.
-        canvas: side S of the square canvas, at least 28.
-        generator: the source of every random choice.
-        clutter_pool: (M, 28, 28) uint8 digits to cut clutter from (the training digits); needed
+        digits: (N, h, w) uint8 images to place (MNIST digits: 28x28), h and w at most S.
+        canvas: side S of the square canvas.
+        generator: the source of every random choice. Random numbers are drawn in the same
+            order for every size, so 28x28 digits give the canvases they always have.
+        clutter_pool: (M, H, W) uint8 images to cut clutter from (the training images); needed
             when ``clutter`` > 0.
         clutter: P, the number of piece x piece clutter patches per canvas.
-        piece: side of a clutter patch, at most 28.
+        piece: side of a clutter patch, at most min(H, W) and S.
 
     Returns:
         Canvases with images (N, S, S).
     """
     N, h, w = digits.shape
-    if (h, w) != (DIGIT_SIZE, DIGIT_SIZE):
-        raise ValueError(f"digits must be (N, 28, 28), got {tuple(digits.shape)}")
-    if canvas < DIGIT_SIZE:
-        raise ValueError(f"canvas must be at least {DIGIT_SIZE} pixels wide, got {canvas}")
-    if clutter and (clutter_pool is None or len(clutter_pool) == 0):
-        raise ValueError("clutter needs a non-empty clutter_pool of digits to cut pieces from")
-    if not 1 <= piece <= DIGIT_SIZE:
-        raise ValueError(f"clutter piece must be 1..{DIGIT_SIZE} pixels, got {piece}")
+    if h > canvas or w > canvas:
+        raise ValueError(f"images of {h}x{w} pixels do not fit a canvas of {canvas}x{canvas}")
+    if piece < 1:
+        raise ValueError(f"clutter piece must be at least 1 pixel, got {piece}")
+    if clutter:
+        if clutter_pool is None or len(clutter_pool) == 0:
+            raise ValueError("clutter needs a non-empty clutter_pool of images to cut pieces from")
+        _, pool_h, pool_w = clutter_pool.shape
+        if piece > min(pool_h, pool_w, canvas):
+            raise ValueError(
+                f"clutter piece of {piece} pixels is larger than the {pool_h}x{pool_w} images "
+                f"it is cut from or the {canvas}-pixel canvas"
+            )
 
     def randint(high: int, *shape: int) -> Tensor:
         return torch.randint(0, high, shape, generator=generator)
@@ -119,19 +132,21 @@ def place(
     images = torch.zeros(N, canvas * canvas, dtype=torch.uint8)
     clutter_boxes = torch.zeros(N, clutter, 4, dtype=torch.long)
     if clutter:
-        # Clutter first, the digit over it: a piece never hides the digit it lies on.
-        sources = clutter_pool[randint(len(clutter_pool), N * clutter)]  # (N*P, 28, 28)
-        cut_x, cut_y = randint(DIGIT_SIZE - piece + 1, 2, N * clutter)
+        # Clutter first, the image over it: a piece never hides the object it lies on.
+        sources = clutter_pool[randint(len(clutter_pool), N * clutter)]  # (N*P, H, W)
+        cut_x = randint(pool_w - piece + 1, N * clutter)
+        cut_y = randint(pool_h - piece + 1, N * clutter)
         offsets = torch.arange(piece)
         rows = (cut_y[:, None] + offsets)[:, :, None]
         cols = (cut_x[:, None] + offsets)[:, None, :]
-        pieces = sources[torch.arange(N * clutter)[:, None, None], rows, cols]
+        pieces = sources[torch.arange(N * clutter)[:, None, None], rows, cols]  # (N*P, p, p)
         left, top = randint(canvas - piece + 1, 2, N, clutter)
-        images = _paste(images, pieces.view(N, clutter, piece, piece), left, top)
+        images = _paste(images, pieces.view(N, clutter, piece, piece), left, top, side=canvas)
         clutter_boxes = torch.stack([left, top, left + piece, top + piece], dim=-1)
-    left, top = randint(canvas - DIGIT_SIZE + 1, 2, N, 1)
-    images = _paste(images, digits[:, None], left, top)
-    digit_boxes = torch.cat([left, top, left + DIGIT_SIZE, top + DIGIT_SIZE], dim=-1)
+    left = randint(canvas - w + 1, N, 1)
+    top = randint(canvas - h + 1, N, 1)
+    images = _paste(images, digits[:, None], left, top, side=canvas)
+    digit_boxes = torch.cat([left, top, left + w, top + h], dim=-1)
     return Canvases(images.view(N, canvas, canvas), digit_boxes, clutter_boxes)
 
 
@@ -139,18 +154,17 @@ def shift_randomly(images: Tensor, max_shift: int, *, generator: torch.Generator
     """Move each image by its own random whole-pixel offset in [-max_shift, max_shift]^2.
 
     Pixels moved past the border are lost and the uncovered ones are zero, as if the digit had
-    been placed off-centre. images: (N, S, S) -> (N, S, S).
+    been placed off-centre. images: (N, H, W) -> (N, H, W).
     """
     if max_shift < 0:
         raise ValueError(f"max_shift must be non-negative, got {max_shift}")
     if max_shift == 0:
         return images
-    N, S, _ = images.shape
-    padded = torch.nn.functional.pad(images, (max_shift,) * 4)  # (N, S + 2s, S + 2s)
+    N, H, W = images.shape
+    padded = torch.nn.functional.pad(images, (max_shift,) * 4)  # (N, H + 2s, W + 2s)
     left, top = torch.randint(0, 2 * max_shift + 1, (2, N), generator=generator)
-    offsets = torch.arange(S)
-    rows = (top[:, None] + offsets)[:, :, None]
-    cols = (left[:, None] + offsets)[:, None, :]
+    rows = (top[:, None] + torch.arange(H))[:, :, None]
+    cols = (left[:, None] + torch.arange(W))[:, None, :]
     return padded[torch.arange(N)[:, None, None], rows, cols]
 
 
@@ -167,8 +181,8 @@ def binarize(images: Tensor, *, generator: torch.Generator) -> Tensor:
 def make_task_images(
     spec: TaskSpec, digits: Tensor, *, generator: torch.Generator, clutter_pool: Tensor | None
 ) -> Tensor:
-    """The images (N, S, S) uint8 of a task for these digits (the digits themselves for 'mnist')."""
-    if not spec.translated and not spec.clutter:
+    """The images (N, S, S) uint8 of a task for these (N, h, w) images (themselves for 'mnist')."""
+    if spec.canvas is None:
         return digits
     return place(
         digits,

@@ -1,43 +1,75 @@
-"""Models built from foveate's attention primitives, one file per paper, and a registry of them.
+"""Models built from foveate's attention primitives, one file per paper, and their registry.
 
-``create_model(name, **kwargs)`` builds a registered model from keyword arguments (its typed
-``__init__`` is its config schema); ``list_models()`` names them all.
+A model registers itself with ``@register_model(name, training=..., data=...)``: its entry names
+how it is trained (a training module registered in ``foveate.training``) and what it learns from
+(a data source registered in ``foveate.data``), so the harness builds any model from its entry
+alone. ``create_model(name, **kwargs)`` builds one from keyword arguments (its typed
+``__init__`` is its config schema); ``list_models()`` names them all. What the harness uses of a
+model is written down in ``foveate.models.interface``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from torch import nn
 
-_REGISTRY: dict[str, Callable[..., nn.Module]] = {}
+from foveate.registry import Registry
 
 
-def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Class decorator: make a model buildable by name."""
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model.
 
-    def add(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = factory
-        return factory
+    cls: the ``nn.Module`` class; its typed ``__init__`` is the config's ``model_args`` schema.
+    training: the name of the training module (a LightningModule) that trains it.
+    data: the name of the data source (a DataModule) it learns from.
+    tiny: model arguments that make it small and fast, for the tests that run every model.
+    """
+
+    name: str
+    cls: type[nn.Module]
+    training: str
+    data: str
+    tiny: dict[str, Any] = field(default_factory=dict)
+
+
+MODELS: Registry[ModelEntry] = Registry("model")
+
+
+def register_model(
+    name: str,
+    *,
+    training: str = "classifier",
+    data: str = "tasks",
+    tiny: dict[str, Any] | None = None,
+) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator: make a model buildable by name; see ``ModelEntry`` for the arguments."""
+
+    def add(cls: type[nn.Module]) -> type[nn.Module]:
+        MODELS.add(name, ModelEntry(name, cls, training, data, dict(tiny or {})))
+        return cls
 
     return add
 
 
-def model_class(name: str) -> Callable[..., nn.Module]:
-    """The class registered as ``name``; a clear error listing the known ones otherwise."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    return _REGISTRY[name]
+def model_entry(name: str) -> ModelEntry:
+    """The entry of ``name``; a clear error naming the nearest and the known models otherwise."""
+    return MODELS[name]
 
 
-def create_model(name: str, **kwargs) -> nn.Module:
-    return model_class(name)(**kwargs)
+def model_class(name: str) -> type[nn.Module]:
+    return MODELS[name].cls
+
+
+def create_model(name: str, **kwargs: Any) -> nn.Module:
+    return MODELS[name].cls(**kwargs)
 
 
 def list_models() -> list[str]:
-    return sorted(_REGISTRY)
+    return MODELS.names()
 
 
 from foveate.models import cnn, draw, ram, stn  # noqa: E402, F401  (registers their models)

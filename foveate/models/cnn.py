@@ -8,6 +8,7 @@ appendix A.1) in spirit; sizes are ours.
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -64,7 +65,7 @@ def cross_entropy_loss(logits: Tensor, targets: Tensor) -> ClassifierLoss:
     return ClassifierLoss(total=F.cross_entropy(logits, targets), correct=correct)
 
 
-@register_model("cnn")
+@register_model("cnn", tiny=dict(conv_width=4, hidden_size=16))
 class ConvNet(nn.Module):
     """The plain CNN baseline: ``ConvClassifier`` over the whole image, no attention.
 
@@ -107,6 +108,7 @@ class ConvNet(nn.Module):
     def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
         return cross_entropy_loss(logits, targets)
 
+    @torch.no_grad()
     def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
         """(B, num_classes); deterministic, so ``samples`` changes nothing."""
         return self(images).softmax(-1)

@@ -39,6 +39,12 @@ from foveate.attention.filterbank import (
     write,
 )
 from foveate.models import register_model
+from foveate.models.interface import (
+    ClassifierLoss,
+    Drawing,
+    Glimpses,
+    boxes_to_outlines,
+)
 
 WINDOW_PARAMS = 5  # (g~X, g~Y, log sigma^2, log delta~, log gamma), eq. 21
 
@@ -195,15 +201,6 @@ class DrawLoss:
     per_image: Tensor
 
 
-@dataclass
-class Drawing:
-    """Images drawn from the prior: canvases (N, T, C, H, W) sigma(c_t) after each step, and the
-    write windows (N, T, 4) in pixels (None without attention)."""
-
-    canvases: Tensor
-    write_boxes: Tensor | None
-
-
 def _check_square_input(model: str, size: int, height: int, width: int) -> None:
     """Refuse a task whose images are not the size x size ones the model was built for."""
     if (height, width) != (size, size):
@@ -218,7 +215,11 @@ def _boxes(windows: list[GaussianWindow | None]) -> Tensor | None:
     return torch.stack([w.boxes() for w in windows], dim=1)  # (B, T, 4)
 
 
-@register_model("draw")
+@register_model(
+    "draw",
+    training="generative",
+    tiny=dict(steps=3, read_size=2, write_size=3, encoder_size=16, decoder_size=16, latent_size=4),
+)
 class DRAW(nn.Module):
     """DRAW of [1], with or without attention.
 
@@ -233,8 +234,6 @@ class DRAW(nn.Module):
         encoder_size, decoder_size: LSTM units of the encoder and decoder.
         latent_size: dimensions of each z_t.
     """
-
-    objective = "generation"
 
     def __init__(
         self,
@@ -390,26 +389,22 @@ class DRAW(nn.Module):
             state = DrawState(state.canvas + update, state.h_enc, state.cell_enc, h_dec, cell_dec)
             canvases.append(torch.sigmoid(state.canvas))
             windows.append(window)
-        return Drawing(canvases=torch.stack(canvases, 1), write_boxes=_boxes(windows))
+        boxes = _boxes(windows)  # (N, T, 4) or None
+        outlines = None if boxes is None else boxes_to_outlines(boxes)
+        return Drawing(canvases=torch.stack(canvases, 1), outlines=outlines)
 
 
 @dataclass
 class ClassifierOutput:
-    """logits: (B, classes) from the last state; read_boxes: (B, T, 4) glimpse windows in pixels."""
+    """logits: (B, num_classes) from the last state; read_boxes: (B, T, 4) glimpse windows in
+    pixels; glimpses: (B, T, C, N, N) what each glimpse read."""
 
     logits: Tensor
     read_boxes: Tensor
+    glimpses: Tensor
 
 
-@dataclass
-class ClassifierLoss:
-    """total: the cross-entropy; correct: (B,) 1 where the predicted class is right."""
-
-    total: Tensor
-    correct: Tensor
-
-
-@register_model("draw_classifier")
+@register_model("draw_classifier", tiny=dict(glimpses=2, read_size=4, hidden_size=16))
 class DrawClassifier(nn.Module):
     """The attentive classifier of [1] sec. 4.1 (cluttered MNIST): an LSTM that reads T glimpses.
 
@@ -423,7 +418,7 @@ class DrawClassifier(nn.Module):
         glimpses: T.
         read_size: N, the glimpse is N x N.
         hidden_size: LSTM units.
-        classes: output classes.
+        num_classes: output classes.
         bounded_window: hold the read grid's centre on the image and bound its intensity
             (``keep_on_image``; not in [1]). Without it, training at lr 1e-3 collapsed to chance
             more than once: the grids had left the canvas, where nothing brings them back.
@@ -431,8 +426,6 @@ class DrawClassifier(nn.Module):
             pixels^2 (``keep_on_image``; not in [1]). 0: no floor. A 360-epoch run at lr 5e-4
             fell to chance after its filters had narrowed to a fraction of a pixel.
     """
-
-    objective = "classification"
 
     def __init__(
         self,
@@ -442,7 +435,7 @@ class DrawClassifier(nn.Module):
         glimpses: int = 8,
         read_size: int = 12,
         hidden_size: int = 256,
-        classes: int = 10,
+        num_classes: int = 10,
         bounded_window: bool = True,
         min_read_variance: float = 0.0,
     ) -> None:
@@ -451,7 +444,8 @@ class DrawClassifier(nn.Module):
             raise ValueError(f"the classifier needs at least 1 glimpse, got {glimpses}")
         if not 1 <= read_size <= image_size:
             raise ValueError(f"read_size must be 1..{image_size} (the image side), got {read_size}")
-        self.image_size, self.glimpses = image_size, glimpses
+        self.image_size, self.glimpses, self.num_classes = image_size, glimpses, num_classes
+        self.channels, self.read_size = channels, read_size
         self.reader = AttentiveRead(
             state_size=hidden_size,
             height=image_size,
@@ -461,25 +455,32 @@ class DrawClassifier(nn.Module):
             min_variance=min_read_variance,
         )
         self.core = nn.LSTMCell(self.reader.output_size(channels, images=1), hidden_size)
-        self.classify = nn.Linear(hidden_size, classes)
+        self.classify = nn.Linear(hidden_size, num_classes)
 
     def check_input_size(self, height: int, width: int) -> None:
         _check_square_input("the classifier", self.image_size, height, width)
 
     def forward(self, images: Tensor) -> ClassifierOutput:
-        """images (B, C, H, W) -> logits (B, classes) after T glimpses."""
-        h = images.new_zeros(len(images), self.core.hidden_size)
+        """images (B, C, H, W) -> logits (B, num_classes) after T glimpses."""
+        B = len(images)
+        h = images.new_zeros(B, self.core.hidden_size)
         cell = torch.zeros_like(h)
-        boxes = []
+        boxes, glimpses = [], []
         for _ in range(self.glimpses):
-            glimpse, window = self.reader(images[:, None], h)
+            glimpse, window = self.reader(images[:, None], h)  # (B, C N N)
             h, cell = self.core(glimpse, (h, cell))
             boxes.append(window.boxes())
-        return ClassifierOutput(logits=self.classify(h), read_boxes=torch.stack(boxes, 1))
+            glimpses.append(glimpse)
+        N = self.read_size
+        return ClassifierOutput(
+            logits=self.classify(h),
+            read_boxes=torch.stack(boxes, 1),
+            glimpses=torch.stack(glimpses, 1).view(B, self.glimpses, self.channels, N, N),
+        )
 
-    def glimpse_boxes(self, output: ClassifierOutput, *, height: int, width: int) -> Tensor:
-        """(B, T, 1, 4) each glimpse's filter grid, as pixel edges (for figures)."""
-        return output.read_boxes[:, :, None]
+    def attended(self, images: Tensor, output: ClassifierOutput) -> Glimpses:
+        """Each glimpse's filter grid on the image (one window a step), and what it read."""
+        return Glimpses(outlines=boxes_to_outlines(output.read_boxes)[:, :, None], views=output.glimpses)
 
     def loss(self, output: ClassifierOutput, targets: Tensor) -> ClassifierLoss:
         correct = (output.logits.argmax(-1) == targets).float()

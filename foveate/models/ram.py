@@ -29,6 +29,7 @@ from torch.distributions import Normal
 
 from foveate.attention.retina import patch_boxes, retina
 from foveate.models import register_model
+from foveate.models.interface import Glimpses, boxes_to_outlines
 
 
 class GlimpseNetwork(nn.Module):
@@ -157,11 +158,11 @@ class RamLoss:
     correct: Tensor
 
 
-@register_model("ram")
+@register_model(
+    "ram", tiny=dict(glimpses=2, what_size=8, where_size=8, glimpse_size=16, hidden_size=16)
+)
 class RecurrentAttentionModel(nn.Module):
     """RAM for classification ([1], sec. 3-4). Sizes default to the paper's MNIST models."""
-
-    objective = "classification"
 
     def __init__(
         self,
@@ -186,6 +187,7 @@ class RecurrentAttentionModel(nn.Module):
                 f"RAM needs patch_size >= 1 and scales >= 1, got {patch_size}, {scales}"
             )
         self.glimpses, self.patch_size, self.scales = glimpses, patch_size, scales
+        self.num_classes = num_classes
         self.glimpse_network = GlimpseNetwork(
             patch_size=patch_size,
             scales=scales,
@@ -255,17 +257,23 @@ class RecurrentAttentionModel(nn.Module):
                 f"{height}x{width} images"
             )
 
-    def glimpse_boxes(self, output: RamOutput, *, height: int, width: int) -> Tensor:
-        """(B, T, k, 4) the retina's k patches at each glimpse, as pixel edges (for figures)."""
-        return patch_boxes(
-            output.locations, height=height, width=width, size=self.patch_size, scales=self.scales
-        )
+    def attended(self, images: Tensor, output: RamOutput) -> Glimpses:
+        """The retina's k patches at each of the T glimpses, and the finest patch's pixels."""
+        B, C, H, W = images.shape
+        boxes = patch_boxes(
+            output.locations, height=H, width=W, size=self.patch_size, scales=self.scales
+        )  # (B, T, k, 4)
+        T, g = self.glimpses, self.patch_size
+        finest = retina(
+            images.repeat_interleave(T, 0), output.locations.reshape(B * T, 2), size=g
+        )  # (B T, 1, C, g, g)
+        return Glimpses(outlines=boxes_to_outlines(boxes), views=finest.view(B, T, C, g, g))
 
     def loss(self, output: RamOutput, targets: Tensor) -> RamLoss:
         return hybrid_loss(output, targets)
 
     @torch.no_grad()
-    def predict_proba(self, images: Tensor, samples: int = 1) -> Tensor:
+    def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
         """Class probabilities (B, num_classes), averaged over M = ``samples`` glimpse paths.
 
         The M episodes run as one batch of B * M images, not as a loop.

@@ -100,7 +100,9 @@ class StnOutput:
     transformed: Tensor
 
 
-@register_model("stn")
+@register_model(
+    "stn", tiny=dict(conv_width=4, hidden_size=16, localisation_filters=4, localisation_hidden=8)
+)
 class SpatialTransformerNetwork(nn.Module):
     """ST-CNN ([1] sec. 4.1): localisation network, grid generator and sampler, then a CNN.
 

@@ -1,8 +1,11 @@
-"""Figures of hard attention: where a glimpse model looked, step by step.
+"""Figures of where a model looked, step by step, whatever the model.
 
-``glimpse_grid`` draws a PNG grid (one panel per test image: the path of glimpse centres, one box
-per retina scale at every step, steps numbered, the prediction in the title, green when right);
-``glimpse_animation`` writes the same grid as an animated GIF that adds one glimpse per frame.
+They draw ``Glimpses`` (``foveate.models.interface``): each step's windows as outlines on the
+image. ``glimpse_grid`` draws a PNG grid (one panel per test image: the path of the windows'
+centres, every window of every step, steps numbered, the prediction in the title, green when
+right); ``glimpse_animation`` writes the same grid as an animated GIF that adds one step per
+frame; ``view_strips`` puts what the model saw at each step beside the image. A classifier that
+says nothing of where it looked gets panels with its predictions only.
 """
 
 from __future__ import annotations
@@ -19,34 +22,39 @@ matplotlib.use("Agg")  # figures are files; there may be no screen
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
 from PIL import Image  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 
 @dataclass
 class GlimpseEpisodes:
-    """What a glimpse model saw on N images, ready to draw.
+    """What a model saw on N images, ready to draw, on the CPU.
 
-    images: (N, H, W) in [0, 1]; boxes: (N, T, K, 4) the K windows (a retina's scales, or one
-    filter grid) of each of T glimpses as (left, top, right, bottom) pixel edges; predictions,
-    labels: (N,).
+    images: (N, H, W) in [0, 1]; outlines: (N, T, K, 4, 2) the corners (x, y) in pixel units of
+    the K windows (a retina's scales, one filter grid, a sampling grid) of each of T steps, or
+    None; views: (N, T, C, h, w) what it saw at each step, or None; predictions, labels: (N,).
     """
 
     images: Tensor
-    boxes: Tensor
+    outlines: Tensor | None
+    views: Tensor | None
     predictions: Tensor
     labels: Tensor
+
+    @property
+    def steps(self) -> int:
+        return 0 if self.outlines is None else self.outlines.shape[1]
 
 
 def _draw_panels(episodes: GlimpseEpisodes, *, steps: int) -> plt.Figure:
     """A grid of panels, one per image, showing its first ``steps`` glimpses."""
     images, predictions, labels = episodes.images, episodes.predictions, episodes.labels
     N, H, W = images.shape
-    T = episodes.boxes.shape[1]
+    T = episodes.steps
     # imshow puts pixel i's centre at i, so pixel edges move by half a pixel
-    boxes = episodes.boxes.numpy() - 0.5
-    centres = (boxes[:, :, 0, :2] + boxes[:, :, 0, 2:]) / 2  # (N, T, 2)
+    outlines = episodes.outlines.numpy() - 0.5 if T else np.zeros((N, 0, 1, 4, 2))
+    centres = outlines[:, :, 0].mean(2)  # (N, T, 2), the finest window's centre
     images, predictions, labels = images.numpy(), predictions.numpy(), labels.numpy()
     cols = min(N, 4)
     rows = math.ceil(N / cols)
@@ -62,18 +70,19 @@ def _draw_panels(episodes: GlimpseEpisodes, *, steps: int) -> plt.Figure:
             ax.plot(centres[n, :shown, 0], centres[n, :shown, 1], "-", color="w", lw=0.8, alpha=0.6)
         for t in range(shown):
             current = t == shown - 1
-            for left, top, right, bottom in boxes[n, t].tolist():
+            for corners in outlines[n, t]:
                 ax.add_patch(
-                    Rectangle(
-                        (left, top),
-                        right - left,
-                        bottom - top,
+                    Polygon(
+                        corners,
+                        closed=True,
                         fill=False,
                         edgecolor=colours[t],
                         lw=1.6 if current else 0.7,
                         alpha=1 if current else 0.6,
                     )
                 )
+            if T == 1:
+                _grid_lines(ax, outlines[n, t, 0], colours[t])
             x, y = centres[n, t].tolist()
             ax.text(
                 x,
@@ -100,9 +109,22 @@ def _draw_panels(episodes: GlimpseEpisodes, *, steps: int) -> plt.Figure:
     return fig
 
 
+def _grid_lines(ax: plt.Axes, corners: np.ndarray, colour, lines: int = 3) -> None:
+    """Inner lines of an affine sampling grid, whose four corners (4, 2) are TL, TR, BR, BL:
+    an affine map keeps straight lines and ratios, so they join points spaced evenly along
+    opposite sides."""
+    top_left, top_right, bottom_right, bottom_left = corners
+    for f in np.linspace(0, 1, lines + 2)[1:-1]:
+        for a, b in (
+            (top_left + f * (top_right - top_left), bottom_left + f * (bottom_right - bottom_left)),
+            (top_left + f * (bottom_left - top_left), top_right + f * (bottom_right - top_right)),
+        ):
+            ax.plot([a[0], b[0]], [a[1], b[1]], color=colour, lw=0.5, alpha=0.6)
+
+
 def glimpse_grid(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
     """Write the PNG grid of every glimpse; returns its path."""
-    fig = _draw_panels(episodes, steps=episodes.boxes.shape[1])
+    fig = _draw_panels(episodes, steps=episodes.steps)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return Path(path)
@@ -113,7 +135,7 @@ def glimpse_animation(
 ) -> Path:
     """Write an animated GIF adding one glimpse per frame, the answer on the last; returns its path."""
     frames = []
-    for steps in range(1, episodes.boxes.shape[1] + 1):
+    for steps in range(1, episodes.steps + 1):
         fig = _draw_panels(episodes, steps=steps)
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=80)
@@ -124,13 +146,52 @@ def glimpse_animation(
     return Path(path)
 
 
+def view_strips(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
+    """Write a PNG with one row per image: the image with every window, then what the model saw
+    at each step (the retina's finest patch, a filter grid's read, a transformed image)."""
+    if episodes.views is None:
+        raise ValueError("these episodes carry no views")
+    N, T = episodes.views.shape[:2]
+    fig, axes = plt.subplots(N, T + 1, figsize=(1.6 * (T + 1), 1.7 * N), squeeze=False)
+    colours = plt.cm.cool(np.linspace(0.0, 1.0, T))
+    outlines = episodes.outlines.numpy() - 0.5
+    views = episodes.views.mean(2).numpy()  # (N, T, h, w), channels averaged
+    for n in range(N):
+        ax = axes[n, 0]
+        ax.imshow(episodes.images[n].numpy(), cmap="gray", vmin=0, vmax=1)
+        for t in range(T):
+            for corners in outlines[n, t]:
+                ax.add_patch(Polygon(corners, closed=True, fill=False, edgecolor=colours[t], lw=1))
+            if T == 1:
+                _grid_lines(ax, outlines[n, t, 0], colours[t])
+        for t in range(T):
+            axes[n, t + 1].imshow(views[n, t], cmap="gray", vmin=0, vmax=max(1.0, views.max()))
+            if n == 0:
+                axes[n, t + 1].set_title(f"step {t + 1}" if T > 1 else "what it saw", fontsize=8)
+        if n == 0:
+            axes[n, 0].set_title("input", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
 def glimpse_episodes(model, images: Tensor, labels: Tensor) -> GlimpseEpisodes:
-    """Run a glimpse classifier (one with ``glimpse_boxes``) on images (N, 1, H, W)."""
+    """Run a classifier on images (N, C, H, W): where it looked (if it ``Attends``), what it saw,
+    and what it answered. Works on any device; the episodes come back on the CPU."""
+    from foveate.models.interface import Attends
+
     with torch.no_grad():
         output = model(images)
+        glimpses = model.attended(images, output) if isinstance(model, Attends) else None
+        probs = model.predict_proba(images)
+    cpu = lambda x: None if x is None else x.detach().float().cpu()  # noqa: E731
     return GlimpseEpisodes(
-        images=images[:, 0],
-        boxes=model.glimpse_boxes(output, height=images.shape[-2], width=images.shape[-1]),
-        predictions=output.logits.argmax(-1),
-        labels=labels,
+        images=cpu(images.mean(1)),
+        outlines=cpu(glimpses.outlines) if glimpses is not None else None,
+        views=cpu(glimpses.views) if glimpses is not None else None,
+        predictions=cpu(probs.argmax(-1)).long(),
+        labels=cpu(labels).long(),
     )

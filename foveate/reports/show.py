@@ -1,7 +1,9 @@
-"""``foveate show``: the figures that explain a checkpoint, chosen by what its model does.
+"""``foveate show``: the figures that explain a checkpoint, chosen by what its model can do.
 
-A glimpse classifier (RAM, DRAW's attentive classifier) gets its glimpse paths on test images;
-a generative model (DRAW) gets a grid of samples and the animation of their drawing.
+Nothing here knows a model by name; it asks the model for its capabilities
+(``foveate.models.interface``): a ``Generative`` model gets a grid of samples and the animation of
+their drawing; a model that ``Attends`` gets where it looked on test images (outlines on the
+image, step by step, and what it saw at each step); any other ``Classifier`` gets its answers.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import torch
 
+from foveate.models.interface import Attends, Classifier, Generative
 from foveate.reports.drawings import drawing_animation, sample_grid
-from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid
+from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
 
 
 def show_checkpoint(
@@ -27,8 +30,7 @@ def show_checkpoint(
 
     images: test images to show (classifiers) or samples to draw (generative models).
     """
-    from foveate.data.datamodule import TaskDataModule
-    from foveate.training.fit import load_config, load_module
+    from foveate.training.fit import build_data, load_config, load_module
 
     if images < 1:
         raise ValueError(f"--images must be at least 1, got {images}")
@@ -37,19 +39,21 @@ def show_checkpoint(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    if getattr(model, "objective", None) == "generation":
+    if isinstance(model, Generative):
         drawing = model.generate(images, generator=torch.Generator().manual_seed(seed))
         return [
             sample_grid(out / "samples.png", drawing.canvases[:, -1]),
-            drawing_animation(out / "drawing.gif", drawing.canvases, drawing.write_boxes),
+            drawing_animation(out / "drawing.gif", drawing.canvases, drawing.outlines),
         ]
-    if not hasattr(model, "glimpse_boxes"):
+    if not isinstance(model, Classifier):
         raise ValueError(f"{checkpoint}: 'show' has no figure for a {type(model).__name__}")
-    data = TaskDataModule(**config.data)
+    data = build_data(config)
     data.setup("test")
-    x, y = data.datasets["test"].__getitems__(list(range(images)))
-    episodes = glimpse_episodes(model, x, y)
-    return [
-        glimpse_grid(out / "glimpses.png", episodes),
-        glimpse_animation(out / "glimpses.gif", episodes),
-    ]
+    x, y = next(iter(data.test_dataloader()))
+    episodes = glimpse_episodes(model, x[:images], y[:images])
+    paths = [glimpse_grid(out / "glimpses.png", episodes)]
+    if isinstance(model, Attends):
+        paths.append(glimpse_animation(out / "glimpses.gif", episodes))
+        if episodes.views is not None:
+            paths.append(view_strips(out / "views.png", episodes))
+    return paths

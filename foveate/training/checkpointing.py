@@ -4,6 +4,8 @@ checkpoint kept fresh mid-epoch."""
 from __future__ import annotations
 
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +66,39 @@ class LastCheckpoint(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         trainer.save_checkpoint(self.path, weights_only=False)
+
+
+class CheckpointError(ValueError):
+    """A file that is not a foveate checkpoint, or one that is truncated (one-line message)."""
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A Lightning checkpoint's contents, read on the CPU.
+
+    Raises FileNotFoundError if there is no such file, CheckpointError if it is truncated or
+    corrupt, is not a PyTorch file, or is a PyTorch file without a model's weights.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError) as error:
+        with open(path, "rb") as file:
+            archive = file.read(4) == b"PK\x03\x04"  # torch.save writes a zip archive
+        if archive:
+            raise CheckpointError(
+                f"{path} is truncated or corrupt: a PyTorch archive that cannot be read "
+                f"({type(error).__name__}); use another checkpoint, e.g. last.ckpt or best.ckpt"
+            ) from None
+        raise CheckpointError(
+            f"{path} is not a foveate checkpoint (not a PyTorch file); pass a .ckpt file from a "
+            "run's checkpoints/ directory"
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a checkpoint of a training run (no state_dict); "
+            "pass a .ckpt file from a run's checkpoints/ directory"
+        )
+    return checkpoint
+

@@ -1,4 +1,4 @@
-"""Training an attention classifier (RAM, DRAW's attentive classifier) with Lightning.
+"""Training a classifier (RAM, DRAW's attentive classifier, the STN, the CNN) with Lightning.
 
 The model is a plain ``nn.Module`` from the registry; it owns its paper's loss (``model.loss``)
 and its test-time prediction (``model.predict_proba``). This module owns the optimiser, the
@@ -7,34 +7,35 @@ schedule and the logging.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from foveate.training.module import TrainingModule
+from foveate.training.module import TRAINING_MODULES, TrainingModule
 
 
+@TRAINING_MODULES.register("classifier")
 class ClassifierModule(TrainingModule):
     """Trains a classifier by its model's loss and reports its error in percent.
 
     Takes ``TrainingModule``'s arguments; ``eval_samples`` is M, the glimpse paths averaged per
-    test image.
+    test image. Batches are (images (B, C, H, W), labels (B,)).
     """
 
     monitor = "val_error_pct"
+    monitor_mode = "min"
 
-    def _losses(self, images: Tensor, labels: Tensor, *noise: Tensor) -> dict[str, Tensor]:
-        return self._as_dict(self.model.loss(self.model(images, *noise), labels))
+    def losses(self, batch: tuple[Tensor, Tensor], *draws: Tensor) -> dict[str, Tensor]:
+        images, labels = batch
+        return self._as_dict(self.model.loss(self.model(images, *draws), labels))
 
     def forward(self, images: Tensor):
         return self.model(images)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels = batch
-        # A stochastic model's random draws are made here, outside the (possibly compiled) loss:
-        # a compiled backward pass may recompute random ops, which would redraw them.
-        sample_noise = getattr(self.model, "sample_noise", None)
-        noise = (sample_noise(images),) if sample_noise is not None else ()
-        losses = self._train_losses(images, labels, *noise)
+        losses = self._train_losses(batch, *self.draw_noise(images))
         self._log_training_losses(losses)
         # Counted in a plain tensor, not by self.log on every step (a millisecond a call).
         self._train_errors += (losses["correct"] == 0).sum().detach()
@@ -42,7 +43,8 @@ class ClassifierModule(TrainingModule):
         return losses["total"]
 
     def _reset_training_error(self) -> None:
-        self._train_errors, self._train_images = torch.zeros((), dtype=torch.long), 0
+        self._train_errors = torch.zeros((), dtype=torch.long, device=self.device)
+        self._train_images = 0
 
     # Not on_train_epoch_start: a run resumed in the middle of an epoch does not start that epoch.
     def on_train_start(self) -> None:
@@ -65,3 +67,13 @@ class ClassifierModule(TrainingModule):
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         samples = self.hparams.eval_samples
         self.log("test_error_pct", self._error_pct(batch, samples), sync_dist=True)
+
+    @classmethod
+    def describe(cls, metrics: dict[str, Any]) -> str:
+        line = (
+            f"test error {metrics['test_error_pct']:.2f}% (M={metrics['eval_samples']}, "
+            f"{metrics['test_images']} test images)"
+        )
+        if "best_val_error_pct" in metrics:
+            line += f", best validation error {metrics['best_val_error_pct']:.2f}%"
+        return line

@@ -3,16 +3,20 @@
 run_dir/
     config.yaml          the resolved config, the run's record
     checkpoints/last.ckpt  refreshed every few hundred steps and at each epoch's end
-    checkpoints/best.ckpt  lowest validation error
+    checkpoints/best.ckpt  the best validation score (the training module's ``monitor``)
     metrics.csv          the CSV log, every session of a resumed run
-    results.json         test error and speed, written by ``train_and_test``
+    results.json         test metrics and speed, written by ``train_and_test``
+
+Everything model-specific comes from the registry: the model's entry names its training module
+and its data source, and the training module says what it monitors and what its test reports.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import json
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,19 +28,21 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from foveate.data.datamodule import TaskDataModule
-from foveate.models import model_class
+from foveate.data.sources import DATA_SOURCES
+from foveate.models import model_entry
 from foveate.training.checkpointing import (
     CONFIG_KEY,
     AtomicCheckpointIO,
+    CheckpointError,
     LastCheckpoint,
     RunRecord,
+    read_checkpoint,
 )
-from foveate.training.classification import ClassifierModule
-from foveate.training.config import RunConfig
-from foveate.training.generation import GenerativeModule
-from foveate.training.module import TrainingModule
+from foveate.training.config import RunConfig, TrainerSettings
+from foveate.training.divergence import StopOnNonFiniteLoss
+from foveate.training.module import TRAINING_MODULES
 from foveate.training.run_log import ResumableCSVLogger
+from foveate.training.schema import ConfigError, check_section
 from foveate.training.speed import TrainingSpeed
 
 # Lightning's advice that does not apply here, silenced so that real warnings stand out.
@@ -69,56 +75,125 @@ class FitResult:
     train_seconds: float
     earlier_fit_seconds: float  # training and validation in earlier sessions of a resumed run
     global_rank: int
+    module: L.LightningModule  # the trained module, as at the end of training (not the best)
 
 
-def module_class(model: str) -> type[TrainingModule]:
-    """The LightningModule that trains a registered model, by the model's ``objective``."""
-    objective = getattr(model_class(model), "objective", "classification")
-    return {"classification": ClassifierModule, "generation": GenerativeModule}[objective]
+class RunExistsError(FileExistsError):
+    """The run directory already holds a run (and neither resume nor overwrite was asked)."""
 
 
-def build(config: RunConfig) -> tuple[TaskDataModule, TrainingModule]:
-    """The data and the LightningModule of a config, checked against each other.
+# Settings the harness passes to every training module itself, not from the optim section.
+HARNESS_ARGS = ("model", "model_args", "max_epochs")
 
-    Raises ValueError (unknown task or model, bad sizes) before anything is trained.
+
+def training_module_class(model: str) -> type[L.LightningModule]:
+    """The LightningModule that trains a registered model, named by its registry entry."""
+    return TRAINING_MODULES[model_entry(model).training]
+
+
+def data_source_class(model: str) -> type[L.LightningDataModule]:
+    """The DataModule a registered model learns from, named by its registry entry."""
+    return DATA_SOURCES[model_entry(model).data]
+
+
+def build_data(config: RunConfig) -> L.LightningDataModule:
+    """The data source of a config, its section checked against the source's signature."""
+    cls = data_source_class(config.model)
+    return cls(**check_section(config.data, cls, section="data", source=config.source))
+
+
+def resolve(config: RunConfig, data: L.LightningDataModule) -> RunConfig:
+    """The config with the model arguments its data decides (``image_size``, ``channels``,
+    ``num_classes``: the data source's ``model_defaults()``) filled in where the model takes them
+    and the config leaves them out, so the saved record builds the same model."""
+    defaults = getattr(data, "model_defaults", dict)()
+    accepted = inspect.signature(model_entry(config.model).cls).parameters
+    filled = {k: v for k, v in defaults.items() if k in accepted and k not in config.model_args}
+    return config.updated({"model_args": filled})
+
+
+def build(config: RunConfig) -> tuple[L.LightningDataModule, L.LightningModule, RunConfig]:
+    """The data, the training module and the resolved config, checked against each other.
+
+    Raises ConfigError or ValueError (one line: unknown model, keys or task, wrong types, bad
+    sizes) before anything is trained.
     """
     settings = config.trainer_settings()
-    data = TaskDataModule(**config.data)
-    module = module_class(config.model)(
-        model=config.model,
-        model_args=config.model_args,
-        max_epochs=settings.max_epochs,
-        **config.optim,
+    entry = model_entry(config.model)
+    data = build_data(config)
+    config = resolve(config, data)
+    source = config.source
+    model_args = check_section(
+        config.model_args, entry.cls, section="model_args", source=source, owner=config.model
     )
+    cls = training_module_class(config.model)
+    optim = check_section(config.optim, cls, section="optim", source=source, skip=HARNESS_ARGS)
+    module = cls(
+        model=config.model, model_args=model_args, max_epochs=settings.max_epochs, **optim
+    )
+    shape = getattr(data, "input_shape", None)
     check_input = getattr(module.model, "check_input_size", None)
-    if check_input is not None:
-        check_input(data.image_size, data.image_size)
-    return data, module
+    if shape is not None and check_input is not None:
+        check_input(*shape[-2:])
+    if not module.automatic_optimization and settings.gradient_clip_val:
+        raise ConfigError(
+            f"--gradient-clip-val: {cls.__name__} optimises manually; Lightning cannot clip "
+            "its gradients (leave the setting out)"
+        )
+    return data, module, config
 
 
-def _trainer(config: RunConfig, run_dir: Path, speed: TrainingSpeed, monitor: str) -> L.Trainer:
-    settings = config.trainer_settings()
+def check_accelerator(settings: TrainerSettings) -> None:
+    """Refuse an accelerator this machine does not have, in one line, before Lightning does."""
+    wanted = {"gpu": ("a CUDA GPU", torch.cuda.is_available, torch.cuda.device_count)}
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None:
+        wanted["mps"] = ("Apple's MPS", mps.is_available, lambda: 1)
+    if settings.accelerator not in wanted:
+        return
+    what, available, count = wanted[settings.accelerator]
+    if not available():
+        raise ConfigError(
+            f"--accelerator {settings.accelerator}: no {what} is available on this machine; "
+            "use --accelerator cpu (or auto)"
+        )
+    if settings.devices > count():
+        raise ConfigError(
+            f"--devices {settings.devices}: this machine has {count()} {what} device(s)"
+        )
+
+
+def _trainer(
+    settings: TrainerSettings,
+    record: dict,
+    run_dir: Path,
+    speed: TrainingSpeed,
+    module: L.LightningModule,
+) -> L.Trainer:
     checkpoints = run_dir / "checkpoints"
     best = ModelCheckpoint(
         dirpath=checkpoints,
         filename="best",
-        monitor=monitor,
-        mode="min",
+        monitor=module.monitor,
+        mode=module.monitor_mode,
         save_top_k=1,
         enable_version_counter=False,
     )
     last = LastCheckpoint(checkpoints, every_n_steps=settings.checkpoint_every_n_steps)
+    processes = settings.devices * settings.num_nodes
     return L.Trainer(
-        accelerator="cpu",
+        accelerator=settings.accelerator,
         devices=settings.devices,
-        strategy="ddp" if settings.devices > 1 else "auto",
+        num_nodes=settings.num_nodes,
+        strategy="ddp" if processes > 1 else "auto",
         max_epochs=settings.max_epochs,
         max_time={"minutes": settings.max_minutes} if settings.max_minutes else None,
         limit_train_batches=settings.limit_train_batches,
         gradient_clip_val=settings.gradient_clip_val,
         precision=settings.precision,
-        # speed first: the checkpoints written after it then count the current batch
-        callbacks=[speed, RunRecord(dataclasses.asdict(config)), best, last],
+        # speed first: the checkpoints written after it then count the current batch;
+        # the divergence guard before the checkpoints: a spoilt step is never saved
+        callbacks=[speed, RunRecord(record), StopOnNonFiniteLoss(last.path), best, last],
         plugins=[AtomicCheckpointIO()],
         logger=ResumableCSVLogger(run_dir, name="", version=""),
         enable_progress_bar=settings.progress_bar,
@@ -129,22 +204,58 @@ def _trainer(config: RunConfig, run_dir: Path, speed: TrainingSpeed, monitor: st
     )
 
 
-def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) -> FitResult:
-    """Train ``config`` in ``run_dir``; with ``resume``, continue from its ``last.ckpt``."""
+def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+    """Make sure a new run does not silently replace an old one.
+
+    With ``resume``, ``run_dir`` must hold a ``last.ckpt``; otherwise it must hold no run, unless
+    ``overwrite``, which removes the old run's checkpoints, logs and results first. Raises
+    FileNotFoundError or RunExistsError (one line).
+    """
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if resume:
+        if not last.is_file():
+            raise FileNotFoundError(f"nothing to resume: {last} does not exist")
+        return
+    if os.environ.get("LOCAL_RANK", "0") != "0":
+        return  # a DDP worker started by Lightning: the first process has claimed the directory
+    held = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
+    if not held:
+        return
+    if not overwrite:
+        raise RunExistsError(
+            f"{run_dir} already holds a run ({held[0].name}); pass --resume to continue it, "
+            "--overwrite to replace it, or another --run-dir"
+        )
+    for path in held:
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+RUN_FILES = ("config.yaml", "checkpoints", "metrics.csv", "results.json", "hparams.yaml")
+
+
+def fit(
+    config: RunConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> FitResult:
+    """Train ``config`` in ``run_dir``; with ``resume``, continue from its ``last.ckpt``; with
+    ``overwrite``, replace a run that is already there (else that is refused)."""
     run_dir = Path(run_dir)
     settings = config.trainer_settings()
+    check_accelerator(settings)
+    claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
     last_path = run_dir / "checkpoints" / "last.ckpt"
-    if resume and not last_path.is_file():
-        raise FileNotFoundError(f"nothing to resume: {last_path} does not exist")
     if settings.threads:
         torch.set_num_threads(settings.threads)
     L.seed_everything(settings.seed, workers=True, verbose=False)
-    data, module = build(config)
+    data, module, config = build(config)
     data.prepare_data()  # a missing or corrupt data file fails here, before training starts
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
     speed = TrainingSpeed()
-    trainer = _trainer(config, run_dir, speed, module.monitor)
+    trainer = _trainer(settings, config.as_dict(), run_dir, speed, module)
     with _quiet_warnings():
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
     if torch.distributed.is_initialized():
@@ -164,52 +275,72 @@ def fit(config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False) 
         train_seconds=speed.seconds,
         earlier_fit_seconds=speed.earlier_wall_seconds,
         global_rank=trainer.global_rank,
+        module=module,
     )
 
 
 def load_config(checkpoint: str | os.PathLike) -> RunConfig:
     """The run config a checkpoint carries, else the one saved beside it (run_dir/config.yaml for
     run_dir/checkpoints/x.ckpt, the record of checkpoints written before configs were kept inside).
+
+    Raises FileNotFoundError or CheckpointError (one line) for a missing file, a truncated one,
+    or one that is not a foveate checkpoint.
     """
     path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    carried = torch.load(path, map_location="cpu", weights_only=False).get(CONFIG_KEY)
+    carried = read_checkpoint(path).get(CONFIG_KEY)
     if carried is not None:
         return RunConfig.from_dict(carried, source=str(path))
     beside = path.resolve().parent.parent / "config.yaml"
     if not beside.is_file():
-        raise FileNotFoundError(
-            f"{path} carries no run config and there is no {beside} beside it: "
-            "pass a checkpoint from its run directory (run_dir/checkpoints/)"
+        raise CheckpointError(
+            f"{path} is not a foveate checkpoint: it carries no run config and there is no "
+            f"{beside} beside it"
         )
     return RunConfig.from_yaml(beside)
 
 
-def load_module(checkpoint: str | os.PathLike, config: RunConfig | None = None) -> TrainingModule:
-    """The trained module of a checkpoint; ``config``, if the caller has already loaded it."""
+def load_module(
+    checkpoint: str | os.PathLike, config: RunConfig | None = None
+) -> L.LightningModule:
+    """The trained module of a checkpoint, on the CPU; ``config``, if the caller has already
+    loaded it."""
     config = config or load_config(checkpoint)
-    cls = module_class(config.model)
+    cls = training_module_class(config.model)
     return cls.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=False)
 
 
+def describe(model: str, metrics: dict) -> str:
+    """One line of a run's test metrics, in the words of the model's training module."""
+    return training_module_class(model).describe(metrics)
+
+
 def evaluate(
-    checkpoint: str | os.PathLike, *, samples: int = 1, data_overrides: dict | None = None
-) -> dict[str, float]:
-    """Test metrics of a checkpoint on its task's fixed test set.
-
-    A classifier's test error averages M = ``samples`` glimpse paths per image; a generative
-    model's bound is reported beside an importance-weighted estimate with K = ``samples``.
-
-    Returns {"test_error_pct": ...} or {"test_nll_nats": ..., "test_nll_iw_nats": ...}, with
-    "samples" and "test_images".
+    checkpoint: str | os.PathLike,
+    *,
+    eval_samples: int | None = None,
+    data_overrides: dict | None = None,
+    accelerator: str = "auto",
+) -> dict:
+    """Test metrics of a checkpoint on its data's fixed test set: whatever its training module's
+    ``test_step`` logs (e.g. ``test_error_pct``; ``test_nll_nats``), with ``eval_samples`` (M
+    glimpse paths averaged per image, or K importance samples; None: the run's own setting),
+    ``test_images``, ``model`` and ``summary``, one line for people.
     """
     config = load_config(checkpoint).updated({"data": data_overrides or {}})
     module = load_module(checkpoint, config)
-    module.hparams.eval_samples = samples
-    data = TaskDataModule(**config.data)
+    if eval_samples is not None:
+        if "eval_samples" not in module.hparams:
+            raise ConfigError(
+                f"--eval-samples: {type(module).__name__} ({config.model}) averages no samples"
+            )
+        if eval_samples < 1:
+            raise ConfigError(f"--eval-samples must be at least 1, got {eval_samples}")
+        module.hparams.eval_samples = eval_samples
+    data = build_data(config)
+    settings = TrainerSettings(accelerator=accelerator, devices=1)
+    check_accelerator(settings)
     trainer = L.Trainer(
-        accelerator="cpu",
+        accelerator=accelerator,
         devices=1,
         logger=False,
         enable_progress_bar=False,
@@ -218,19 +349,34 @@ def evaluate(
     L.seed_everything(config.trainer_settings().seed, verbose=False)
     with _quiet_warnings():
         (metrics,) = trainer.test(module, datamodule=data, verbose=False)
-    return {**metrics, "samples": samples, "test_images": len(data.datasets["test"])}
+    loader = trainer.test_dataloaders
+    result = {
+        **metrics,
+        "eval_samples": module.hparams.get("eval_samples"),
+        "test_images": len(loader.dataset) if hasattr(loader, "dataset") else None,
+        "model": config.model,
+    }
+    return {**result, "summary": describe(config.model, result)}
 
 
 def train_and_test(
-    config: RunConfig, run_dir: str | os.PathLike, *, resume: bool = False, samples: int = 1
+    config: RunConfig,
+    run_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> dict:
-    """Fit, then test the best checkpoint; write and return run_dir/results.json."""
+    """Fit, then test the best checkpoint; write and return run_dir/results.json.
+
+    Returns {} on the other processes of a data-parallel run (they only train).
+    """
     started = time.perf_counter()
-    result = fit(config, run_dir, resume=resume)
+    result = fit(config, run_dir, resume=resume, overwrite=overwrite)
     if result.global_rank != 0:
-        return {}  # under DDP, the other processes only train
+        return {}
+    tested = evaluate(result.best_checkpoint, accelerator=config.trainer_settings().accelerator)
     summary = {
-        **evaluate(result.best_checkpoint, samples=samples),
+        **tested,
         f"best_{result.monitor}": result.best_val,
         "epochs": result.epochs,
         "train_images_per_s": result.train_images_per_s,
@@ -239,5 +385,6 @@ def train_and_test(
         "wall_s": result.earlier_fit_seconds + time.perf_counter() - started,
         "best_checkpoint": str(result.best_checkpoint),
     }
+    summary["summary"] = describe(config.model, summary)
     (Path(run_dir) / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

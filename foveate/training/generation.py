@@ -7,27 +7,30 @@ negative ELBO in nats per image) and its importance-weighted likelihood estimate
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
-from foveate.training.module import TrainingModule
+from foveate.training.module import TRAINING_MODULES, TrainingModule
 
 
+@TRAINING_MODULES.register("generative")
 class GenerativeModule(TrainingModule):
     """Trains a latent-variable model by its bound (the negative ELBO, nats per image).
 
     Takes ``TrainingModule``'s arguments; ``eval_samples`` is K, the posterior samples of the
-    importance-weighted test likelihood.
+    importance-weighted test likelihood. Batches are (images, labels); labels are not used.
     """
 
     monitor = "val_nll_nats"
+    monitor_mode = "min"
 
-    def _losses(self, images: Tensor, noise: Tensor) -> dict[str, Tensor]:
-        return self._as_dict(self.model.loss(self.model(images, noise), images))
+    def losses(self, batch: tuple[Tensor, Tensor], *draws: Tensor) -> dict[str, Tensor]:
+        images, _ = batch
+        return self._as_dict(self.model.loss(self.model(images, *draws), images))
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        images, _ = batch
-        # Drawn outside the (possibly compiled) loss, whose backward might otherwise redraw them.
-        losses = self._train_losses(images, self.model.sample_noise(images))
+        losses = self._train_losses(batch, *self.draw_noise(batch[0]))
         self._log_training_losses(losses)
         return losses["total"]
 
@@ -47,3 +50,17 @@ class GenerativeModule(TrainingModule):
         if samples > 1:
             nll = self.model.importance_weighted_nll(images, samples=samples).mean()
             self.log("test_nll_iw_nats", nll, sync_dist=True)
+
+    @classmethod
+    def describe(cls, metrics: dict[str, Any]) -> str:
+        line = f"test NLL bound {metrics['test_nll_nats']:.2f} nats ({metrics['test_images']} test images)"
+        if "test_kl_nats" in metrics:
+            line += f" of which KL {metrics['test_kl_nats']:.2f}"
+        if "test_nll_iw_nats" in metrics:
+            line += (
+                f", importance-weighted (K={metrics['eval_samples']}) "
+                f"{metrics['test_nll_iw_nats']:.2f} nats"
+            )
+        if "best_val_nll_nats" in metrics:
+            line += f", best validation bound {metrics['best_val_nll_nats']:.2f} nats"
+        return line

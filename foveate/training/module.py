@@ -1,26 +1,47 @@
-"""What foveate's Lightning modules share: a model from the registry, its training loss (compiled
-if asked), and Adam with its learning-rate schedule."""
+"""The extension point of training: a registry of LightningModules, and the base most of them share.
+
+A model's registry entry names its training module (``@register_model(..., training="name")``);
+a module registers under that name with ``@TRAINING_MODULES.register("name")``. What the harness
+(``fit.py``, the command line, the benchmark runner) asks of a training module, and nothing
+more:
+
+- its ``__init__`` takes ``model`` (the registered name), ``model_args`` and ``max_epochs``
+  besides its own typed keyword arguments, which are the config's ``optim`` section;
+- ``monitor`` and ``monitor_mode``: the validation metric that chooses the best checkpoint, and
+  whether lower ('min') or higher ('max') is better;
+- ``configure_optimizers`` (Lightning's): any optimisers, parameter groups, schedules, or
+  manual optimisation (``self.automatic_optimization = False``);
+- ``test_step`` logs the test metrics, each named ``test_...``; ``describe(metrics)`` turns
+  them into one line for people. The harness records and prints whatever was logged.
+
+``TrainingModule`` is a convenient base for models trained by one loss and Adam; a module of
+another kind (two players, parameter groups with their own learning rates, an agent) subclasses
+``L.LightningModule`` or overrides ``configure_optimizers`` and ``training_step``.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import lightning as L
 import torch
 from torch import Tensor
 
 from foveate.models import create_model
+from foveate.models.interface import Stochastic, loss_parts
+from foveate.registry import Registry
 from foveate.training.optim import adam_with_schedule
+
+TRAINING_MODULES: Registry[type[L.LightningModule]] = Registry("training module")
 
 
 class TrainingModule(L.LightningModule):
-    """The base of ``ClassifierModule`` and ``GenerativeModule``: their shared arguments, which
-    are the optimiser section of a run's config, saved as the checkpoint's hyperparameters.
+    """A model from the registry trained by the loss it defines, with Adam and a schedule.
 
-    A subclass names the validation metric that chooses the best checkpoint (``monitor``) and
-    defines ``_losses``: the model's loss terms for one batch, as a dict of tensors. Its training
-    step calls ``self._train_losses``, which is ``_losses``, compiled if asked.
+    Its arguments are the optimiser section of a run's config, saved as the checkpoint's
+    hyperparameters. A subclass names ``monitor`` (and ``monitor_mode``), defines ``losses``
+    (the loss parts of one batch, the training step's work) and ``test_step``, and may override
+    ``describe``. The training step runs ``losses``, compiled if asked.
 
     Args:
         model: registered model name, e.g. 'ram' or 'draw'.
@@ -39,7 +60,8 @@ class TrainingModule(L.LightningModule):
             as fast for RAM on CPU, after half a minute of compilation).
     """
 
-    monitor: str  # the validation metric that chooses the best checkpoint (lower is better)
+    monitor: ClassVar[str]
+    monitor_mode: ClassVar[Literal["min", "max"]] = "min"
 
     def __init__(
         self,
@@ -57,18 +79,26 @@ class TrainingModule(L.LightningModule):
     ) -> None:
         if eval_samples < 1:
             raise ValueError(f"eval_samples must be at least 1, got {eval_samples}")
+        if lr <= 0:
+            raise ValueError(f"lr must be positive, got {lr}")
         super().__init__()
         self.save_hyperparameters()
         self.model = create_model(model, **model_args)
-        self._train_losses = torch.compile(self._losses) if compile else self._losses
+        self._train_losses = torch.compile(self.losses) if compile else self.losses
 
-    def _losses(self, *batch: Tensor) -> dict[str, Tensor]:
+    def losses(self, batch: Any, *draws: Tensor) -> dict[str, Tensor]:
+        """The loss parts of one batch, ``total`` the one to minimise; ``draws`` are the model's
+        random draws for it (``draw_noise``)."""
         raise NotImplementedError
+
+    def draw_noise(self, images: Tensor) -> tuple[Tensor, ...]:
+        """The random draws of one forward pass, made outside a (possibly compiled) loss: a
+        compiled backward pass may recompute random operations, which would redraw them."""
+        return (self.model.sample_noise(images),) if isinstance(self.model, Stochastic) else ()
 
     @staticmethod
     def _as_dict(loss: Any) -> dict[str, Tensor]:
-        """A model's loss dataclass as a dict (a shape ``torch.compile`` passes through)."""
-        return {f.name: getattr(loss, f.name) for f in dataclasses.fields(loss)}
+        return loss_parts(loss)
 
     def _log_training_losses(self, losses: dict[str, Tensor]) -> None:
         # Lightning's self.log costs about a millisecond a call, a third of a compiled RAM step:
@@ -76,6 +106,12 @@ class TrainingModule(L.LightningModule):
         if self.global_step % self.trainer.log_every_n_steps == 0:
             parts = {f"train/{k}": v for k, v in losses.items() if v.dim() == 0}
             self.log_dict(parts, on_step=True, on_epoch=False)
+
+    @classmethod
+    def describe(cls, metrics: dict[str, Any]) -> str:
+        """One line of test metrics for people (override to say what they mean)."""
+        shown = {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}
+        return ", ".join(f"{k} {v:.4g}" for k, v in shown.items() if isinstance(v, float | int))
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -87,6 +123,7 @@ class TrainingModule(L.LightningModule):
             schedule=hp.lr_schedule,
             final_lr_fraction=hp.final_lr_fraction,
             epochs=hp.max_epochs,
-            # Lightning refuses to clip the gradients of a fused optimiser under mixed precision.
-            fused=self.trainer.precision == "32-true",
+            # Lightning refuses to clip the gradients of a fused optimiser under mixed precision,
+            # and the fused kernel is CPU/CUDA only.
+            fused=self.trainer.precision == "32-true" and self.device.type in ("cpu", "cuda"),
         )

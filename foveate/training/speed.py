@@ -71,7 +71,9 @@ class TrainingSpeed(L.Callback):
         self._stop()
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.images += len(batch[1]) * trainer.world_size
+        # A batch is a tensor, or a tuple whose first member holds one row per example.
+        first = batch[0] if isinstance(batch, tuple | list) else batch
+        self.images += len(first) * trainer.world_size
 
     @property
     def images_per_s(self) -> float:

@@ -1,0 +1,48 @@
+"""A named registry: how models, training modules and data sources are found by name.
+
+timm's ``register_model``/``create_model`` pattern: each layer keeps one ``Registry`` of what it
+offers, and the layers above look things up by the names a config or a flag gives, never by
+``if name == ...``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """name -> entry. ``kind`` names what is registered, for error messages ('model')."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, T] = {}
+
+    def add(self, name: str, entry: T) -> T:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._entries[name] = entry
+        return entry
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: ``@REGISTRY.register("name")`` above a class or function."""
+        return lambda entry: self.add(name, entry)
+
+    def __getitem__(self, name: str) -> T:
+        """The entry called ``name``; a ValueError with the nearest name and the known ones."""
+        if name not in self._entries:
+            close = difflib.get_close_matches(str(name), self._entries, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(
+                f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self.names())})"
+            )
+        return self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
