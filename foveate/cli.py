@@ -28,7 +28,6 @@ from foveate.data.tasks import TASKS
 from foveate.training.divergence import TrainingDiverged
 
 
-
 def _flag_type(annotation: Any) -> dict[str, Any]:
     """argparse keywords for a parameter's type annotation."""
     args = [a for a in get_args(annotation) if a is not type(None)]
