@@ -48,7 +48,7 @@ def run(name: str, config: RunConfig, run_dir: Path, resume: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", choices=sorted(RAM_PAPER))
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true")
@@ -63,7 +63,7 @@ def main() -> None:
         if args.threads:
             trainer["threads"] = args.threads
         config = RunConfig.from_yaml(ROOT / "configs" / model / f"{args.task}.yaml").updated(
-            {"data": {"data_dir": args.data_dir}, "trainer": trainer}
+            {"data": {"data_dir": args.data_dir} if args.data_dir else {}, "trainer": trainer}
         )
         run_dir = ROOT / "runs" / f"bench-{model}_{args.task}"
         summaries[model] = run(model, config, run_dir, args.resume)

@@ -1,7 +1,11 @@
 """Benchmarks: train a config, test its best checkpoint, write benchmarks/results/<name>.json.
 
-    python benchmarks/train.py ram_mnist --data-dir ../shared/data/mnist
-    python benchmarks/train.py draw_mnist --data-dir ../shared/data/mnist --resume
+    python benchmarks/train.py ram_mnist
+    python benchmarks/train.py draw_mnist --resume
+
+The data are found as by ``foveate train`` (--data-dir, else $FOVEATE_DATA, else the user cache,
+downloading what is missing). The results file records every test metric the model's training
+module reported, whatever the model.
 
 Hyper-parameters and the checkpoint are chosen on a validation split carved from the training
 digits; the test set is touched once, at the end. A run cut off (a crash, the end of a session)
@@ -11,7 +15,6 @@ continues from its last checkpoint with --resume, and its wall time then sums ev
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Benchmark:
-    """config: YAML under configs/; samples: M (classifiers) or K (generative models) of the
-    test; more_samples: a second test with more M; notes: what the numbers mean."""
+    """config: YAML under configs/ (its optim.eval_samples is the test's M or K); notes: what
+    the numbers mean; more_samples: a second test with this many samples, its metrics suffixed
+    ``_M<n>``."""
 
     config: str
-    samples: int
     notes: str
     more_samples: int | None = None
 
@@ -51,23 +54,28 @@ LIKELIHOOD_NOTES = (
 )
 
 BENCHMARKS = {
-    "ram_mnist": Benchmark("ram/mnist.yaml", 1, CLASSIFICATION_NOTES, more_samples=10),
-    "ram_cluttered100_8g": Benchmark("ram/cluttered100.yaml", 1, CLASSIFICATION_NOTES),
-    "draw_cluttered100": Benchmark("draw/cluttered100.yaml", 1, CLASSIFICATION_NOTES),
-    "draw_cluttered100_160min": Benchmark("draw/cluttered100_160min.yaml", 1, CLASSIFICATION_NOTES),
-    "draw_mnist": Benchmark("draw/mnist.yaml", 20, LIKELIHOOD_NOTES),
-    "draw_noattn_mnist": Benchmark("draw/mnist_noattn.yaml", 20, LIKELIHOOD_NOTES),
+    "ram_mnist": Benchmark("ram/mnist.yaml", CLASSIFICATION_NOTES, more_samples=10),
+    "ram_cluttered100_8g": Benchmark("ram/cluttered100.yaml", CLASSIFICATION_NOTES),
+    "draw_cluttered100": Benchmark("draw/cluttered100.yaml", CLASSIFICATION_NOTES),
+    "draw_cluttered100_160min": Benchmark("draw/cluttered100_160min.yaml", CLASSIFICATION_NOTES),
+    "draw_mnist": Benchmark("draw/mnist.yaml", LIKELIHOOD_NOTES),
+    "draw_noattn_mnist": Benchmark("draw/mnist_noattn.yaml", LIKELIHOOD_NOTES),
 }
 
 
-def _rounded(summary: dict, keys: list[str]) -> dict:
-    return {k: round(summary[k], 3) for k in keys if k in summary}
+def measured(summary: dict, suffix: str = "") -> dict:
+    """The test and best-validation metrics of a run's summary, rounded, whatever their names."""
+    return {
+        k + suffix: round(v, 3)
+        for k, v in summary.items()
+        if k.startswith(("test_", "best_val")) and isinstance(v, float | int)
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(BENCHMARKS))
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("--run-dir", type=Path, help="default: runs/bench-<results name>")
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
@@ -99,22 +107,17 @@ def main() -> None:
     else:
         config = RunConfig.from_yaml(ROOT / "configs" / bench.config)
     optim = {"lr": args.lr} if args.lr is not None else {}
-    config = config.updated(
-        {"data": {"data_dir": args.data_dir}, "trainer": trainer, "optim": optim}
-    )
+    data = {"data_dir": args.data_dir} if args.data_dir else {}
+    config = config.updated({"data": data, "trainer": trainer, "optim": optim})
 
-    summary = train_and_test(config, run_dir, resume=args.resume, samples=bench.samples)
+    summary = train_and_test(config, run_dir, resume=args.resume)
     if not summary:
         return  # a DDP worker process
     tested = time.perf_counter()
-    metrics = _rounded(
-        summary,
-        ["test_error_pct", "test_nll_nats", "test_nll_iw_nats", "test_kl_nats"]
-        + ["best_val_error_pct", "best_val_nll_nats"],
-    )
+    metrics = measured(summary)
     if bench.more_samples:
-        more = evaluate(summary["best_checkpoint"], samples=bench.more_samples)
-        metrics[f"test_error_pct_M{bench.more_samples}"] = round(more["test_error_pct"], 3)
+        more = evaluate(summary["best_checkpoint"], eval_samples=bench.more_samples)
+        metrics.update(measured(more, suffix=f"_M{bench.more_samples}"))
     # The summary's wall time counts earlier sessions of a resumed run; add the second test.
     wall = summary["wall_s"] + time.perf_counter() - tested
     metrics.update(
@@ -128,10 +131,10 @@ def main() -> None:
         metrics=metrics,
         seed=args.seed,
         wall_s=wall,
-        notes=bench.notes.format(M=bench.samples, K=bench.samples)
-        + f" {settings.devices} process(es), max {settings.max_epochs} epochs or "
-        f"{settings.max_minutes} minutes of training.",
-        config=dataclasses.asdict(config),
+        notes=bench.notes.format(M=summary["eval_samples"], K=summary["eval_samples"])
+        + f" Dataset: {config.data.get('dataset', 'mnist')}. {settings.devices} process(es), max "
+        f"{settings.max_epochs} epochs or {settings.max_minutes} minutes of training.",
+        config=config.as_dict(),
     )
     print(f"wrote {path}")
 

@@ -45,11 +45,18 @@ def _flag_type(annotation: Any) -> dict[str, Any]:
 
 def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """name -> type annotation for the keyword parameters of a class or function, less ``skip``
-    (arguments the harness fills in itself)."""
+    (arguments the harness fills in itself). An unannotated parameter takes its default's type."""
     init = target.__init__ if inspect.isclass(target) else target
     hints = get_type_hints(init)
-    params = inspect.signature(init).parameters
-    return {n: hints.get(n, str) for n in params if n not in skip and n != "self" and n in hints}
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = {}
+    for name, parameter in inspect.signature(init).parameters.items():
+        if name in skip or name == "self" or parameter.kind not in kinds:
+            continue
+        default = parameter.default
+        guess = str if default is inspect.Parameter.empty or default is None else type(default)
+        parameters[name] = hints.get(name, guess)
+    return parameters
 
 
 def _sections(model: str) -> dict[str, dict[str, Any]]:
@@ -68,27 +75,35 @@ def _sections(model: str) -> dict[str, dict[str, Any]]:
 def _add_section_flags(
     parser: argparse.ArgumentParser, sections: dict[str, dict[str, Any]]
 ) -> None:
-    seen: dict[str, str] = {}
+    """One flag per setting. A name that two sections share (a model's ``size`` and its data's)
+    is one concept with one name: its flag sets it in both (dest ``model_args+data.size``)."""
+    owners: dict[str, list[str]] = {}
+    annotations: dict[str, Any] = {}
     for section, params in sections.items():
-        group = parser.add_argument_group(f"{section} (override the config file)")
         for name, annotation in params.items():
-            if name in seen:
-                raise RuntimeError(f"setting {name!r} is in sections {seen[name]} and {section}")
-            seen[name] = section
-            group.add_argument(
-                "--" + name.replace("_", "-"),
-                dest=f"{section}.{name}",
-                default=argparse.SUPPRESS,
-                **_flag_type(annotation),
-            )
+            owners.setdefault(name, []).append(section)
+            annotations.setdefault(name, annotation)
+    groups = {
+        section: parser.add_argument_group(f"{section} (override the config file)")
+        for section in sections
+    }
+    for name, where in owners.items():
+        groups[where[0]].add_argument(
+            "--" + name.replace("_", "-"),
+            dest=f"{'+'.join(where)}.{name}",
+            default=argparse.SUPPRESS,
+            help=f"also sets {', '.join(where[1:])}" if len(where) > 1 else None,
+            **_flag_type(annotations[name]),
+        )
 
 
 def _overrides(namespace: argparse.Namespace) -> dict[str, dict[str, Any]]:
     overrides: dict[str, dict[str, Any]] = {}
     for key, value in vars(namespace).items():
         if "." in key:
-            section, name = key.split(".", 1)
-            overrides.setdefault(section, {})[name] = value
+            sections, name = key.split(".", 1)
+            for section in sections.split("+"):
+                overrides.setdefault(section, {})[name] = value
     return overrides
 
 

@@ -8,7 +8,9 @@ canvas (a Fashion-MNIST article, an IDX dataset's 16x16 images), and clutter is 
 pool's images, whatever their own size.
 
 Everything is batched tensor code driven by an explicit ``torch.Generator``, so a seed fixes
-every canvas.
+every canvas. The images may live on any device, and so may the generator: random numbers are
+drawn on the generator's device and moved to the images', so a CPU generator gives the same
+canvases on every device.
 """
 
 from __future__ import annotations
@@ -75,14 +77,22 @@ class Canvases:
     clutter_boxes: Tensor
 
 
+def _draw_ints(
+    high: int, shape: tuple[int, ...], *, generator: torch.Generator, device: torch.device
+) -> Tensor:
+    """Integers uniform in [0, ``high``) of ``shape``, drawn on the generator's device, moved to
+    ``device``."""
+    return torch.randint(0, high, shape, generator=generator, device=generator.device).to(device)
+
+
 def _paste(canvas: Tensor, patches: Tensor, left: Tensor, top: Tensor, *, side: int) -> Tensor:
     """Paste patches into flat canvases, keeping the brighter pixel where they overlap.
 
     canvas: (N, S*S) with S = ``side``; patches: (N, P, h, w); left, top: (N, P) integer corners.
     """
     N, P, h, w = patches.shape
-    rows = top[..., None] + torch.arange(h)  # (N, P, h)
-    cols = left[..., None] + torch.arange(w)  # (N, P, w)
+    rows = top[..., None] + torch.arange(h, device=canvas.device)  # (N, P, h)
+    cols = left[..., None] + torch.arange(w, device=canvas.device)  # (N, P, w)
     index = (rows[..., :, None] * side + cols[..., None, :]).reshape(N, P * h * w)
     return canvas.scatter_reduce(1, index, patches.reshape(N, P * h * w), reduce="amax")
 
@@ -99,12 +109,13 @@ def place(
     """Place each image at a uniformly random position of a canvas, then add clutter.
 
     Args:
-        digits: (N, h, w) uint8 images to place (MNIST digits: 28x28), h and w at most S.
+        digits: (N, h, w) uint8 images to place (MNIST digits: 28x28), h and w at most S, on
+            any device: the canvases are made on it.
         canvas: side S of the square canvas.
         generator: the source of every random choice. Random numbers are drawn in the same
             order for every size, so 28x28 digits give the canvases they always have.
         clutter_pool: (M, H, W) uint8 images to cut clutter from (the training images); needed
-            when ``clutter`` > 0.
+            when ``clutter`` > 0. Pieces are cut on its device, then moved to the digits'.
         clutter: P, the number of piece x piece clutter patches per canvas.
         piece: side of a clutter patch, at most min(H, W) and S.
 
@@ -126,20 +137,24 @@ def place(
                 f"it is cut from or the {canvas}-pixel canvas"
             )
 
-    def randint(high: int, *shape: int) -> Tensor:
-        return torch.randint(0, high, shape, generator=generator)
+    device = digits.device
 
-    images = torch.zeros(N, canvas * canvas, dtype=torch.uint8)
-    clutter_boxes = torch.zeros(N, clutter, 4, dtype=torch.long)
+    def randint(high: int, *shape: int, on: torch.device = device) -> Tensor:
+        return _draw_ints(high, shape, generator=generator, device=on)
+
+    images = torch.zeros(N, canvas * canvas, dtype=torch.uint8, device=device)
+    clutter_boxes = torch.zeros(N, clutter, 4, dtype=torch.long, device=device)
     if clutter:
         # Clutter first, the image over it: a piece never hides the object it lies on.
-        sources = clutter_pool[randint(len(clutter_pool), N * clutter)]  # (N*P, H, W)
-        cut_x = randint(pool_w - piece + 1, N * clutter)
-        cut_y = randint(pool_h - piece + 1, N * clutter)
-        offsets = torch.arange(piece)
+        pool = clutter_pool.device
+        sources = clutter_pool[randint(len(clutter_pool), N * clutter, on=pool)]  # (N*P, H, W)
+        cut_x = randint(pool_w - piece + 1, N * clutter, on=pool)
+        cut_y = randint(pool_h - piece + 1, N * clutter, on=pool)
+        offsets = torch.arange(piece, device=pool)
         rows = (cut_y[:, None] + offsets)[:, :, None]
         cols = (cut_x[:, None] + offsets)[:, None, :]
-        pieces = sources[torch.arange(N * clutter)[:, None, None], rows, cols]  # (N*P, p, p)
+        pieces = sources[torch.arange(N * clutter, device=pool)[:, None, None], rows, cols]
+        pieces = pieces.to(device)  # (N*P, p, p)
         left, top = randint(canvas - piece + 1, 2, N, clutter)
         images = _paste(images, pieces.view(N, clutter, piece, piece), left, top, side=canvas)
         clutter_boxes = torch.stack([left, top, left + piece, top + piece], dim=-1)
@@ -162,10 +177,11 @@ def shift_randomly(images: Tensor, max_shift: int, *, generator: torch.Generator
         return images
     N, H, W = images.shape
     padded = torch.nn.functional.pad(images, (max_shift,) * 4)  # (N, H + 2s, W + 2s)
-    left, top = torch.randint(0, 2 * max_shift + 1, (2, N), generator=generator)
-    rows = (top[:, None] + torch.arange(H))[:, :, None]
-    cols = (left[:, None] + torch.arange(W))[:, None, :]
-    return padded[torch.arange(N)[:, None, None], rows, cols]
+    device = images.device
+    left, top = _draw_ints(2 * max_shift + 1, (2, N), generator=generator, device=device)
+    rows = (top[:, None] + torch.arange(H, device=device))[:, :, None]
+    cols = (left[:, None] + torch.arange(W, device=device))[:, None, :]
+    return padded[torch.arange(N, device=device)[:, None, None], rows, cols]
 
 
 def binarize(images: Tensor, *, generator: torch.Generator) -> Tensor:
@@ -174,7 +190,8 @@ def binarize(images: Tensor, *, generator: torch.Generator) -> Tensor:
     images: (N, ...) uint8 -> the same shape, uint8 0 or 255.
     """
     probs = images.float().div_(255)
-    on = torch.rand(probs.shape, generator=generator) < probs
+    draws = torch.rand(probs.shape, generator=generator, device=generator.device)
+    on = draws.to(probs.device) < probs
     return on.to(torch.uint8) * 255
 
 

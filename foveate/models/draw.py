@@ -480,7 +480,9 @@ class DrawClassifier(nn.Module):
 
     def attended(self, images: Tensor, output: ClassifierOutput) -> Glimpses:
         """Each glimpse's filter grid on the image (one window a step), and what it read."""
-        return Glimpses(outlines=boxes_to_outlines(output.read_boxes)[:, :, None], views=output.glimpses)
+        return Glimpses(
+            outlines=boxes_to_outlines(output.read_boxes)[:, :, None], views=output.glimpses
+        )
 
     def loss(self, output: ClassifierOutput, targets: Tensor) -> ClassifierLoss:
         correct = (output.logits.argmax(-1) == targets).float()

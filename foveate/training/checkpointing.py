@@ -101,4 +101,3 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             "pass a .ckpt file from a run's checkpoints/ directory"
         )
     return checkpoint
-

@@ -128,9 +128,7 @@ def build(config: RunConfig) -> tuple[L.LightningDataModule, L.LightningModule, 
     )
     cls = training_module_class(config.model)
     optim = check_section(config.optim, cls, section="optim", source=source, skip=HARNESS_ARGS)
-    module = cls(
-        model=config.model, model_args=model_args, max_epochs=settings.max_epochs, **optim
-    )
+    module = cls(model=config.model, model_args=model_args, max_epochs=settings.max_epochs, **optim)
     shape = getattr(data, "input_shape", None)
     check_input = getattr(module.model, "check_input_size", None)
     if shape is not None and check_input is not None:
@@ -145,10 +143,10 @@ def build(config: RunConfig) -> tuple[L.LightningDataModule, L.LightningModule, 
 
 def check_accelerator(settings: TrainerSettings) -> None:
     """Refuse an accelerator this machine does not have, in one line, before Lightning does."""
-    wanted = {"gpu": ("a CUDA GPU", torch.cuda.is_available, torch.cuda.device_count)}
+    wanted = {"gpu": ("CUDA GPU", torch.cuda.is_available, torch.cuda.device_count)}
     mps = getattr(torch.backends, "mps", None)
     if mps is not None:
-        wanted["mps"] = ("Apple's MPS", mps.is_available, lambda: 1)
+        wanted["mps"] = ("MPS device", mps.is_available, lambda: 1)
     if settings.accelerator not in wanted:
         return
     what, available, count = wanted[settings.accelerator]

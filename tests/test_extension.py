@@ -1,0 +1,131 @@
+"""The extension point: a model of a new kind (its own training module with two optimisers,
+parameter groups with their own learning rates, manual optimisation, a metric to maximise; its
+own data source) trains, evaluates and is described through the unchanged harness and command
+line, by registering it and nothing else."""
+
+import json
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from foveate.cli import main
+from foveate.data.sources import DATA_SOURCES
+from foveate.models import MODELS, ModelEntry
+from foveate.models.interface import Model
+from foveate.training.config import RunConfig
+from foveate.training.fit import train_and_test
+from foveate.training.module import TRAINING_MODULES
+
+
+class Duo(nn.Module):
+    """Two players over vectors: ``first`` scores, ``second`` scores the same points."""
+
+    def __init__(self, *, size: int = 4) -> None:
+        super().__init__()
+        self.first, self.second = nn.Linear(size, 1), nn.Linear(size, 1)
+
+    def forward(self, x):
+        return self.first(x), self.second(x)
+
+    def loss(self, output, targets):
+        return output[0].pow(2).mean() + output[1].pow(2).mean()
+
+
+class Points(L.LightningDataModule):
+    """Random points, no labels worth the name: a data source that is not a task of images."""
+
+    def __init__(self, *, count: int = 64, size: int = 4) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        self.points = TensorDataset(torch.randn(count, size, generator=generator))
+
+    def _loader(self):
+        return DataLoader(self.points, batch_size=16)
+
+    train_dataloader = val_dataloader = test_dataloader = _loader
+
+
+class TwoPlayers(L.LightningModule):
+    """Manual optimisation with two optimisers, the first with two parameter groups."""
+
+    monitor = "val_score"
+    monitor_mode = "max"
+
+    def __init__(self, *, model, model_args, max_epochs, lr_first: float = 0.1, lr_second=0.01):
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.model = Duo(**model_args)
+
+    def configure_optimizers(self):
+        hp, first = self.hparams, self.model.first
+        groups = [
+            {"params": [first.weight], "lr": hp.lr_first},
+            {"params": [first.bias], "lr": hp.lr_first / 10},
+        ]
+        return [
+            torch.optim.Adam(groups),
+            torch.optim.SGD(self.model.second.parameters(), hp.lr_second),
+        ]
+
+    def training_step(self, batch, batch_idx):
+        (x,) = batch
+        for optimiser, output in zip(self.optimizers(), self.model(x), strict=True):
+            optimiser.zero_grad()
+            self.manual_backward(output.pow(2).mean())
+            optimiser.step()
+
+    def validation_step(self, batch, batch_idx):
+        # Best at epoch 1 when maximised; a harness that minimised would keep epoch 0 or 2.
+        self.log("val_score", -abs(float(self.current_epoch) - 1.0))
+
+    def test_step(self, batch, batch_idx):
+        self.log("test_score", float(self.current_epoch) + 41.0)
+
+    @classmethod
+    def describe(cls, metrics):
+        return f"duo score {metrics['test_score']:.1f}"
+
+
+@pytest.fixture
+def duo(monkeypatch):
+    monkeypatch.setitem(MODELS._entries, "duo", ModelEntry("duo", Duo, "two_players", "points"))
+    monkeypatch.setitem(TRAINING_MODULES._entries, "two_players", TwoPlayers)
+    monkeypatch.setitem(DATA_SOURCES._entries, "points", Points)
+
+
+def test_a_model_of_a_new_kind_trains_through_the_harness(duo, tmp_path):
+    assert isinstance(Duo(), Model)
+    config = RunConfig.from_dict(
+        {
+            "model": "duo",
+            "model_args": {"size": 4},
+            "data": {"count": 32},
+            "optim": {"lr_first": 0.05},
+            "trainer": {"max_epochs": 3, "progress_bar": False},
+        }
+    )
+    summary = train_and_test(config, tmp_path)
+    best = torch.load(summary["best_checkpoint"], weights_only=False)
+    assert best["epoch"] == 1  # chosen by the module's monitor, maximised
+    assert summary["best_val_score"] == 0.0
+    assert summary["summary"].startswith("duo score")
+    assert "test_score" in json.loads((tmp_path / "results.json").read_text())
+    (adam, sgd) = best["optimizer_states"]
+    assert [g["lr"] for g in adam["param_groups"]] == [0.05, 0.005]
+    assert sgd["param_groups"][0]["lr"] == 0.01
+
+
+def test_the_command_line_knows_the_new_model_from_the_registry(duo, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = ["train", "duo", "--run-dir", str(run), "--lr-second", "0.02", "--count", "16"]
+    assert main([*argv, "--max-epochs", "2", "--no-progress-bar"]) == 0
+    assert "duo score" in capsys.readouterr().out
+    assert main(["eval", str(run / "checkpoints" / "best.ckpt")]) == 0
+    assert "duo score" in capsys.readouterr().out
+    # Settings the new module does not have are refused by name, as for any model.
+    assert main([*argv, "--overwrite", "--gradient-clip-val", "1.0"]) == 2
+    assert "optimises manually" in capsys.readouterr().err
