@@ -29,10 +29,13 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (
+    described = (
         f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}, torch {torch.__version__}"
     )
+    if torch.cuda.is_available():
+        described += f", GPU {torch.cuda.get_device_name()} (CUDA {torch.version.cuda})"
+    return described
 
 
 def write_results(

@@ -1,6 +1,6 @@
 """Does DRAW's encoder pass information through its read? A short probe of the early training.
 
-    python benchmarks/draw_read_probe.py --data-dir ../shared/data/mnist
+    python benchmarks/draw_read_probe.py
 
 Trains small-T DRAW models (T=8, the paper's sizes otherwise) for a few hundred steps on
 fixed-binarized training digits, one per read, and reports the KL term and the reconstruction
@@ -59,7 +59,7 @@ def probe(images: torch.Tensor, name: str, *, steps: int, seed: int) -> tuple[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--data-dir", help="the MNIST directory (default: as foveate train)")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Where do a DRAW classifier's read windows go? Grid centres and intensities, glimpse by glimpse.
 
-    python benchmarks/draw_window_probe.py CHECKPOINT --data-dir ../shared/data/mnist \
+    python benchmarks/draw_window_probe.py CHECKPOINT \
         --results-name NAME [--unbounded]
 
 Runs a checkpoint of ``draw_classifier`` on validation canvases (held out of the training

@@ -1,7 +1,7 @@
 """RAM on full MNIST, 6 glimpses: ``benchmarks/train.py ram_mnist`` under the name that the
 first results files record as their command.
 
-    python benchmarks/ram_mnist.py --data-dir ../shared/data/mnist
+    python benchmarks/ram_mnist.py
 """
 
 import sys

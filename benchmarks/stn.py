@@ -1,7 +1,7 @@
 """The spatial transformer network beside a plain CNN with the same classifier and time budget.
 
-    python benchmarks/stn.py cluttered60 --data-dir ../shared/data/mnist --threads 1
-    python benchmarks/stn.py translated --data-dir ../shared/data/mnist --threads 1
+    python benchmarks/stn.py cluttered60 --threads 1
+    python benchmarks/stn.py translated --threads 1
 
 Trains configs/stn/<task>.yaml, then configs/cnn/<task>.yaml, each choosing its checkpoint on
 the validation split and testing it once; writes benchmarks/results/stn_<task>.json with both

@@ -219,8 +219,11 @@ def cmd_show(argv: list[str]) -> int:
 def cmd_list(argv: list[str]) -> int:
     from foveate.models import list_models
 
-    print("models:", " ".join(list_models()))
-    print("tasks: ", " ".join(TASKS))
+    from foveate.data.datasets import DATASETS
+
+    print("models:  ", " ".join(list_models()))
+    print("tasks:   ", " ".join(TASKS))
+    print("datasets:", " ".join(DATASETS))
     return 0
 
 
@@ -233,9 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "usage: foveate {train,eval,show,list} ...\n\n"
             "  train MODEL   train a model (foveate train ram --task mnist)\n"
-            "  eval CKPT     test error of a checkpoint\n"
-            "  show CKPT     glimpse figures (PNG grid, animated GIF)\n"
-            "  list          registered models and tasks",
+            "  eval CKPT     test metrics of a checkpoint\n"
+            "  show CKPT     figures: where it looked and what it saw, or what it draws\n"
+            "  list          registered models, tasks and datasets",
             file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2

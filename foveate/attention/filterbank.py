@@ -106,19 +106,20 @@ def keep_on_image(
 
     g~X, g~Y go through tanh, so that the centre (eq. 22, 23) stays in [0, A + 1] x [0, B + 1];
     log gamma through m tanh(log gamma / m), so that e^-m < gamma < e^m. Both maps are the identity
-    near 0, where ``covering_params`` starts. Not in the paper: a classifier trained with eq. 21
-    as it stands can move its grid off the canvas, where the glimpse is blank and the gradient
-    that would bring it back vanishes, while gamma grows to scale up what is left.
+    near 0, where ``covering_params`` starts. Not in the paper: with eq. 21 as it stands, a grid
+    can move off the canvas, where the glimpse is blank and the gradient that would bring it back
+    vanishes (docs/draw.md, "Departures from the paper", tells the runs that showed it).
 
     With ``min_variance`` v > 0, sigma^2 becomes sigma^2 + v (log-add-exp on log sigma^2): a
     filter much narrower than a pixel samples one pixel, and its gradient in mu, which grows as
-    1 / sigma^2, is near zero on the pixel and steep between pixels, a sharp landscape in which
-    a classifier fell to chance.
+    1 / sigma^2, is near zero on the pixel and steep between pixels: a sharp landscape.
     """
     centre, log_variance, log_stride, log_intensity = params.split([2, 1, 1, 1], dim=-1)
     bounded_intensity = max_log_intensity * torch.tanh(log_intensity / max_log_intensity)
     if min_variance > 0:
-        log_variance = torch.logaddexp(log_variance, torch.tensor(math.log(min_variance)))
+        log_variance = torch.logaddexp(
+            log_variance, log_variance.new_tensor(math.log(min_variance))
+        )
     return torch.cat([centre.tanh(), log_variance, log_stride, bounded_intensity], dim=-1)
 
 

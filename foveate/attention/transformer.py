@@ -81,7 +81,9 @@ def paste(objects: Tensor, z_where: Tensor, *, height: int, width: int) -> Tenso
     """Write each object into an empty canvas at the window z_where (AIR's decoder side).
 
     objects: (B, C, h, w); z_where: (B, 3) as (s, x, y). Returns (B, C, height, width), zero
-    outside the window.
+    from half an object pixel outside the window on: bilinear sampling fades the object's edge
+    pixels into the zero padding there, which keeps its mass (its sum times the window's area in
+    canvas pixels over h w).
     """
     return affine_warp(objects, window_theta(inverse_window(z_where)), size=(height, width))
 

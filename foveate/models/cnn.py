@@ -24,7 +24,8 @@ class ConvClassifier(nn.Module):
         channels: input channels.
         num_classes: outputs.
         conv_width: filters of the first convolution; the second has twice as many.
-        kernel_size: side of their square kernels (padding keeps the size; pooling halves it).
+        kernel_size: side of their square kernels, odd (padding keeps the size; pooling halves
+            it).
         hidden_size: units of the first fully connected layer.
     """
 
@@ -41,6 +42,11 @@ class ConvClassifier(nn.Module):
         super().__init__()
         if image_size < 4:
             raise ValueError(f"the CNN needs images of at least 4x4 pixels, got {image_size}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            # An even kernel with padding k // 2 grows the map by one pixel per convolution, and
+            # the first linear layer, sized for image_size // 4, then fails to fit (30 -> 31 -> 15
+            # -> 16 -> 8, not 7).
+            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         first, second = conv_width, 2 * conv_width
         self.features = nn.Sequential(
             nn.Conv2d(channels, first, kernel_size, padding=kernel_size // 2),

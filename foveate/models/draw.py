@@ -55,8 +55,8 @@ def window_layer(*, state_size: int, height: int, width: int, size: int) -> nn.L
     Its bias starts at a grid that covers the whole image with blurred filters
     (``covering_params``). [1] does not say how it initialises this layer; a zero bias gives
     filters one pixel wide, and a 2 x 2 read then sees only blank corners: the encoder has
-    nothing to encode, and the KL term collapses the posterior (``benchmarks/draw_read_probe.py``:
-    0.09 nats of KL after 300 steps, against 1.47 from the covering start).
+    nothing to encode, and the KL term collapses the posterior (measured in docs/draw.md, "Why a
+    5 x 5 read").
     """
     layer = nn.Linear(state_size, WINDOW_PARAMS)
     with torch.no_grad():
@@ -420,11 +420,11 @@ class DrawClassifier(nn.Module):
         hidden_size: LSTM units.
         num_classes: output classes.
         bounded_window: hold the read grid's centre on the image and bound its intensity
-            (``keep_on_image``; not in [1]). Without it, training at lr 1e-3 collapsed to chance
-            more than once: the grids had left the canvas, where nothing brings them back.
+            (``keep_on_image``; not in [1]): a grid that leaves the canvas sees nothing that
+            brings it back (docs/draw.md, "Departures from the paper").
         min_read_variance: with ``bounded_window``, keep each filter's sigma^2 above this, in
-            pixels^2 (``keep_on_image``; not in [1]). 0: no floor. A 360-epoch run at lr 5e-4
-            fell to chance after its filters had narrowed to a fraction of a pixel.
+            pixels^2 (``keep_on_image``; not in [1]). 0: no floor. Filters narrower than a pixel
+            make a sharp landscape (docs/draw.md).
     """
 
     def __init__(

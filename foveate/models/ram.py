@@ -98,8 +98,8 @@ class LocationNetwork(nn.Module):
 
     Departure from [1] (sec. 4.1), where the mean is linear in h_t: an unbounded mean drifts
     outside the image as the rectifier core's activations grow, every later glimpse is clamped
-    to a corner, and the policy never recovers (seen on MNIST within one epoch). tanh keeps the
-    mean inside [-1, 1]^2.
+    to a corner, and the policy never recovers (docs/ram.md, "Departures from the paper"). tanh
+    keeps the mean inside [-1, 1]^2.
 
     The policy sees h_t through ``detach``: its REINFORCE gradient trains this network only, as
     the hybrid loss of [1] (sec. 4) prescribes, while the core and glimpse networks learn from the
