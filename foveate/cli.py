@@ -217,9 +217,8 @@ def cmd_show(argv: list[str]) -> int:
 
 
 def cmd_list(argv: list[str]) -> int:
-    from foveate.models import list_models
-
     from foveate.data.datasets import DATASETS
+    from foveate.models import list_models
 
     print("models:  ", " ".join(list_models()))
     print("tasks:   ", " ".join(TASKS))
