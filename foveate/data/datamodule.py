@@ -178,6 +178,10 @@ class TaskDataModule(L.LightningDataModule):
         """The dataset's number of classes ('idx': its largest label + 1, from the label files)."""
         return dataset_num_classes(self.dataset, self.data_dir)
 
+    def record(self) -> dict[str, str]:
+        """What identifies these data in a run's record: the dataset and the task."""
+        return {"dataset": self.dataset, "task": self.spec.name}
+
     def model_defaults(self) -> dict[str, int]:
         """The model arguments this data decides: image side, channels (grey: 1), classes."""
         return {"image_size": self.image_size, "channels": 1, "num_classes": self.num_classes}

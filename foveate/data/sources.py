@@ -7,7 +7,9 @@ uses two optional members of a source:
 
 - ``input_shape``: (C, H, W) of its images, checked against the model before training;
 - ``model_defaults()``: model arguments the data decides (``image_size``, ``channels``,
-  ``num_classes``), filled in where a model takes them and the config leaves them out.
+  ``num_classes``), filled in where a model takes them and the config leaves them out;
+- ``record()``: the data section's settings that identify the data (the dataset, the task),
+  written into every run record even when the config left them at their defaults.
 
 A source with no dataset (an environment to act in) simply has neither.
 """

@@ -105,11 +105,14 @@ def build_data(config: RunConfig) -> L.LightningDataModule:
 def resolve(config: RunConfig, data: L.LightningDataModule) -> RunConfig:
     """The config with the model arguments its data decides (``image_size``, ``channels``,
     ``num_classes``: the data source's ``model_defaults()``) filled in where the model takes them
-    and the config leaves them out, so the saved record builds the same model."""
+    and the config leaves them out, so the saved record builds the same model; and with what the
+    data source says identifies its data (``record()``: the dataset and task), so that every
+    run record names them."""
     defaults = getattr(data, "model_defaults", dict)()
     accepted = inspect.signature(model_entry(config.model).cls).parameters
     filled = {k: v for k, v in defaults.items() if k in accepted and k not in config.model_args}
-    return config.updated({"model_args": filled})
+    named = {k: v for k, v in getattr(data, "record", dict)().items() if k not in config.data}
+    return config.updated({"model_args": filled, "data": named})
 
 
 def build(config: RunConfig) -> tuple[L.LightningDataModule, L.LightningModule, RunConfig]:

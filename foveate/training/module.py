@@ -84,6 +84,8 @@ class TrainingModule(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = create_model(model, **model_args)
+        # Asked once: a runtime Protocol check costs microseconds, every training step.
+        self._stochastic = isinstance(self.model, Stochastic)
         self._train_losses = torch.compile(self.losses) if compile else self.losses
 
     def losses(self, batch: Any, *draws: Tensor) -> dict[str, Tensor]:
@@ -94,7 +96,7 @@ class TrainingModule(L.LightningModule):
     def draw_noise(self, images: Tensor) -> tuple[Tensor, ...]:
         """The random draws of one forward pass, made outside a (possibly compiled) loss: a
         compiled backward pass may recompute random operations, which would redraw them."""
-        return (self.model.sample_noise(images),) if isinstance(self.model, Stochastic) else ()
+        return (self.model.sample_noise(images),) if self._stochastic else ()
 
     @staticmethod
     def _as_dict(loss: Any) -> dict[str, Tensor]:
