@@ -355,3 +355,27 @@ def test_conv_classifier_refuses_an_even_kernel(kernel_size):
 def test_conv_classifier_refuses_tiny_images():
     with pytest.raises(ValueError, match="at least 4x4"):
         ConvClassifier(image_size=3)
+
+
+def test_theta_keeps_small_image_dependent_changes_under_bfloat16():
+    # bfloat16 rounds 1 + 1e-3 to 1: a young localisation network's image-dependent output
+    # would be lost (a cluttered-MNIST run trained a constant transform that way), so theta
+    # and the sampler stay in float32 under mixed precision.
+    torch.manual_seed(0)
+    model = SpatialTransformerNetwork(image_size=28, output_size=14)
+    with torch.no_grad():
+        model.localisation.regress.weight.normal_(0, 1e-4)
+    images = torch.rand(16, 1, 28, 28) * torch.linspace(0.2, 1, 16)[:, None, None, None]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(images)
+    assert output.theta.dtype == torch.float32 and output.transformed.dtype == torch.float32
+    assert output.theta.std(0).max() > 0
+    with torch.no_grad():
+        exact = model.localisation.regress(
+            torch.relu(
+                model.localisation.hidden(
+                    model.localisation.features(F.avg_pool2d(images, 2)).flatten(1)
+                )
+            )
+        )
+    torch.testing.assert_close(output.theta.flatten(1), exact, atol=1e-3, rtol=0)

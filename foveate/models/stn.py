@@ -82,9 +82,16 @@ class LocalisationNetwork(nn.Module):
             self.regress.bias.copy_(torch.tensor(identity))
 
     def forward(self, images: Tensor) -> Tensor:
-        """images (B, C, H, W) -> theta (B, 2, 3), the map from output to input coordinates."""
+        """images (B, C, H, W) -> theta (B, 2, 3), the map from output to input coordinates.
+
+        theta is computed in float32 even under mixed precision: bfloat16 keeps 8 bits of
+        mantissa, so near the identity's 1.0 it rounds away any change below 1/128, and the
+        small, image-dependent part of a young localisation network's output is lost.
+        """
         x = F.avg_pool2d(images, self.downsample) if self.downsample > 1 else images
-        params = self.regress(F.relu(self.hidden(self.features(x).flatten(1))))
+        hidden = F.relu(self.hidden(self.features(x).flatten(1)))
+        with torch.autocast(images.device.type, enabled=False):
+            params = self.regress(hidden.float())
         if self.transform == "affine":
             return params.view(-1, 2, 3)
         return window_theta(params)
@@ -169,9 +176,10 @@ class SpatialTransformerNetwork(nn.Module):
 
     def forward(self, images: Tensor) -> StnOutput:
         """images (B, C, H, W) -> logits of the classifier on the transformed images."""
-        theta = self.localisation(images)  # (B, 2, 3)
+        theta = self.localisation(images)  # (B, 2, 3), float32
         size = (self.output_size, self.output_size)
-        transformed = affine_warp(images, theta, size=size)  # (B, C, h, w), eq. 1 and 5
+        with torch.autocast(images.device.type, enabled=False):  # the sampler in float32 too
+            transformed = affine_warp(images.float(), theta, size=size)  # (B, C, h, w), eq. 1, 5
         return StnOutput(self.classifier(transformed), theta, transformed)
 
     def loss(self, output: StnOutput, targets: Tensor) -> ClassifierLoss:
