@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from foveate.models import register_model
-from foveate.models.interface import ClassifierLoss
+from foveate.models.interface import ClassifierLoss, check_square_size
 
 
 class ConvClassifier(nn.Module):
@@ -101,11 +101,7 @@ class ConvNet(nn.Module):
         )
 
     def check_input_size(self, height: int, width: int) -> None:
-        if (height, width) != (self.image_size, self.image_size):
-            raise ValueError(
-                f"the CNN was built for {self.image_size}x{self.image_size} images, the task has "
-                f"{height}x{width} (set --image-size {height})"
-            )
+        check_square_size("the CNN", self.image_size, height, width)
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, C, S, S) -> logits (B, num_classes)."""

@@ -44,6 +44,7 @@ from foveate.models.interface import (
     Drawing,
     Glimpses,
     boxes_to_outlines,
+    check_square_size,
 )
 
 WINDOW_PARAMS = 5  # (g~X, g~Y, log sigma^2, log delta~, log gamma), eq. 21
@@ -201,14 +202,6 @@ class DrawLoss:
     per_image: Tensor
 
 
-def _check_square_input(model: str, size: int, height: int, width: int) -> None:
-    """Refuse a task whose images are not the size x size ones the model was built for."""
-    if (height, width) != (size, size):
-        raise ValueError(
-            f"{model} was built for {size}x{size} images, the task has {height}x{width}"
-        )
-
-
 def _boxes(windows: list[GaussianWindow | None]) -> Tensor | None:
     if windows[0] is None:
         return None
@@ -282,7 +275,7 @@ class DRAW(nn.Module):
         self.decoder = nn.LSTMCell(latent_size, decoder_size)
 
     def check_input_size(self, height: int, width: int) -> None:
-        _check_square_input("DRAW", self.image_size, height, width)
+        check_square_size("DRAW", self.image_size, height, width)
 
     def initial_state(self, batch: int) -> DrawState:
         p = self.Q.weight
@@ -458,7 +451,7 @@ class DrawClassifier(nn.Module):
         self.classify = nn.Linear(hidden_size, num_classes)
 
     def check_input_size(self, height: int, width: int) -> None:
-        _check_square_input("the classifier", self.image_size, height, width)
+        check_square_size("the classifier", self.image_size, height, width)
 
     def forward(self, images: Tensor) -> ClassifierOutput:
         """images (B, C, H, W) -> logits (B, num_classes) after T glimpses."""

@@ -120,3 +120,12 @@ def boxes_to_outlines(boxes: Tensor) -> Tensor:
 def loss_parts(loss: Any) -> dict[str, Tensor]:
     """A loss dataclass as a dict of its fields (a shape that ``torch.compile`` passes through)."""
     return {f.name: getattr(loss, f.name) for f in fields(loss)}
+
+
+def check_square_size(model: str, size: int, height: int, width: int) -> None:
+    """Refuse images other than the size x size ones a model was built for, naming the flag."""
+    if (height, width) != (size, size):
+        raise ValueError(
+            f"{model} was built for {size}x{size} images, the task has {height}x{width} "
+            f"(set --image-size {height})"
+        )

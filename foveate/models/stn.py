@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from foveate.attention.transformer import affine_warp, grid_corners, window_theta
 from foveate.models import register_model
 from foveate.models.cnn import ConvClassifier, cross_entropy_loss
-from foveate.models.interface import ClassifierLoss, Glimpses
+from foveate.models.interface import ClassifierLoss, Glimpses, check_square_size
 
 TRANSFORM_PARAMS = {"affine": 6, "attention": 3}
 
@@ -168,11 +168,7 @@ class SpatialTransformerNetwork(nn.Module):
         )
 
     def check_input_size(self, height: int, width: int) -> None:
-        if (height, width) != (self.image_size, self.image_size):
-            raise ValueError(
-                f"the STN was built for {self.image_size}x{self.image_size} images, the task has "
-                f"{height}x{width} (set --image-size {height})"
-            )
+        check_square_size("the STN", self.image_size, height, width)
 
     def forward(self, images: Tensor) -> StnOutput:
         """images (B, C, H, W) -> logits of the classifier on the transformed images."""
