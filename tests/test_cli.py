@@ -1,5 +1,7 @@
 """The command line: bad configs are refused in one line before training; eval and show work."""
 
+import os
+
 import pytest
 
 from foveate.cli import main
@@ -107,3 +109,20 @@ def test_draw_classifier_shows_its_glimpses(tmp_path, capsys):
     checkpoint = run / "checkpoints" / "best.ckpt"
     assert main(["show", str(checkpoint), "--images", "4", "--out", str(tmp_path / "fig")]) == 0
     assert (tmp_path / "fig" / "glimpses.png").stat().st_size > 10_000
+
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(FASHION), reason="apt-get install dataset-fashion-mnist")
+def test_ram_trains_on_fashion_mnist_canvases_through_the_same_code(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # nothing cached: the package
+    monkeypatch.delenv("FOVEATE_DATA", raising=False)
+    run = tmp_path / "run"
+    flags = ["--dataset", "fashion-mnist", "--task", "translated", "--glimpses", "2"]
+    flags += ["--max-epochs", "1", "--limit-train-batches", "3", "--no-progress-bar"]
+    assert main(["train", "ram", "--run-dir", str(run), *flags]) == 0, capsys.readouterr().err
+    assert "(M=1, 10000 test images)" in capsys.readouterr().out
+    config = (run / "config.yaml").read_text()
+    assert "dataset: fashion-mnist" in config and "task: translated" in config
