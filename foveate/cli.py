@@ -88,12 +88,15 @@ def _add_section_flags(
         for section in sections
     }
     for name, where in owners.items():
+        kind = _flag_type(annotations[name])
+        if "type" in kind and "choices" not in kind:
+            kind["metavar"] = name.upper()
         groups[where[0]].add_argument(
             "--" + name.replace("_", "-"),
             dest=f"{'+'.join(where)}.{name}",
             default=argparse.SUPPRESS,
             help=f"also sets {', '.join(where[1:])}" if len(where) > 1 else None,
-            **_flag_type(annotations[name]),
+            **kind,
         )
 
 
