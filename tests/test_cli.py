@@ -126,3 +126,18 @@ def test_ram_trains_on_fashion_mnist_canvases_through_the_same_code(tmp_path, ca
     assert "(M=1, 10000 test images)" in capsys.readouterr().out
     config = (run / "config.yaml").read_text()
     assert "dataset: fashion-mnist" in config and "task: translated" in config
+
+
+@pytest.mark.slow
+def test_a_configs_eval_samples_is_the_one_the_test_uses(tmp_path, capsys):
+    config = tmp_path / "ram.yaml"
+    config.write_text("model: ram\nmodel_args: {glimpses: 2}\noptim: {eval_samples: 3}\n")
+    run = tmp_path / "run"
+    flags = ["--sample", "--max-epochs", "1", "--limit-train-batches", "2", "--no-progress-bar"]
+    assert main(["train", "ram", "--config", str(config), "--run-dir", str(run), *flags]) == 0
+    assert "(M=3, 1000 test images)" in capsys.readouterr().out
+    checkpoint = str(run / "checkpoints" / "best.ckpt")
+    assert main(["eval", checkpoint]) == 0  # the run's own M, unless asked for another
+    assert "(M=3," in capsys.readouterr().out
+    assert main(["eval", checkpoint, "--eval-samples", "5"]) == 0
+    assert "(M=5," in capsys.readouterr().out
