@@ -27,7 +27,7 @@ RAM_PAPER = {
     "cluttered60": {"ram_paper_test_error_pct_8_glimpses": 4.04},
 }
 NOTES = (
-    "Test error (%) on the task's fixed 10,000 test canvases (MNIST test digits, data_seed 0); "
+    "Test error (%) on the task's fixed 10,000 test canvases (dataset: {dataset}; data_seed 0); "
     "each checkpoint chosen on 5,000 validation digits held out of the training set. Training "
     "canvases drawn afresh every batch. test_error_pct is the STN's, cnn_test_error_pct the plain "
     "CNN's (the STN's classifier on the whole canvas) with the same training budget; wall_s and "
@@ -57,7 +57,7 @@ def main() -> None:
         "--beside", default="", help="what else ran on the machine meanwhile, for the notes"
     )
     args = parser.parse_args()
-    summaries = {}
+    summaries, configs = {}, {}
     for model in ("stn", "cnn"):
         trainer = {"seed": args.seed, "progress_bar": not args.no_progress}
         if args.threads:
@@ -67,6 +67,7 @@ def main() -> None:
         )
         run_dir = ROOT / "runs" / f"bench-{model}_{args.task}"
         summaries[model] = run(model, config, run_dir, args.resume)
+        configs[model] = config.as_dict()
     stn, cnn = summaries["stn"], summaries["cnn"]
     metrics = {
         "test_error_pct": round(stn["test_error_pct"], 3),
@@ -86,8 +87,11 @@ def main() -> None:
         metrics=metrics,
         seed=args.seed,
         wall_s=stn["wall_s"] + cnn["wall_s"],  # both models, every session of a resumed run
-        notes=NOTES.format(beside=args.beside),
+        notes=NOTES.format(
+            beside=args.beside, dataset=configs["stn"]["data"].get("dataset", "mnist")
+        ),
         paper=RAM_PAPER[args.task],
+        config=configs,
     )
     print(f"wrote {path}: {json.dumps(metrics)}")
 
