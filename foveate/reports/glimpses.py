@@ -164,6 +164,9 @@ def view_strips(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
                 ax.add_patch(Polygon(corners, closed=True, fill=False, edgecolor=colours[t], lw=1))
             if T == 1:
                 _grid_lines(ax, outlines[n, t, 0], colours[t])
+        height, width = episodes.images.shape[-2:]
+        ax.set_xlim(-0.5, width - 0.5)  # a window may reach past the image: keep the image's frame
+        ax.set_ylim(height - 0.5, -0.5)
         for t in range(T):
             axes[n, t + 1].imshow(views[n, t], cmap="gray", vmin=0, vmax=max(1.0, views.max()))
             if n == 0:
