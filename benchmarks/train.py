@@ -68,7 +68,9 @@ def measured(summary: dict, suffix: str = "") -> dict:
     return {
         k + suffix: round(v, 3)
         for k, v in summary.items()
-        if k.startswith(("test_", "best_val")) and isinstance(v, float | int)
+        if k.startswith(("test_", "best_val"))
+        and k != "test_images"  # a count, recorded in the notes
+        and isinstance(v, float | int)
     }
 
 
