@@ -19,7 +19,7 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any, get_args, get_origin
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
@@ -44,13 +44,15 @@ def _flag_type(annotation: Any) -> dict[str, Any]:
 
 
 def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """name -> type annotation for the keyword parameters of a class or function, less ``skip``
-    (arguments the harness fills in itself). An unannotated parameter takes its default's type."""
-    init = target.__init__ if inspect.isclass(target) else target
-    hints = get_type_hints(init)
+    """name -> type annotation for the keyword parameters of a class or function (a class's
+    bases' too, where it passes ``**kwargs`` on), less ``skip`` (arguments the harness fills in
+    itself). An unannotated parameter takes its default's type."""
+    from foveate.training.schema import signature_of
+
+    signature, hints = signature_of(target)
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     parameters = {}
-    for name, parameter in inspect.signature(init).parameters.items():
+    for name, parameter in signature.items():
         if name in skip or name == "self" or parameter.kind not in kinds:
             continue
         default = parameter.default

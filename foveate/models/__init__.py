@@ -27,6 +27,8 @@ class ModelEntry:
     training: the name of the training module (a LightningModule) that trains it.
     data: the name of the data source (a DataModule) it learns from.
     tiny: model arguments that make it small and fast, for the tests that run every model.
+    fixed: arguments the registered name stands for (DAIR is AIR with ``difference=True``): a
+        config cannot set them.
     """
 
     name: str
@@ -34,6 +36,7 @@ class ModelEntry:
     training: str
     data: str
     tiny: dict[str, Any] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)
 
 
 MODELS: Registry[ModelEntry] = Registry("model")
@@ -45,11 +48,12 @@ def register_model(
     training: str = "classifier",
     data: str = "tasks",
     tiny: dict[str, Any] | None = None,
+    fixed: dict[str, Any] | None = None,
 ) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator: make a model buildable by name; see ``ModelEntry`` for the arguments."""
 
     def add(cls: type[nn.Module]) -> type[nn.Module]:
-        MODELS.add(name, ModelEntry(name, cls, training, data, dict(tiny or {})))
+        MODELS.add(name, ModelEntry(name, cls, training, data, dict(tiny or {}), dict(fixed or {})))
         return cls
 
     return add
@@ -65,11 +69,15 @@ def model_class(name: str) -> type[nn.Module]:
 
 
 def create_model(name: str, **kwargs: Any) -> nn.Module:
-    return MODELS[name].cls(**kwargs)
+    entry = MODELS[name]
+    fixed = set(entry.fixed) & set(kwargs)
+    if fixed:
+        raise ValueError(f"model {name!r} fixes {', '.join(sorted(fixed))}; do not pass it")
+    return entry.cls(**kwargs, **entry.fixed)
 
 
 def list_models() -> list[str]:
     return MODELS.names()
 
 
-from foveate.models import cnn, draw, ram, stn  # noqa: E402, F401  (registers their models)
+from foveate.models import air, cnn, draw, ram, stn  # noqa: E402, F401  (registers their models)

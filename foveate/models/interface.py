@@ -1,7 +1,7 @@
 """What training, evaluation and figures use of a model, written down once.
 
 Every registered model is a plain ``nn.Module`` that satisfies ``Model``; the capabilities below
-it (``Stochastic``, ``Classifier``, ``Attends``, ``Generative``) are optional, and the harness
+it (``Stochastic``, ``Classifier``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
 asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name.
 
 Shapes: B images of C channels, H x W pixels; T steps (glimpses, windows, objects); K windows
@@ -68,6 +68,29 @@ class Generative(Protocol):
     ``Drawing``."""
 
     def generate(self, count: int, *, generator: torch.Generator | None = None) -> Drawing: ...
+
+
+@runtime_checkable
+class Decomposes(Protocol):
+    """A model that explains a scene object by object: ``decompose(images)`` ->
+    ``Decomposition``."""
+
+    def decompose(self, images: Tensor) -> Decomposition: ...
+
+
+@dataclass
+class Decomposition:
+    """A scene explained in T steps, one object per step at most, B images.
+
+    present: (B, T) 1 where step t found an object, else 0 (once 0, 0 for the rest).
+    outlines: (B, T, 4, 2) the corners (x, y) of each step's window in pixels (TL, TR, BR, BL),
+        meaningful where present.
+    canvases: (B, T, C, H, W) the reconstruction after each step.
+    """
+
+    present: Tensor
+    outlines: Tensor
+    canvases: Tensor
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Nothing here knows a model by name; it asks the model for its capabilities
 (``foveate.models.interface``): a ``Generative`` model gets a grid of samples and the animation of
-their drawing; a model that ``Attends`` gets where it looked on test images (outlines on the
-image, step by step, and what it saw at each step); any other ``Classifier`` gets its answers.
+their drawing; a model that ``Decomposes`` scenes gets test scenes with each step's window in its
+own colour beside the reconstruction, and their animation step by step; a ``Classifier`` that
+``Attends`` gets where it looked on test images (outlines on the image, step by step, and what it
+saw at each step); any other ``Classifier`` gets its answers.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from foveate.models.interface import Attends, Classifier, Generative
+from foveate.models.interface import Attends, Classifier, Decomposes, Generative
 from foveate.reports.drawings import drawing_animation, sample_grid
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
+from foveate.reports.scenes import scene_animation, scene_grid
 
 
 def show_checkpoint(
@@ -39,21 +42,33 @@ def show_checkpoint(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
+    paths: list[Path] = []
     if isinstance(model, Generative):
         drawing = model.generate(images, generator=torch.Generator().manual_seed(seed))
-        return [
+        paths += [
             sample_grid(out / "samples.png", drawing.canvases[:, -1]),
             drawing_animation(out / "drawing.gif", drawing.canvases, drawing.outlines),
         ]
-    if not isinstance(model, Classifier):
+    if isinstance(model, Decomposes | Classifier):
+        data = build_data(config)
+        data.setup("test")
+        x, y = next(iter(data.test_dataloader()))
+        x = x[:images]
+    if isinstance(model, Decomposes):
+        with torch.no_grad():
+            scenes = model.decompose(x)
+        counts = y["count"][:images] if isinstance(y, dict) and "count" in y else None
+        paths += [
+            scene_grid(out / "scenes.png", x, scenes, counts=counts),
+            scene_animation(out / "scenes.gif", x, scenes, counts=counts),
+        ]
+    if isinstance(model, Classifier):
+        episodes = glimpse_episodes(model, x, y[:images])
+        paths.append(glimpse_grid(out / "glimpses.png", episodes))
+        if isinstance(model, Attends):
+            paths.append(glimpse_animation(out / "glimpses.gif", episodes))
+            if episodes.views is not None:
+                paths.append(view_strips(out / "views.png", episodes))
+    if not paths:
         raise ValueError(f"{checkpoint}: 'show' has no figure for a {type(model).__name__}")
-    data = build_data(config)
-    data.setup("test")
-    x, y = next(iter(data.test_dataloader()))
-    episodes = glimpse_episodes(model, x[:images], y[:images])
-    paths = [glimpse_grid(out / "glimpses.png", episodes)]
-    if isinstance(model, Attends):
-        paths.append(glimpse_animation(out / "glimpses.gif", episodes))
-        if episodes.views is not None:
-            paths.append(view_strips(out / "views.png", episodes))
     return paths

@@ -127,7 +127,12 @@ def build(config: RunConfig) -> tuple[L.LightningDataModule, L.LightningModule, 
     config = resolve(config, data)
     source = config.source
     model_args = check_section(
-        config.model_args, entry.cls, section="model_args", source=source, owner=config.model
+        config.model_args,
+        entry.cls,
+        section="model_args",
+        source=source,
+        owner=config.model,
+        skip=tuple(entry.fixed),
     )
     cls = training_module_class(config.model)
     optim = check_section(config.optim, cls, section="optim", source=source, skip=HARNESS_ARGS)

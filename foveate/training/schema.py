@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection
 from typing import Any, get_args, get_origin
 
 _UNIONS = (typing.Union, types.UnionType)
+_LIBRARIES = ("builtins", "torch", "lightning", "lightning_fabric", "pytorch_lightning")
 _KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 # YAML 1.1 (PyYAML) reads 1e-3 as a string: it wants a dot in the mantissa (1.0e-3).
 _EXPONENT_IN_A_STRING = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+\s*")
@@ -98,7 +99,7 @@ def check_section(
     parameter without a default that is neither given nor in ``skip``. Annotations that cannot
     be resolved (``get_type_hints`` fails) are not checked; the keys still are.
     """
-    parameters, hints = _signature(target)
+    parameters, hints = signature_of(target)
     known = [n for n, p in parameters.items() if p.kind in _KEYWORD_KINDS and n not in skip]
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     where = f"{section} of {owner!r}" if owner else section
@@ -142,24 +143,47 @@ def _suggest(key: Any, known: Collection[str]) -> str:
     return (f"; did you mean {guess!r}?" if guess else "") + listing
 
 
-def _signature(
+def signature_of(
     target: Callable[..., Any],
 ) -> tuple[dict[str, inspect.Parameter], dict[str, Any]]:
-    """The parameters of ``target`` (without ``self``) and their resolved annotations."""
-    init = target.__init__ if inspect.isclass(target) else target
-    # inspect.signature of a class drops ``self`` and sees a dataclass's generated __init__.
-    parameters = dict(inspect.signature(target).parameters)
+    """The parameters of ``target`` (without ``self``) and their resolved annotations.
+
+    A class whose ``__init__`` passes ``**kwargs`` on to its base (a training module adding
+    one setting to ``TrainingModule``'s) takes its bases' parameters too: they are gathered
+    along the method resolution order, down to the first ``__init__`` without ``**kwargs``. If
+    a library's class (torch's, Lightning's) is reached first, ``**kwargs`` stays: any key.
+    """
+    if not inspect.isclass(target):
+        return dict(inspect.signature(target).parameters), _hints(target)
+    parameters: dict[str, inspect.Parameter] = {}
+    hints: dict[str, Any] = {}
+    rest: inspect.Parameter | None = None
+    for cls in target.__mro__:
+        if cls is not target and "__init__" not in vars(cls):
+            continue
+        if cls is not target and cls.__module__.split(".")[0] in _LIBRARIES:
+            parameters[rest.name] = rest  # the library takes what it takes: any key
+            break
+        # inspect.signature of a class drops ``self`` and sees a dataclass's generated __init__.
+        own = dict(inspect.signature(cls).parameters)
+        own_hints = _hints(cls.__init__) or _hints(cls)  # a dataclass's fields
+        rest = next((p for p in own.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None)
+        for name, parameter in own.items():
+            if parameter.kind is not inspect.Parameter.VAR_KEYWORD:
+                parameters.setdefault(name, parameter)
+                if name in own_hints:
+                    hints.setdefault(name, own_hints[name])
+        if rest is None:
+            break
+    return parameters, hints
+
+
+def _hints(target: Any) -> dict[str, Any]:
     try:
-        hints = typing.get_type_hints(init)
+        return typing.get_type_hints(target)
     except Exception:
         # An annotation naming something imported only for type checkers: check keys only.
-        hints = {}
-    if not hints and inspect.isclass(target):
-        try:
-            hints = typing.get_type_hints(target)  # a dataclass's fields
-        except Exception:
-            hints = {}
-    return parameters, hints
+        return {}
 
 
 def _convert(value: Any, annotation: Any, where: str) -> Any:

@@ -1,0 +1,169 @@
+"""AIR (or DAIR) on multi-MNIST over several seeds: how many reach 98% count accuracy, and how fast.
+
+    python benchmarks/air_seeds.py air/multimnist.yaml --seeds 0 1 2 3 4 --jobs 2
+    python benchmarks/air_seeds.py air/multimnist.yaml --name air_ablation_lr --seeds 0 1 2 \\
+        --jobs 2 -- --lr 0.001
+
+Each seed is one ``foveate train`` of the config (flags after ``--`` are passed to it: an
+ablation changes one setting), in runs/bench-<name>/seed-<k>, its checkpoint chosen on the
+validation bound (no labels), tested once on the fixed test scenes. ``--jobs 2`` trains two seeds
+at once on one thread each (each run then has less than the machine, a harder condition than
+the issue's); ``--speed-minutes`` first trains alone on every core for that long to measure
+the throughput. A run cut off continues with --resume; finished seeds are not trained again.
+
+Writes benchmarks/results/<name>.json: the median and worst count accuracy, how many seeds
+reached 98%, each seed's accuracy, bound and position error, and the throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import write_results
+
+from foveate.training.config import RunConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+FOVEATE = [sys.executable, "-m", "foveate.cli"]
+TARGET = 98.0
+
+
+def train_command(config: Path, run_dir: Path, seed: int, threads: int | None, extra: list[str]):
+    command = [*FOVEATE, "train", "--config", str(config), "--run-dir", str(run_dir)]
+    command += ["--seed", str(seed), "--no-progress-bar", *extra]
+    if threads:
+        command += ["--threads", str(threads)]
+    if (run_dir / "checkpoints" / "last.ckpt").is_file():
+        command.append("--resume")
+    return command
+
+
+def run_all(commands: dict[int, list[str]], logs: dict[int, Path], jobs: int) -> None:
+    """Run the commands, at most ``jobs`` at once; stop at the first that fails."""
+    waiting, running = list(commands), {}
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            seed = waiting.pop(0)
+            print(f"seed {seed}: {' '.join(commands[seed])}", flush=True)
+            log = logs[seed].open("a")
+            running[seed] = subprocess.Popen(commands[seed], stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(5)
+        for seed, process in list(running.items()):
+            if process.poll() is None:
+                continue
+            del running[seed]
+            if process.returncode:
+                for other in running.values():
+                    other.terminate()
+                sys.exit(f"seed {seed} failed (exit {process.returncode}); see {logs[seed]}")
+            print(f"seed {seed}: done", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="a config under configs/, e.g. air/multimnist.yaml")
+    parser.add_argument("--name", help="results name (default: <model>_<config name>)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
+    parser.add_argument("--speed-minutes", type=float, default=0.0)
+    parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("extra", nargs="*", help="flags for foveate train, after --")
+    args = parser.parse_args()
+    config_path = ROOT / "configs" / args.config
+    config = RunConfig.from_yaml(config_path)
+    name = args.name or f"{config.model}_{config_path.stem}"
+    base = ROOT / "runs" / f"bench-{name}"
+    base.mkdir(parents=True, exist_ok=True)
+    extra = list(args.extra) + (["--data-dir", args.data_dir] if args.data_dir else [])
+    env_threads = 1 if args.jobs > 1 else None
+    if not args.resume and any(base.glob("seed-*/checkpoints")):
+        sys.exit(f"{base} holds runs already: --resume, or remove it")
+
+    speed = None
+    if args.speed_minutes:
+        speed_dir = base / "speed"
+        done = speed_dir / "results.json"
+        if not done.is_file():
+            command = [*FOVEATE, "train", "--config", str(config_path), "--run-dir", str(speed_dir)]
+            command += [
+                "--max-minutes",
+                str(args.speed_minutes),
+                "--no-progress-bar",
+                "--overwrite",
+            ]
+            print("speed, alone:", " ".join(command + extra), flush=True)
+            subprocess.run(
+                command + extra,
+                check=True,
+                stdout=(base / "speed.log").open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        speed = json.loads(done.read_text())["train_images_per_s"]
+
+    commands, logs = {}, {}
+    for seed in args.seeds:
+        run_dir = base / f"seed-{seed}"
+        if (run_dir / "results.json").is_file():
+            continue
+        commands[seed] = train_command(config_path, run_dir, seed, env_threads, extra)
+        logs[seed] = base / f"seed-{seed}.log"
+    run_all(commands, logs, args.jobs)
+
+    results = {s: json.loads((base / f"seed-{s}" / "results.json").read_text()) for s in args.seeds}
+    accuracy = {s: r["test_count_accuracy_pct"] for s, r in results.items()}
+    metrics = {
+        "count_accuracy_pct_median": round(statistics.median(accuracy.values()), 2),
+        "count_accuracy_pct_worst": round(min(accuracy.values()), 2),
+        "seeds": len(accuracy),
+        "seeds_reaching_98": sum(a >= TARGET for a in accuracy.values()),
+    }
+    if speed is not None:
+        metrics["train_images_per_s"] = round(speed, 1)
+    metrics["train_images_per_s_per_seed_run"] = round(
+        statistics.median(r["train_images_per_s"] for r in results.values()), 1
+    )
+    for s, r in results.items():
+        metrics[f"count_accuracy_pct_seed{s}"] = round(r["test_count_accuracy_pct"], 2)
+        metrics[f"nll_nats_seed{s}"] = round(r["test_nll_nats"], 1)
+        if "test_position_error_px" in r:
+            metrics[f"position_error_px_seed{s}"] = round(r["test_position_error_px"], 2)
+        metrics[f"train_minutes_seed{s}"] = round(r["train_seconds"] / 60, 1)
+    wall = sum(r["wall_s"] for r in results.values())
+    metrics["wall_s"] = round(wall, 1)
+    trained = RunConfig.from_yaml(base / f"seed-{args.seeds[0]}" / "config.yaml")
+    jobs = f"{args.jobs} seeds at once, one thread each" if args.jobs > 1 else "one seed at a time"
+    notes = (
+        f"Count accuracy (%) on the fixed test scenes (data_seed 0, counts "
+        f"{trained.data.get('counts')}); each seed's checkpoint chosen on the validation bound "
+        f"(no labels anywhere in training or selection). {jobs}; "
+        f"train_images_per_s_per_seed_run is the median throughput of those runs. "
+        + (
+            f"train_images_per_s: {args.speed_minutes} minutes trained alone on every core, "
+            "before the seeds. "
+            if speed is not None
+            else ""
+        )
+        + f"wall_s sums every seed's run. Flags beyond the config: {' '.join(args.extra) or 'none'}."
+    )
+    path = write_results(
+        name,
+        metrics=metrics,
+        seed=args.seeds[0],
+        wall_s=wall,
+        notes=notes,
+        config=trained.as_dict(),
+    )
+    print(f"wrote {path}: {json.dumps(metrics)}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

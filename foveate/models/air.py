@@ -1,0 +1,418 @@
+"""Attend, Infer, Repeat: a scene explained object by object, with no labels.
+
+[1] Eslami, Heess, Weber, Tassa, Szepesvari, Kavukcuoglu, Hinton, "Attend, Infer, Repeat: Fast
+    Scene Understanding with Generative Models", NIPS 2016.
+[2] Mnih, Gregor, "Neural Variational Inference and Learning in Belief Networks", ICML 2014
+    (NVIL: input-dependent baselines, centred and normalised learning signals).
+[3] Maddison, Mnih, Teh, "The Concrete Distribution", ICLR 2017; Jang, Gu, Poole, "Categorical
+    Reparameterization with Gumbel-Softmax", ICLR 2017.
+
+The generative model ([1] sec. 2, fig. 2): a scene x holds n objects; object i has a presence
+z_pres_i (1 for i < n, then 0 for good), a place z_where_i and an appearance z_what_i. The
+decoder renders z_what_i into a small image y_i and pastes it into the canvas through the window
+z_where_i (a spatial transformer, ``foveate.attention.transformer.paste``); the canvas is the sum
+of the present objects, and x ~ Normal(canvas, likelihood_std) pixel by pixel.
+
+The inference network ([1] sec. 2.2, fig. 3): an LSTM runs for at most N steps; at step i it
+reads the image (``AIR``) or the part of it not yet explained, x minus the canvas so far
+(``DAIR``, [1] sec. 3.3), and the previous step's latents, and proposes
+    q(z_pres_i) = Bernoulli(rho_i)          ... only while z_pres_{i-1} = 1
+    q(z_where_i) = Normal(mu, sigma)        ... from the LSTM's state
+    q(z_what_i) = Normal(mu', sigma')       ... from the window z_where_i cropped out of the
+                                                 image (``crop``) by an encoder MLP.
+
+The ELBO ([1] eq. 2-4): E_q[log p(x | z)] - KL(q(z) || p(z)). The continuous latents are
+reparameterised; z_pres is discrete, and its gradient is the likelihood-ratio estimate of [1]
+sec. 2.2 with NVIL's learned input-dependent baselines [2] (``estimator='reinforce'``). The
+option ``estimator='concrete'`` replaces z_pres by its Concrete relaxation [3] during training
+(objects are pasted with a weight in (0, 1)), a biased but low-variance alternative;
+evaluation always uses hard z_pres.
+
+Latent layout. z_where = (z_scale, x, y): the window's half-width is s = exp(z_scale) in
+normalised units (s = 1 spans the image; a 28-pixel digit on a 50-pixel canvas is s = 0.56)
+and (x, y) its centre in [-1, 1]. The scale is a log so that every draw is a valid window.
+
+Priors (``AIRPriors``; [1] gives none for multi-MNIST): p(z_pres_i = 1 | z_pres_{i-1} = 1) =
+``z_pres_prior``, a geometric prior on the count; z_scale ~ Normal(log 0.5, 0.3); x, y ~
+Normal(0, 1); z_what ~ Normal(0, I).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Bernoulli, Normal, kl_divergence
+
+from foveate.attention.transformer import crop, grid_corners, paste, window_theta
+from foveate.models import register_model
+from foveate.models.interface import Decomposition, Glimpses, check_square_size
+
+Estimator = Literal["reinforce", "concrete"]
+WHERE = 3  # z_where = (z_scale, x, y)
+
+
+@dataclass
+class AIROutput:
+    """One pass of the inference network and the decoder over B images, N steps.
+
+    z_pres: (B, N) presence used (hard 0/1, or relaxed in (0, 1) under 'concrete').
+    alive: (B, N) z_pres of the step before (1 at the first step): whether step i could
+        propose an object at all.
+    pres_probs: (B, N) rho_i, q(z_pres_i = 1) given an object at the step before.
+    where_loc, where_scale: (B, N, 3) q(z_where_i); z_where: (B, N, 3) the draws.
+    what_loc, what_scale: (B, N, D) q(z_what_i); z_what: (B, N, D) the draws.
+    objects: (B, N, C, h, w) the decoded objects y_i, before pasting.
+    canvases: (B, N, C, H, W) the reconstruction after each step.
+    state: (B, N, L) the LSTM's state at each step (the baselines read it, detached).
+    """
+
+    z_pres: Tensor
+    alive: Tensor
+    pres_probs: Tensor
+    where_loc: Tensor
+    where_scale: Tensor
+    z_where: Tensor
+    what_loc: Tensor
+    what_scale: Tensor
+    z_what: Tensor
+    objects: Tensor
+    canvases: Tensor
+    state: Tensor
+
+    @property
+    def count(self) -> Tensor:
+        """(B,) the number of objects found (the sum of z_pres)."""
+        return self.z_pres.sum(-1)
+
+
+@dataclass
+class AIRLoss:
+    """The loss of one batch (scalars, nats per image unless said otherwise).
+
+    total: what training minimises: the negative ELBO, plus the surrogate whose gradient is the
+        likelihood-ratio estimate for z_pres and the baselines' squared error ('reinforce').
+    nll_bound: the negative ELBO, -log p(x) <= nll_bound.
+    reconstruction: -E_q log p(x | z).
+    kl_pres, kl_where, kl_what: the KL of each kind of latent, summed over steps.
+    objects: the mean number of objects found.
+    baseline_error: the baselines' mean squared error, in units of the normalised signal.
+    """
+
+    total: Tensor
+    nll_bound: Tensor
+    reconstruction: Tensor
+    kl_pres: Tensor
+    kl_where: Tensor
+    kl_what: Tensor
+    objects: Tensor
+    baseline_error: Tensor
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """Linear layers of these widths with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def where_to_window(z_where: Tensor) -> Tensor:
+    """z_where (..., 3) as (z_scale, x, y) -> the transformer's window (..., 3) as (s, x, y)."""
+    return torch.cat([z_where[..., :1].exp(), z_where[..., 1:]], -1)
+
+
+def window_outlines(z_where: Tensor, *, height: int, width: int) -> Tensor:
+    """z_where (..., 3) -> the window's corners (..., 4, 2) in pixels (TL, TR, BR, BL)."""
+    return grid_corners(window_theta(where_to_window(z_where)), height=height, width=width)
+
+
+def window_boxes(z_where: Tensor, *, height: int, width: int) -> Tensor:
+    """z_where (..., 3) -> the window's box (..., 4) as (left, top, right, bottom) in pixels."""
+    corners = window_outlines(z_where, height=height, width=width)
+    return torch.cat([corners[..., 0, :], corners[..., 2, :]], -1)
+
+
+TINY = dict(steps=2, z_what_size=4, lstm_size=16, hidden_size=16, embed_size=16, window=8)
+
+
+@register_model("dair", training="scenes", data="scenes", fixed={"difference": True}, tiny=TINY)
+@register_model("air", training="scenes", data="scenes", fixed={"difference": False}, tiny=TINY)
+class AIR(nn.Module):
+    """AIR of [1] ('air'), and DAIR ('dair': the same network with ``difference=True``).
+
+    Args:
+        image_size: side of the square scenes (multi-MNIST: 50).
+        channels: image channels.
+        steps: N, the most objects a scene is explained by ([1]: 3 for multi-MNIST).
+        z_what_size: D, the appearance code ([1]: 50).
+        lstm_size: the inference LSTM's state ([1]: 256).
+        hidden_size: hidden units of the encoder, decoder and proposal MLPs ([1]: 200).
+        embed_size: the image is embedded by one layer of this width before the LSTM reads it.
+        window: side of the square glimpse the encoder reads and the object the decoder writes.
+        estimator: how z_pres learns: 'reinforce' (likelihood ratio with baselines, [1]) or
+            'concrete' (a relaxed z_pres during training, [3]).
+        temperature: the Concrete relaxation's temperature.
+        z_pres_prior: p(z_pres_i = 1 | z_pres_{i-1} = 1).
+        scale_prior: mean and standard deviation of z_scale's prior (log half-width).
+        shift_prior_std: standard deviation of the window centre's prior.
+        likelihood_std: the pixels' standard deviation around the canvas.
+        decoder_bias: initial bias of the decoder's output logits: negative starts objects dark,
+            so the first steps do not paint the whole window grey.
+        difference: DAIR: each step reads the image minus the canvas so far.
+        baseline_hidden: hidden units of the baseline MLP (reads the LSTM state, detached).
+        signal_decay: decay of the running mean and variance that centre and scale the learning
+            signal ([2] sec. 3.3).
+    """
+
+    def __init__(
+        self,
+        *,
+        image_size: int = 50,
+        channels: int = 1,
+        steps: int = 3,
+        z_what_size: int = 50,
+        lstm_size: int = 256,
+        hidden_size: int = 200,
+        embed_size: int = 256,
+        window: int = 20,
+        estimator: Estimator = "reinforce",
+        temperature: float = 0.5,
+        z_pres_prior: float = 0.01,
+        scale_prior: tuple[float, float] = (math.log(0.5), 0.3),
+        shift_prior_std: float = 1.0,
+        likelihood_std: float = 0.3,
+        decoder_bias: float = -2.0,
+        difference: bool = False,
+        baseline_hidden: int = 100,
+        signal_decay: float = 0.9,
+    ) -> None:
+        super().__init__()
+        if estimator not in ("reinforce", "concrete"):
+            raise ValueError(f"estimator must be 'reinforce' or 'concrete', got {estimator!r}")
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        if not 0 < z_pres_prior < 1:
+            raise ValueError(f"z_pres_prior must be in (0, 1), got {z_pres_prior}")
+        if likelihood_std <= 0 or temperature <= 0 or scale_prior[1] <= 0:
+            raise ValueError("likelihood_std, temperature and the scale prior's std must be > 0")
+        self.image_size, self.channels, self.steps = image_size, channels, steps
+        self.z_what_size, self.window, self.estimator = z_what_size, window, estimator
+        self.temperature, self.likelihood_std = temperature, likelihood_std
+        self.difference, self.signal_decay = difference, signal_decay
+        pixels = channels * image_size * image_size
+        glimpse = channels * window * window
+        latents = WHERE + z_what_size + 1
+        # Inference network ([1] fig. 3).
+        self.embed = nn.Sequential(nn.Linear(pixels, embed_size), nn.ReLU())
+        self.lstm = nn.LSTMCell(embed_size + latents, lstm_size)
+        self.propose = mlp([lstm_size, hidden_size, 1 + 2 * WHERE])  # rho, z_where's loc, scale
+        self.encoder = mlp([glimpse, hidden_size, 2 * z_what_size])  # z_what's loc, scale
+        # Generative model.
+        self.decoder = mlp([z_what_size, hidden_size, glimpse])
+        # NVIL baselines [2]: b_i from the LSTM state, trained by squared error.
+        self.baseline = mlp([lstm_size, baseline_hidden, 1])
+        self.register_buffer("signal_mean", torch.zeros(()))
+        self.register_buffer("signal_var", torch.ones(()))
+        self.register_buffer("z_pres_prior", torch.tensor(float(z_pres_prior)))
+        self.register_buffer("scale_prior", torch.tensor([float(v) for v in scale_prior]))
+        self.register_buffer("shift_prior_std", torch.tensor(float(shift_prior_std)))
+        with torch.no_grad():
+            last = self.propose[-1]
+            last.weight.mul_(0.1)
+            # Windows start at the prior's size, in the middle, and objects start likely present.
+            last.bias.copy_(torch.tensor([2.0, scale_prior[0], 0.0, 0.0, -2.0, -2.0, -2.0]))
+            self.decoder[-1].bias.fill_(decoder_bias)
+
+    # -- the model's parts ---------------------------------------------------------------------
+
+    def check_input_size(self, height: int, width: int) -> None:
+        check_square_size(type(self).__name__, self.image_size, height, width)
+
+    def sample_noise(self, images: Tensor) -> Tensor:
+        """Every draw of one pass: (B, N, 1 + 3 + D); column 0 uniform (z_pres), the rest
+        standard normal (z_where, z_what)."""
+        B, N = images.shape[0], self.steps
+        uniform = torch.rand(B, N, 1, device=images.device)
+        normal = torch.randn(B, N, WHERE + self.z_what_size, device=images.device)
+        return torch.cat([uniform, normal], -1)
+
+    def decode(self, z_what: Tensor) -> Tensor:
+        """z_what (..., D) -> objects (..., C, w, w) in (0, 1)."""
+        logits = self.decoder(z_what)
+        return torch.sigmoid(logits).unflatten(-1, (self.channels, self.window, self.window))
+
+    def render(self, objects: Tensor, z_where: Tensor) -> Tensor:
+        """Objects (B, C, w, w) pasted through z_where (B, 3) -> (B, C, H, W)."""
+        S = self.image_size
+        return paste(objects, where_to_window(z_where), height=S, width=S)
+
+    def _present(self, rho: Tensor, u: Tensor, alive: Tensor, mode: bool) -> Tensor:
+        """z_pres_i (B,) from q's probability rho, a uniform draw u, and the step before's."""
+        if mode:
+            return alive * (rho > 0.5).to(rho.dtype)
+        if self.estimator == "concrete" and self.training:
+            # A Concrete (relaxed Bernoulli) draw through the logistic noise of u ([3] eq. 12).
+            logit = torch.logit(rho, eps=1e-6) + torch.logit(u, eps=1e-6)
+            return alive * torch.sigmoid(logit / self.temperature)
+        return alive * (u < rho).to(rho.dtype)
+
+    def forward(
+        self, images: Tensor, noise: Tensor | None = None, *, mode: bool = False
+    ) -> AIROutput:
+        """Explain images (B, C, H, W) in [0, 1] in at most N steps.
+
+        noise: the draws of ``sample_noise``; None draws them here. mode: take every latent's
+        most likely value instead (z_pres_i = [rho_i > 0.5], the means of z_where and z_what),
+        the deterministic decomposition that evaluation counts objects with.
+        """
+        B, C, H, W = images.shape
+        if noise is None:
+            noise = self.sample_noise(images)
+        flat = images.flatten(1)
+        embedded = None if self.difference else self.embed(flat)  # AIR reads the same x each step
+        h = images.new_zeros(B, self.lstm.hidden_size)
+        c = torch.zeros_like(h)
+        previous = images.new_zeros(B, WHERE + self.z_what_size + 1)
+        alive = images.new_ones(B)
+        canvas = torch.zeros_like(images)
+        steps: dict[str, list[Tensor]] = {k: [] for k in AIROutput.__dataclass_fields__}
+        for i in range(self.steps):
+            seen = images - canvas if self.difference else images
+            if self.difference:
+                embedded = self.embed(seen.flatten(1))
+            h, c = self.lstm(torch.cat([embedded, previous], -1), (h, c))
+            proposal = self.propose(h)
+            rho = torch.sigmoid(proposal[:, 0])
+            where_loc = proposal[:, 1 : 1 + WHERE]
+            where_scale = F.softplus(proposal[:, 1 + WHERE :]) + 1e-4
+            u, eps_where, eps_what = noise[:, i].split([1, WHERE, self.z_what_size], -1)
+            z_pres = self._present(rho, u[:, 0], alive, mode)
+            z_where = where_loc if mode else where_loc + where_scale * eps_where
+            glimpse = crop(seen, where_to_window(z_where), size=self.window)
+            encoded = self.encoder(glimpse.flatten(1))
+            what_loc, what_scale = encoded[:, : self.z_what_size], encoded[:, self.z_what_size :]
+            what_scale = F.softplus(what_scale) + 1e-4
+            z_what = what_loc if mode else what_loc + what_scale * eps_what
+            objects = self.decode(z_what)
+            canvas = canvas + z_pres[:, None, None, None] * self.render(objects, z_where)
+            for name, value in (
+                ("z_pres", z_pres),
+                ("alive", alive),
+                ("pres_probs", rho),
+                ("where_loc", where_loc),
+                ("where_scale", where_scale),
+                ("z_where", z_where),
+                ("what_loc", what_loc),
+                ("what_scale", what_scale),
+                ("z_what", z_what),
+                ("objects", objects),
+                ("canvases", canvas),
+                ("state", h),
+            ):
+                steps[name].append(value)
+            previous = torch.cat([z_where, z_what, z_pres[:, None]], -1)
+            alive = z_pres
+        return AIROutput(**{k: torch.stack(v, 1) for k, v in steps.items()})
+
+    # -- the bound and its gradient -------------------------------------------------------------
+
+    def kl_terms(self, out: AIROutput) -> tuple[Tensor, Tensor, Tensor]:
+        """Per step KL terms (B, N) of z_pres, z_where, z_what, weighted as in the ELBO: a step
+        proposes z_pres only when the step before found an object, and z_where and z_what count
+        only for present objects."""
+        rho = out.pres_probs.clamp(1e-6, 1 - 1e-6)
+        prior = self.z_pres_prior.expand_as(rho)
+        kl_pres = out.alive * kl_divergence(Bernoulli(probs=rho), Bernoulli(probs=prior))
+        where_prior = Normal(
+            torch.cat([self.scale_prior[:1], self.scale_prior.new_zeros(2)]),
+            torch.cat([self.scale_prior[1:], self.shift_prior_std.expand(2)]),
+        )
+        kl_where = kl_divergence(Normal(out.where_loc, out.where_scale), where_prior).sum(-1)
+        kl_what = kl_divergence(Normal(out.what_loc, out.what_scale), Normal(0.0, 1.0)).sum(-1)
+        return kl_pres, out.z_pres * kl_where, out.z_pres * kl_what
+
+    def log_likelihood(self, images: Tensor, out: AIROutput) -> Tensor:
+        """log p(x | z) (B,): the pixels under Normal(final canvas, likelihood_std)."""
+        canvas = out.canvases[:, -1]
+        return Normal(canvas, self.likelihood_std).log_prob(images).flatten(1).sum(-1)
+
+    def loss(self, out: AIROutput, images: Tensor) -> AIRLoss:
+        """The negative ELBO, and for 'reinforce' the surrogate for z_pres's gradient.
+
+        The learning signal of z_pres_i ([1] sec. 2.2) is every term of the ELBO that its draw
+        can change: log p(x | z) minus the KL of z_where and z_what from step i on and of
+        z_pres after step i. It is centred by the baseline b_i and by a running mean, and
+        divided by a running standard deviation (NVIL [2]); the baselines learn its value by
+        squared error. ``images`` are the targets: the model explains its input.
+        """
+        log_lik = self.log_likelihood(images, out)
+        kl_pres, kl_where, kl_what = self.kl_terms(out)
+        elbo = log_lik - (kl_pres + kl_where + kl_what).sum(-1)  # (B,)
+        total = -elbo.mean()
+        baseline_error = elbo.new_zeros(())
+        if self.estimator == "reinforce" and self.training:
+            with torch.no_grad():
+                # cost_i: KL of z_where, z_what at steps >= i and of z_pres at steps > i.
+                later = kl_where + kl_what + F.pad(kl_pres[:, 1:], (0, 1))
+                cost = later.flip(1).cumsum(1).flip(1)
+                signal = log_lik[:, None] - cost  # (B, N)
+            baseline = self.baseline(out.state.detach()).squeeze(-1)  # (B, N)
+            alive = out.alive
+            weight = alive / alive.sum().clamp(min=1)
+            with torch.no_grad():
+                centred = signal - baseline
+                mean = (centred * weight).sum()
+                var = ((centred - mean).square() * weight).sum()
+                decay = self.signal_decay
+                self.signal_mean.mul_(decay).add_((1 - decay) * mean)
+                self.signal_var.mul_(decay).add_((1 - decay) * var)
+                scale = self.signal_var.sqrt().clamp(min=1.0)
+                advantage = (centred - self.signal_mean) / scale
+            log_q = torch.where(
+                out.z_pres > 0.5,
+                torch.log(out.pres_probs.clamp(min=1e-6)),
+                torch.log((1 - out.pres_probs).clamp(min=1e-6)),
+            )
+            surrogate = -(alive * advantage * log_q).sum(-1).mean()
+            # The baseline learns the signal in the same units as the advantage.
+            baseline_error = (alive * ((signal - baseline) / scale).square()).sum(-1).mean()
+            total = total + surrogate + baseline_error
+        return AIRLoss(
+            total=total,
+            nll_bound=-elbo.mean(),
+            reconstruction=-log_lik.mean(),
+            kl_pres=kl_pres.sum(-1).mean(),
+            kl_where=kl_where.sum(-1).mean(),
+            kl_what=kl_what.sum(-1).mean(),
+            objects=out.count.mean(),
+            baseline_error=baseline_error,
+        )
+
+    # -- what it found ---------------------------------------------------------------------------
+
+    def decompose(self, images: Tensor) -> Decomposition:
+        """The most likely decomposition of images (B, C, H, W): see ``Decomposition``."""
+        out = self(images, mode=True)
+        S = self.image_size
+        return Decomposition(
+            present=out.z_pres,
+            outlines=window_outlines(out.z_where, height=S, width=S),
+            canvases=out.canvases,
+        )
+
+    def attended(self, images: Tensor, output: AIROutput) -> Glimpses:
+        """The windows of each step (B, N, 1, 4, 2), and the glimpses read through them."""
+        S = self.image_size
+        outlines = window_outlines(output.z_where, height=S, width=S)[:, :, None]
+        windows = where_to_window(output.z_where).flatten(0, 1)
+        repeated = images.repeat_interleave(self.steps, 0)
+        views = crop(repeated, windows, size=self.window).unflatten(0, (-1, self.steps))
+        return Glimpses(outlines=outlines, views=views)

@@ -1,0 +1,113 @@
+"""Figures of a scene explained object by object, whatever the model (``Decomposition``).
+
+``scene_grid`` draws, for each scene, the input with every present step's window in that step's
+colour, and the reconstruction beside it; ``scene_animation`` writes a GIF whose frames add one
+step at a time: the canvas after step t, with the windows of steps up to t, beside the input.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; there may be no screen
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from foveate.models.interface import Decomposition  # noqa: E402
+
+# One colour per step, distinct on black (the order of AIR's paper figures: red, green, blue).
+STEP_COLOURS = ("#ff4040", "#40ff40", "#4080ff", "#ffd040", "#ff40ff", "#40ffff")
+
+
+def _grey(images: Tensor) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> (N, H, W) numpy, channels averaged."""
+    return images.detach().float().cpu().clamp(0, 1).mean(1).numpy()
+
+
+def _draw(
+    images: Tensor, scenes: Decomposition, *, steps: int, counts: Tensor | None
+) -> plt.Figure:
+    """Pairs of panels (input with windows, reconstruction after ``steps`` steps) per scene."""
+    N, T = scenes.present.shape
+    shown = min(steps, T)
+    inputs = _grey(images)
+    canvases = _grey(scenes.canvases[:, shown - 1]) if shown else np.zeros_like(inputs)
+    present = scenes.present.detach().cpu().numpy() > 0.5
+    # imshow puts pixel i's centre at i, so pixel edges move by half a pixel
+    outlines = scenes.outlines.detach().float().cpu().numpy() - 0.5
+    pairs = min(N, 4)
+    rows = math.ceil(N / pairs)
+    fig, axes = plt.subplots(rows, 2 * pairs, figsize=(2.2 * 2 * pairs, 2.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for n in range(N):
+        left, right = axes[n // pairs, 2 * (n % pairs)], axes[n // pairs, 2 * (n % pairs) + 1]
+        left.imshow(inputs[n], cmap="gray", vmin=0, vmax=1)
+        right.imshow(canvases[n], cmap="gray", vmin=0, vmax=1)
+        found = int(present[n].sum())
+        title = f"{found} found"
+        if counts is not None:
+            title += f" / {int(counts[n])} there"
+        left.set_title(title, fontsize=8)
+        right.set_title(f"after step {shown}" if shown < T else "reconstruction", fontsize=8)
+        h, w = inputs[n].shape
+        for t in range(shown):
+            if not present[n, t]:
+                continue
+            colour = STEP_COLOURS[t % len(STEP_COLOURS)]
+            for ax in (left, right):
+                ax.add_patch(
+                    Polygon(outlines[n, t], closed=True, fill=False, edgecolor=colour, lw=1.4)
+                )
+                ax.set_xlim(-0.5, w - 0.5)
+                ax.set_ylim(h - 0.5, -0.5)
+    fig.tight_layout()
+    return fig
+
+
+def scene_grid(
+    path: str | os.PathLike,
+    images: Tensor,
+    scenes: Decomposition,
+    *,
+    counts: Tensor | None = None,
+) -> Path:
+    """Write inputs (N, C, H, W) and their decomposition as a PNG; returns its path.
+
+    counts: (N,) the true number of objects, shown beside the number found, or None.
+    """
+    fig = _draw(images, scenes, steps=scenes.present.shape[1], counts=counts)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def scene_animation(
+    path: str | os.PathLike,
+    images: Tensor,
+    scenes: Decomposition,
+    *,
+    counts: Tensor | None = None,
+    frame_ms: int = 700,
+) -> Path:
+    """Write an animated GIF adding one step per frame; returns its path."""
+    T = scenes.present.shape[1]
+    frames = []
+    for t in range(1, T + 1):
+        fig = _draw(images, scenes, steps=t, counts=counts)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=80)
+        plt.close(fig)
+        buffer.seek(0)
+        frames.append(Image.open(buffer).convert("RGB"))
+    durations = [frame_ms] * (T - 1) + [frame_ms * 4]  # linger on the whole decomposition
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return Path(path)

@@ -1,0 +1,164 @@
+"""AIR and DAIR: the step structure, the bound's parts, the z_pres gradient estimate against its
+exact value, the relaxed option, the decomposition, and the evaluation's box matching."""
+
+import pytest
+import torch
+
+from foveate.models import create_model, model_entry
+from foveate.models.air import AIR, window_boxes
+from foveate.models.interface import Decomposes, Decomposition, Model, Stochastic
+from foveate.training.scenes import matched_centre_error
+
+TINY = dict(
+    image_size=24, steps=3, z_what_size=4, lstm_size=16, hidden_size=16, embed_size=16, window=8
+)
+
+
+def tiny_air(seed=0, **kwargs) -> AIR:
+    torch.manual_seed(seed)
+    return AIR(**{**TINY, **kwargs})
+
+
+@pytest.fixture
+def images():
+    return torch.rand(6, 1, 24, 24, generator=torch.Generator().manual_seed(0))
+
+
+def test_air_and_dair_are_registered_and_differ_only_in_what_a_step_reads():
+    air, dair = create_model("air", **TINY), create_model("dair", **TINY)
+    assert type(air) is type(dair) is AIR
+    assert not air.difference and dair.difference
+    assert model_entry("dair").fixed == {"difference": True}
+    with pytest.raises(ValueError, match="fixes difference"):
+        create_model("dair", difference=False)
+    assert isinstance(air, Model) and isinstance(air, Stochastic) and isinstance(air, Decomposes)
+
+
+@pytest.mark.parametrize("difference", [False, True])
+def test_shapes_and_once_absent_always_absent(images, difference):
+    model = tiny_air(difference=difference)
+    with torch.no_grad():
+        # push z_pres towards 1/2 so that both values occur
+        model.propose[-1].bias[0] = 0.0
+        out = model(images)
+    B, N = 6, 3
+    assert out.z_pres.shape == (B, N) and out.z_where.shape == (B, N, 3)
+    assert out.z_what.shape == (B, N, 4) and out.canvases.shape == (B, N, 1, 24, 24)
+    assert out.objects.shape == (B, N, 1, 8, 8)
+    assert set(out.z_pres.unique().tolist()) <= {0.0, 1.0}
+    assert (out.z_pres[:, 1:] <= out.z_pres[:, :-1]).all()
+    assert torch.equal(out.alive[:, 1:], out.z_pres[:, :-1]) and (out.alive[:, 0] == 1).all()
+    # the canvas grows only by present objects
+    grown = (out.canvases[:, 1:] - out.canvases[:, :-1]).flatten(2).abs().sum(-1)
+    assert (grown[out.z_pres[:, 1:] == 0] == 0).all()
+
+
+def test_the_same_draws_give_the_same_pass_and_mode_is_deterministic(images):
+    model = tiny_air()
+    noise = model.sample_noise(images)
+    assert noise.shape == (6, 3, 1 + 3 + 4)
+    a, b = model(images, noise), model(images, noise)
+    assert torch.equal(a.canvases, b.canvases)
+    m1, m2 = model(images, mode=True), model(images, mode=True)
+    assert torch.equal(m1.canvases, m2.canvases)
+    assert torch.equal(m1.z_where, m1.where_loc) and torch.equal(m1.z_what, m1.what_loc)
+
+
+def test_the_bound_is_reconstruction_plus_the_kls(images):
+    model = tiny_air().eval()
+    loss = model.loss(model(images), images)
+    parts = loss.reconstruction + loss.kl_pres + loss.kl_where + loss.kl_what
+    torch.testing.assert_close(loss.nll_bound, parts)
+    # in evaluation there is no surrogate: the total is the bound
+    torch.testing.assert_close(loss.total, loss.nll_bound)
+    assert loss.kl_pres >= 0 and loss.kl_where >= 0 and loss.kl_what >= 0
+
+
+def test_steps_after_an_absent_object_cost_nothing(images):
+    model = tiny_air()
+    noise = model.sample_noise(images)
+    noise[:, 0, 0] = 1.0  # u = 1 > rho: the first step finds nothing, so no step does
+    out = model(images, noise)
+    assert (out.z_pres == 0).all()
+    kl_pres, kl_where, kl_what = model.kl_terms(out)
+    assert (kl_pres[:, 1:] == 0).all() and (kl_where == 0).all() and (kl_what == 0).all()
+    assert (kl_pres[:, 0] > 0).all()  # the first step's choice is always paid for
+
+
+def test_the_likelihood_ratio_gradient_of_z_pres_matches_the_exact_one():
+    """One step, fixed z_where and z_what: E[ELBO] = rho f(1) + (1 - rho) f(0) - KL_pres(rho).
+
+    The mean over many draws of the training loss's gradient with respect to z_pres's logit
+    bias must match the exact gradient of -E[ELBO] (the estimator is unbiased); the running
+    normalisation is frozen (decay 1) so that it does not rescale the signal."""
+    model = tiny_air(steps=1, signal_decay=1.0)
+    image = torch.rand(1, 1, 24, 24, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        model.propose[-1].bias[0] = 0.3  # rho near 1/2: both outcomes are common
+    draws = 40000
+    images = image.expand(draws, -1, -1, -1)
+    noise = model.sample_noise(images)
+    noise[..., 1:] = 0.0  # z_where and z_what at their means: f depends on z_pres alone
+    bias = model.propose[-1].bias
+
+    def elbo_given(present: bool) -> torch.Tensor:
+        forced = noise[:1].clone()
+        forced[..., 0] = 0.0 if present else 1.0
+        out = model(image, forced)
+        log_lik = model.log_likelihood(image, out)
+        _, kl_where, kl_what = model.kl_terms(out)
+        return (log_lik - kl_where.sum(-1) - kl_what.sum(-1)).detach()
+
+    f1, f0 = elbo_given(True), elbo_given(False)
+    assert (f1 - f0).abs() > 1.0  # the choice matters
+    out = model(image, noise[:1])
+    rho = out.pres_probs[:, 0]
+    kl_pres = model.kl_terms(out)[0][:, 0]
+    expected = -(rho * f1 + (1 - rho) * f0 - kl_pres).sum()
+    (exact,) = torch.autograd.grad(expected, bias)
+
+    model.zero_grad()
+    model.loss(model(images, noise), images).total.backward()
+    estimate = bias.grad[0]
+    assert torch.sign(estimate) == torch.sign(exact[0])
+    torch.testing.assert_close(estimate, exact[0], rtol=0.05, atol=0.0)
+
+
+def test_the_concrete_option_relaxes_z_pres_in_training_only(images):
+    model = tiny_air(estimator="concrete")
+    out = model(images)
+    assert ((out.z_pres > 0) & (out.z_pres < 1)).any()
+    loss = model.loss(out, images)
+    torch.testing.assert_close(loss.total, loss.nll_bound)  # no surrogate, no baseline
+    loss.total.backward()
+    assert model.propose[-1].bias.grad[0] != 0  # rho learns through the relaxation
+    model.eval()
+    assert set(model(images).z_pres.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_decompose_reports_present_windows_as_pixel_boxes(images):
+    model = tiny_air()
+    scenes = model.decompose(images)
+    assert isinstance(scenes, Decomposition)
+    assert scenes.present.shape == (6, 3) and scenes.outlines.shape == (6, 3, 4, 2)
+    # at initialisation the window is the prior's: half-width 0.5, centred
+    boxes = window_boxes(
+        torch.tensor([[torch.log(torch.tensor(0.5)), 0.0, 0.0]]), height=24, width=24
+    )
+    torch.testing.assert_close(boxes, torch.tensor([[6.0, 6.0, 18.0, 18.0]]))
+
+
+def test_boxes_are_matched_whatever_the_order():
+    truth = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [0, 0, 0, 0]]])
+    found = torch.tensor([[[21.0, 20.0, 31.0, 30.0], [0.0, 3.0, 10.0, 13.0], [5, 5, 9, 9]]])
+    error = matched_centre_error(found, truth, torch.tensor([2]))
+    torch.testing.assert_close(error, torch.tensor([2.0]))  # (1 + 3) / 2, the third step unused
+    one = matched_centre_error(found[:, 1:], truth, torch.tensor([1]))
+    torch.testing.assert_close(one, torch.tensor([3.0]))
+
+
+def test_refuses_impossible_settings():
+    with pytest.raises(ValueError, match="estimator"):
+        AIR(estimator="gumbel")
+    with pytest.raises(ValueError, match="z_pres_prior"):
+        AIR(z_pres_prior=1.0)
