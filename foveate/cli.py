@@ -62,12 +62,14 @@ def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, An
 
 
 def _sections(model: str) -> dict[str, dict[str, Any]]:
-    from foveate.models import model_class
+    from foveate.models import model_entry
     from foveate.training.config import TrainerSettings
     from foveate.training.fit import HARNESS_ARGS, data_source_class, training_module_class
 
+    entry = model_entry(model)
     return {
-        "model_args": _section_parameters(model_class(model)),
+        # What the registered name fixes (DAIR's difference) is no flag of it.
+        "model_args": _section_parameters(entry.cls, skip=tuple(entry.fixed)),
         "data": _section_parameters(data_source_class(model)),
         "optim": _section_parameters(training_module_class(model), skip=HARNESS_ARGS),
         "trainer": _section_parameters(TrainerSettings),

@@ -89,9 +89,11 @@ def test_the_likelihood_ratio_gradient_of_z_pres_matches_the_exact_one():
     """One step, fixed z_where and z_what: E[ELBO] = rho f(1) + (1 - rho) f(0) - KL_pres(rho).
 
     The mean over many draws of the training loss's gradient with respect to z_pres's logit
-    bias must match the exact gradient of -E[ELBO] (the estimator is unbiased); the running
-    normalisation is frozen (decay 1) so that it does not rescale the signal."""
-    model = tiny_air(steps=1, signal_decay=1.0)
+    bias must match the exact gradient of -E[ELBO] (the estimator is unbiased), with the running
+    statistics at work: a signal rescaled beside the exactly differentiated KL of z_pres would
+    fail this."""
+    model = tiny_air(steps=1)
+    model.signal_var.fill_(1e4)  # a running std of 100 nats, as in training
     image = torch.rand(1, 1, 24, 24, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         model.propose[-1].bias[0] = 0.3  # rho near 1/2: both outcomes are common
@@ -157,8 +159,17 @@ def test_boxes_are_matched_whatever_the_order():
     torch.testing.assert_close(one, torch.tensor([3.0]))
 
 
+def test_initial_presence_is_rho_at_initialisation(images):
+    model = tiny_air(initial_presence=0.1)
+    # the proposal's weights start small: rho is near its bias, whatever the image
+    rho = model(images).pres_probs[:, 0]
+    torch.testing.assert_close(rho, torch.full_like(rho, 0.1), atol=0.05, rtol=0)
+
+
 def test_refuses_impossible_settings():
     with pytest.raises(ValueError, match="estimator"):
         AIR(estimator="gumbel")
     with pytest.raises(ValueError, match="z_pres_prior"):
         AIR(z_pres_prior=1.0)
+    with pytest.raises(ValueError, match="initial_presence"):
+        AIR(initial_presence=0.0)

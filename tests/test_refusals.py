@@ -165,3 +165,14 @@ def test_a_diverging_run_stops_at_its_step_and_keeps_the_last_good_checkpoint(
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     assert last["global_step"] == 4
     assert all(torch.isfinite(t).all() for t in last["state_dict"].values())
+
+
+def test_what_a_registered_name_fixes_is_neither_a_flag_nor_a_config_key(tmp_path, capsys):
+    # DAIR is AIR with difference=True: neither a flag nor a config may set it back.
+    with pytest.raises(SystemExit):
+        main(["train", "dair", "--help"])
+    assert "--difference" not in capsys.readouterr().out
+    path = config_file(tmp_path, "model: dair\nmodel_args:\n  difference: false\n")
+    refused(
+        capsys, ["train", "dair", "--config", path], path, "model_args.difference cannot be set"
+    )

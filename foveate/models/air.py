@@ -166,10 +166,13 @@ class AIR(nn.Module):
         likelihood_std: the pixels' standard deviation around the canvas.
         decoder_bias: initial bias of the decoder's output logits: negative starts objects dark,
             so the first steps do not paint the whole window grey.
+        initial_presence: q(z_pres_i = 1) at initialisation, whatever the image: low starts
+            with few objects, so the first step's decoder learns whole digits before later
+            steps can share them out.
         difference: DAIR: each step reads the image minus the canvas so far.
         baseline_hidden: hidden units of the baseline MLP (reads the LSTM state, detached).
-        signal_decay: decay of the running mean and variance that centre and scale the learning
-            signal ([2] sec. 3.3).
+        signal_decay: decay of the running mean that centres the learning signal ([2] sec. 3.3)
+            and of the running variance the baselines' error is measured in.
     """
 
     def __init__(
@@ -190,6 +193,7 @@ class AIR(nn.Module):
         shift_prior_std: float = 1.0,
         likelihood_std: float = 0.3,
         decoder_bias: float = -2.0,
+        initial_presence: float = 0.5,
         difference: bool = False,
         baseline_hidden: int = 100,
         signal_decay: float = 0.9,
@@ -201,6 +205,8 @@ class AIR(nn.Module):
             raise ValueError(f"steps must be at least 1, got {steps}")
         if not 0 < z_pres_prior < 1:
             raise ValueError(f"z_pres_prior must be in (0, 1), got {z_pres_prior}")
+        if not 0 < initial_presence < 1:
+            raise ValueError(f"initial_presence must be in (0, 1), got {initial_presence}")
         if likelihood_std <= 0 or temperature <= 0 or scale_prior[1] <= 0:
             raise ValueError("likelihood_std, temperature and the scale prior's std must be > 0")
         self.image_size, self.channels, self.steps = image_size, channels, steps
@@ -227,8 +233,9 @@ class AIR(nn.Module):
         with torch.no_grad():
             last = self.propose[-1]
             last.weight.mul_(0.1)
-            # Windows start at the prior's size, in the middle, and objects start likely present.
-            last.bias.copy_(torch.tensor([2.0, scale_prior[0], 0.0, 0.0, -2.0, -2.0, -2.0]))
+            # Windows start at the prior's size, in the middle.
+            presence = math.log(initial_presence / (1 - initial_presence))
+            last.bias.copy_(torch.tensor([presence, scale_prior[0], 0.0, 0.0, -2.0, -2.0, -2.0]))
             self.decoder[-1].bias.fill_(decoder_bias)
 
     # -- the model's parts ---------------------------------------------------------------------
@@ -349,9 +356,8 @@ class AIR(nn.Module):
 
         The learning signal of z_pres_i ([1] sec. 2.2) is every term of the ELBO that its draw
         can change: log p(x | z) minus the KL of z_where and z_what from step i on and of
-        z_pres after step i. It is centred by the baseline b_i and by a running mean, and
-        divided by a running standard deviation (NVIL [2]); the baselines learn its value by
-        squared error. ``images`` are the targets: the model explains its input.
+        z_pres after step i. It is centred by the baseline b_i and by a running mean (NVIL
+        [2]); the baselines learn its value by squared error. ``images`` are the targets: the model explains its input.
         """
         log_lik = self.log_likelihood(images, out)
         kl_pres, kl_where, kl_what = self.kl_terms(out)
@@ -374,15 +380,18 @@ class AIR(nn.Module):
                 decay = self.signal_decay
                 self.signal_mean.mul_(decay).add_((1 - decay) * mean)
                 self.signal_var.mul_(decay).add_((1 - decay) * var)
-                scale = self.signal_var.sqrt().clamp(min=1.0)
-                advantage = (centred - self.signal_mean) / scale
-            log_q = torch.where(
-                out.z_pres > 0.5,
-                torch.log(out.pres_probs.clamp(min=1e-6)),
-                torch.log((1 - out.pres_probs).clamp(min=1e-6)),
+                # Centred, not divided by the running standard deviation as NVIL's is: here the
+                # KL of z_pres is differentiated exactly beside this estimate, and dividing only
+                # the estimate by a std of hundreds of nats made the prior's pull on z_pres a
+                # hundred times stronger than the likelihood's (every scene explained as empty).
+                advantage = centred - self.signal_mean
+            log_q = Bernoulli(probs=out.pres_probs.clamp(1e-6, 1 - 1e-6)).log_prob(
+                (out.z_pres > 0.5).to(out.pres_probs.dtype)
             )
             surrogate = -(alive * advantage * log_q).sum(-1).mean()
-            # The baseline learns the signal in the same units as the advantage.
+            # The baseline's regression in units of the signal's running std: its size then
+            # says how well it predicts, whatever the scale of the likelihood.
+            scale = self.signal_var.sqrt().clamp(min=1.0)
             baseline_error = (alive * ((signal - baseline) / scale).square()).sum(-1).mean()
             total = total + surrogate + baseline_error
         return AIRLoss(
