@@ -12,7 +12,10 @@ the issue's); ``--speed-minutes`` first trains alone on every core for that long
 the throughput. A run cut off continues with --resume; finished seeds are not trained again.
 
 Writes benchmarks/results/<name>.json: the median and worst count accuracy, how many seeds
-reached 98%, each seed's accuracy, bound and position error, and the throughput.
+reached 98%, each seed's accuracy, bound and position error, and the throughput. Each finished
+seed's results.json and metrics.csv are kept in benchmarks/results/logs/<name>/ (runs/ does not
+outlive a session): a later session trains only the seeds missing there, and the summary covers
+every kept seed of the list.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,12 +35,15 @@ from common import write_results
 from foveate.training.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
+KEPT = ROOT / "benchmarks" / "results" / "logs"
 FOVEATE = [sys.executable, "-m", "foveate.cli"]
 TARGET = 98.0
 
 
-def train_command(config: Path, run_dir: Path, seed: int, threads: int | None, extra: list[str]):
-    command = [*FOVEATE, "train", "--config", str(config), "--run-dir", str(run_dir)]
+def train_command(
+    model: str, config: Path, run_dir: Path, seed: int, threads: int | None, extra: list[str]
+) -> list[str]:
+    command = [*FOVEATE, "train", model, "--config", str(config), "--run-dir", str(run_dir)]
     command += ["--seed", str(seed), "--no-progress-bar", *extra]
     if threads:
         command += ["--threads", str(threads)]
@@ -45,8 +52,18 @@ def train_command(config: Path, run_dir: Path, seed: int, threads: int | None, e
     return command
 
 
-def run_all(commands: dict[int, list[str]], logs: dict[int, Path], jobs: int) -> None:
-    """Run the commands, at most ``jobs`` at once; stop at the first that fails."""
+def keep(run_dir: Path, kept: Path, seed: int) -> None:
+    """Copy a finished seed's record (results, log of metrics, config) where git keeps it."""
+    kept.mkdir(parents=True, exist_ok=True)
+    for file in ("results.json", "metrics.csv", "config.yaml"):
+        shutil.copyfile(run_dir / file, kept / f"seed-{seed}.{file}")
+
+
+def run_all(
+    commands: dict[int, list[str]], logs: dict[int, Path], jobs: int, on_done=lambda seed: None
+) -> None:
+    """Run the commands, at most ``jobs`` at once; stop at the first that fails; call
+    ``on_done(seed)`` for each that succeeds."""
     waiting, running = list(commands), {}
     while waiting or running:
         while waiting and len(running) < jobs:
@@ -63,6 +80,7 @@ def run_all(commands: dict[int, list[str]], logs: dict[int, Path], jobs: int) ->
                 for other in running.values():
                     other.terminate()
                 sys.exit(f"seed {seed} failed (exit {process.returncode}); see {logs[seed]}")
+            on_done(seed)
             print(f"seed {seed}: done", flush=True)
 
 
@@ -72,6 +90,9 @@ def main() -> None:
     parser.add_argument("--name", help="results name (default: <model>_<config name>)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
+    parser.add_argument(
+        "--threads", type=int, help="threads per run (default: 1 with --jobs 2 or more, else all)"
+    )
     parser.add_argument("--speed-minutes", type=float, default=0.0)
     parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("--resume", action="store_true")
@@ -83,7 +104,7 @@ def main() -> None:
     base = ROOT / "runs" / f"bench-{name}"
     base.mkdir(parents=True, exist_ok=True)
     extra = list(args.extra) + (["--data-dir", args.data_dir] if args.data_dir else [])
-    env_threads = 1 if args.jobs > 1 else None
+    threads = args.threads or (1 if args.jobs > 1 else None)
     if not args.resume and any(base.glob("seed-*/checkpoints")):
         sys.exit(f"{base} holds runs already: --resume, or remove it")
 
@@ -92,7 +113,8 @@ def main() -> None:
         speed_dir = base / "speed"
         done = speed_dir / "results.json"
         if not done.is_file():
-            command = [*FOVEATE, "train", "--config", str(config_path), "--run-dir", str(speed_dir)]
+            command = [*FOVEATE, "train", config.model, "--config", str(config_path)]
+            command += ["--run-dir", str(speed_dir)]
             command += [
                 "--max-minutes",
                 str(args.speed_minutes),
@@ -108,16 +130,20 @@ def main() -> None:
             )
         speed = json.loads(done.read_text())["train_images_per_s"]
 
+    kept = KEPT / name
     commands, logs = {}, {}
     for seed in args.seeds:
         run_dir = base / f"seed-{seed}"
-        if (run_dir / "results.json").is_file():
+        if (kept / f"seed-{seed}.results.json").is_file():
             continue
-        commands[seed] = train_command(config_path, run_dir, seed, env_threads, extra)
+        if (run_dir / "results.json").is_file():
+            keep(run_dir, kept, seed)
+            continue
+        commands[seed] = train_command(config.model, config_path, run_dir, seed, threads, extra)
         logs[seed] = base / f"seed-{seed}.log"
-    run_all(commands, logs, args.jobs)
+    run_all(commands, logs, args.jobs, on_done=lambda seed: keep(base / f"seed-{seed}", kept, seed))
 
-    results = {s: json.loads((base / f"seed-{s}" / "results.json").read_text()) for s in args.seeds}
+    results = {s: json.loads((kept / f"seed-{s}.results.json").read_text()) for s in args.seeds}
     accuracy = {s: r["test_count_accuracy_pct"] for s, r in results.items()}
     metrics = {
         "count_accuracy_pct_median": round(statistics.median(accuracy.values()), 2),
@@ -138,8 +164,8 @@ def main() -> None:
         metrics[f"train_minutes_seed{s}"] = round(r["train_seconds"] / 60, 1)
     wall = sum(r["wall_s"] for r in results.values())
     metrics["wall_s"] = round(wall, 1)
-    trained = RunConfig.from_yaml(base / f"seed-{args.seeds[0]}" / "config.yaml")
-    jobs = f"{args.jobs} seeds at once, one thread each" if args.jobs > 1 else "one seed at a time"
+    trained = RunConfig.from_yaml(kept / f"seed-{args.seeds[0]}.config.yaml")
+    jobs = f"{args.jobs} seed(s) at once, {threads or 'all'} thread(s) each"
     notes = (
         f"Count accuracy (%) on the fixed test scenes (data_seed 0, counts "
         f"{trained.data.get('counts')}); each seed's checkpoint chosen on the validation bound "

@@ -40,7 +40,23 @@ def _flag_type(annotation: Any) -> dict[str, Any]:
         return {"action": argparse.BooleanOptionalAction}
     if annotation in (int, float, str):
         return {"type": annotation}
+    if origin in (list, tuple):
+        return {"type": _list_flag, "metavar": "A,B,..."}
     return {"type": str}
+
+
+def _list_flag(text: str) -> list[Any]:
+    """A list-valued flag, written '0,1,3' or as YAML ('[0, 1, 3]'); the schema checks its
+    items' types as it does a config file's."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text if text.lstrip().startswith("[") else f"[{text}]")
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"not a list: {text!r} (write it as 0,1,3)") from None
+    if not isinstance(value, list):
+        raise argparse.ArgumentTypeError(f"not a list: {text!r} (write it as 0,1,3)")
+    return value
 
 
 def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -141,3 +141,11 @@ def test_a_configs_eval_samples_is_the_one_the_test_uses(tmp_path, capsys):
     assert "(M=3," in capsys.readouterr().out
     assert main(["eval", checkpoint, "--eval-samples", "5"]) == 0
     assert "(M=5," in capsys.readouterr().out
+
+
+def test_list_settings_are_flags_written_with_commas_or_as_yaml():
+    from foveate.cli import _list_flag
+
+    assert _list_flag("0,1,3") == [0, 1, 3]
+    assert _list_flag("[-0.5, 0.1]") == [-0.5, 0.1]
+    assert _list_flag("2") == [2]

@@ -176,3 +176,7 @@ def test_what_a_registered_name_fixes_is_neither_a_flag_nor_a_config_key(tmp_pat
     refused(
         capsys, ["train", "dair", "--config", path], path, "model_args.difference cannot be set"
     )
+
+
+def test_a_list_flag_of_the_wrong_items_is_refused(capsys):
+    refused(capsys, ["train", "air", "--sample", "--counts", "0,one"], "data.counts", "'one'")

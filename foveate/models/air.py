@@ -169,6 +169,10 @@ class AIR(nn.Module):
         initial_presence: q(z_pres_i = 1) at initialisation, whatever the image: low starts
             with few objects, so the first step's decoder learns whole digits before later
             steps can share them out.
+        presence_floor: keep q(z_pres_i = 1) in [floor, 1 - floor]: a step whose presence has
+            become unlikely (or certain) is still tried the other way now and then, so the
+            likelihood ratio keeps a signal for it. A narrower q is still a posterior
+            approximation: the bound stays a bound. Departure from [1].
         difference: DAIR: each step reads the image minus the canvas so far.
         baseline_hidden: hidden units of the baseline MLP (reads the LSTM state, detached).
         signal_decay: decay of the running mean that centres the learning signal ([2] sec. 3.3)
@@ -194,6 +198,7 @@ class AIR(nn.Module):
         likelihood_std: float = 0.3,
         decoder_bias: float = -2.0,
         initial_presence: float = 0.5,
+        presence_floor: float = 0.0,
         difference: bool = False,
         baseline_hidden: int = 100,
         signal_decay: float = 0.9,
@@ -207,12 +212,15 @@ class AIR(nn.Module):
             raise ValueError(f"z_pres_prior must be in (0, 1), got {z_pres_prior}")
         if not 0 < initial_presence < 1:
             raise ValueError(f"initial_presence must be in (0, 1), got {initial_presence}")
+        if not 0 <= presence_floor < 0.5:
+            raise ValueError(f"presence_floor must be in [0, 0.5), got {presence_floor}")
         if likelihood_std <= 0 or temperature <= 0 or scale_prior[1] <= 0:
             raise ValueError("likelihood_std, temperature and the scale prior's std must be > 0")
         self.image_size, self.channels, self.steps = image_size, channels, steps
         self.z_what_size, self.window, self.estimator = z_what_size, window, estimator
         self.temperature, self.likelihood_std = temperature, likelihood_std
         self.difference, self.signal_decay = difference, signal_decay
+        self.presence_floor = presence_floor
         pixels = channels * image_size * image_size
         glimpse = channels * window * window
         latents = WHERE + z_what_size + 1
@@ -234,7 +242,9 @@ class AIR(nn.Module):
             last = self.propose[-1]
             last.weight.mul_(0.1)
             # Windows start at the prior's size, in the middle.
-            presence = math.log(initial_presence / (1 - initial_presence))
+            inner = (initial_presence - presence_floor) / (1 - 2 * presence_floor)
+            inner = min(max(inner, 1e-3), 1 - 1e-3)
+            presence = math.log(inner / (1 - inner))
             last.bias.copy_(torch.tensor([presence, scale_prior[0], 0.0, 0.0, -2.0, -2.0, -2.0]))
             self.decoder[-1].bias.fill_(decoder_bias)
 
@@ -297,7 +307,8 @@ class AIR(nn.Module):
                 embedded = self.embed(seen.flatten(1))
             h, c = self.lstm(torch.cat([embedded, previous], -1), (h, c))
             proposal = self.propose(h)
-            rho = torch.sigmoid(proposal[:, 0])
+            floor = self.presence_floor
+            rho = floor + (1 - 2 * floor) * torch.sigmoid(proposal[:, 0])
             where_loc = proposal[:, 1 : 1 + WHERE]
             where_scale = F.softplus(proposal[:, 1 + WHERE :]) + 1e-4
             u, eps_where, eps_what = noise[:, i].split([1, WHERE, self.z_what_size], -1)

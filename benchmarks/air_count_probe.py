@@ -1,0 +1,80 @@
+"""How a scene model counts: true against inferred object counts on the validation scenes.
+
+    python benchmarks/air_count_probe.py runs/air/checkpoints/last.ckpt --results-name air_probe
+
+Reads the validation scenes (never the test set: this is a diagnostic for choosing settings) of
+the checkpoint's run and prints the confusion of true and inferred counts (rows: true count,
+columns: objects found by the most likely decomposition), and per true count each step's mean
+q(z_pres = 1) and window half-width. Over-segmentation (a digit explained by several objects)
+shows as counts above the diagonal, merging (two digits in one window) below it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from common import write_results
+
+import foveate
+from foveate.training.fit import build_data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
+    parser.add_argument("--results-name", help="also write benchmarks/results/<name>.json")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    model, config = foveate.load(args.checkpoint)
+    if args.data_dir:
+        config = config.updated({"data": {"data_dir": args.data_dir}})
+    data = build_data(config)
+    data.setup("fit")
+    model.eval()
+    true_counts, found_counts, rhos, scales = [], [], [], []
+    with torch.no_grad():
+        for images, truth in data.val_dataloader():
+            out = model(images, mode=True)
+            true_counts.append(truth["count"])
+            found_counts.append(out.z_pres.sum(-1).round().long())
+            rhos.append(out.pres_probs)
+            scales.append(out.z_where[..., 0].exp())
+    true, found = torch.cat(true_counts), torch.cat(found_counts)
+    rho, scale = torch.cat(rhos), torch.cat(scales)
+    rows, columns = int(true.max()) + 1, model.steps + 1
+    confusion = torch.zeros(rows, columns, dtype=torch.long)
+    confusion.index_put_((true, found), torch.ones_like(true), accumulate=True)
+    accuracy = 100 * (true == found).float().mean().item()
+    print(f"validation count accuracy {accuracy:.2f}% on {len(true)} scenes")
+    print("true \\ found " + " ".join(f"{c:>6}" for c in range(columns)))
+    for r in range(rows):
+        print(f"{r:>12} " + " ".join(f"{int(v):>6}" for v in confusion[r]))
+    metrics: dict[str, float] = {"val_count_accuracy_pct": round(accuracy, 2)}
+    for r in range(rows):
+        here = true == r
+        print(
+            f"true count {r}: q(z_pres=1) per step {rho[here].mean(0).numpy().round(3)}, "
+            f"window half-width {scale[here].mean(0).numpy().round(2)}"
+        )
+        for c in range(columns):
+            metrics[f"true{r}_found{c}"] = int(confusion[r, c])
+    if args.results_name:
+        path = write_results(
+            args.results_name,
+            metrics=metrics,
+            seed=0,
+            wall_s=time.perf_counter() - started,
+            notes=(
+                f"Validation scenes of {args.checkpoint} (data_seed "
+                f"{config.data.get('data_seed', 0)}): true<r>_found<c> counts scenes of r digits "
+                "explained by c objects in the most likely decomposition."
+            ),
+        )
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
