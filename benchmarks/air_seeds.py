@@ -52,11 +52,12 @@ def train_command(
     return command
 
 
-def keep(run_dir: Path, kept: Path, seed: int) -> None:
-    """Copy a finished seed's record (results, log of metrics, config) where git keeps it."""
+def keep(run_dir: Path, kept: Path, prefix: str) -> None:
+    """Copy a finished run's record (results, log of metrics, config) where git keeps it, as
+    kept/<prefix>.results.json and so on."""
     kept.mkdir(parents=True, exist_ok=True)
     for file in ("results.json", "metrics.csv", "config.yaml"):
-        shutil.copyfile(run_dir / file, kept / f"seed-{seed}.{file}")
+        shutil.copyfile(run_dir / file, kept / f"{prefix}.{file}")
 
 
 def run_all(
@@ -137,11 +138,16 @@ def main() -> None:
         if (kept / f"seed-{seed}.results.json").is_file():
             continue
         if (run_dir / "results.json").is_file():
-            keep(run_dir, kept, seed)
+            keep(run_dir, kept, f"seed-{seed}")
             continue
         commands[seed] = train_command(config.model, config_path, run_dir, seed, threads, extra)
         logs[seed] = base / f"seed-{seed}.log"
-    run_all(commands, logs, args.jobs, on_done=lambda seed: keep(base / f"seed-{seed}", kept, seed))
+    run_all(
+        commands,
+        logs,
+        args.jobs,
+        on_done=lambda seed: keep(base / f"seed-{seed}", kept, f"seed-{seed}"),
+    )
 
     results = {s: json.loads((kept / f"seed-{s}.results.json").read_text()) for s in args.seeds}
     accuracy = {s: r["test_count_accuracy_pct"] for s, r in results.items()}

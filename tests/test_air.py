@@ -159,6 +159,34 @@ def test_boxes_are_matched_whatever_the_order():
     torch.testing.assert_close(one, torch.tensor([3.0]))
 
 
+def test_the_enumerated_bound_is_the_sum_over_counts_of_each_paths_bound(images):
+    """'enumerate' trains on sum_n q(n) ELBO(n): the same as forcing each count's z_pres path
+    through the model (with the same continuous draws) and weighing its bound by q(n)."""
+    model = tiny_air(estimator="enumerate", difference=True)
+    with torch.no_grad():
+        model.propose[-1].bias[0] = 0.4
+    noise = model.sample_noise(images)
+    enumerated = model.loss(model(images, noise), images)
+    q = model.count_log_probs(model(images, noise).pres_probs).exp()  # (B, N + 1)
+    torch.testing.assert_close(q.sum(-1), torch.ones(6))
+    model.eval()  # hard z_pres, the path forced through u
+    bounds = []
+    for n in range(model.steps + 1):
+        forced = noise.clone()
+        forced[:, :, 0] = (torch.arange(model.steps) >= n).float()  # u = 0: present, 1: absent
+        out = model(images, forced)
+        assert (out.count == n).all()
+        log_lik = model.log_likelihood(images, out)
+        kl_pres, kl_where, kl_what = model.kl_terms(out)
+        bounds.append(-(log_lik - (kl_pres + kl_where + kl_what).sum(-1)))
+    expected = (q * torch.stack(bounds, -1)).sum(-1).mean()
+    torch.testing.assert_close(enumerated.nll_bound, expected, rtol=1e-5, atol=1e-3)
+    torch.testing.assert_close(enumerated.total, enumerated.nll_bound)
+    enumerated.total.backward()
+    assert model.baseline is None  # nothing to learn a baseline for
+    assert model.propose[-1].bias.grad[0] != 0  # rho learns from the exact sum
+
+
 def test_initial_presence_is_rho_at_initialisation(images):
     model = tiny_air(initial_presence=0.1)
     # the proposal's weights start small: rho is near its bias, whatever the image

@@ -25,8 +25,13 @@ The ELBO ([1] eq. 2-4): E_q[log p(x | z)] - KL(q(z) || p(z)). The continuous lat
 reparameterised; z_pres is discrete, and its gradient is the likelihood-ratio estimate of [1]
 sec. 2.2 with NVIL's learned input-dependent baselines [2] (``estimator='reinforce'``). The
 option ``estimator='concrete'`` replaces z_pres by its Concrete relaxation [3] during training
-(objects are pasted with a weight in (0, 1)), a biased but low-variance alternative;
-evaluation always uses hard z_pres.
+(objects are pasted with a weight in (0, 1)), a biased but low-variance alternative.
+``estimator='enumerate'`` sums over z_pres exactly: since a step is present only if every step
+before it is, z_pres_1..N takes just N + 1 values (the count n = 0..N), and one pass that
+proposes an object at every step gives all of them at once (the canvas after n objects, the
+latents of the first n steps). The bound is then sum_n q(n) ELBO(n) - KL(q(n) || p(n)), exact in
+z_pres and unbiased in the continuous latents, with no baseline and no variance from z_pres.
+Evaluation always uses hard z_pres.
 
 Latent layout. z_where = (z_scale, x, y): the window's half-width is s = exp(z_scale) in
 normalised units (s = 1 spans the image; a 28-pixel digit on a 50-pixel canvas is s = 0.56)
@@ -42,7 +47,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -53,7 +58,7 @@ from foveate.attention.transformer import crop, grid_corners, paste, window_thet
 from foveate.models import register_model
 from foveate.models.interface import Decomposition, Glimpses, check_square_size
 
-Estimator = Literal["reinforce", "concrete"]
+Estimator = Literal["reinforce", "concrete", "enumerate"]
 WHERE = 3  # z_where = (z_scale, x, y)
 
 
@@ -157,8 +162,9 @@ class AIR(nn.Module):
         hidden_size: hidden units of the encoder, decoder and proposal MLPs ([1]: 200).
         embed_size: the image is embedded by one layer of this width before the LSTM reads it.
         window: side of the square glimpse the encoder reads and the object the decoder writes.
-        estimator: how z_pres learns: 'reinforce' (likelihood ratio with baselines, [1]) or
-            'concrete' (a relaxed z_pres during training, [3]).
+        estimator: how z_pres learns: 'reinforce' (likelihood ratio with baselines, [1]),
+            'concrete' (a relaxed z_pres during training, [3]) or 'enumerate' (the sum over the
+            N + 1 counts, exact; a departure from [1]).
         temperature: the Concrete relaxation's temperature.
         z_pres_prior: p(z_pres_i = 1 | z_pres_{i-1} = 1).
         scale_prior: mean and standard deviation of z_scale's prior (log half-width).
@@ -204,8 +210,10 @@ class AIR(nn.Module):
         signal_decay: float = 0.9,
     ) -> None:
         super().__init__()
-        if estimator not in ("reinforce", "concrete"):
-            raise ValueError(f"estimator must be 'reinforce' or 'concrete', got {estimator!r}")
+        if estimator not in get_args(Estimator):
+            raise ValueError(
+                f"estimator must be one of {', '.join(get_args(Estimator))}, got {estimator!r}"
+            )
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
         if not 0 < z_pres_prior < 1:
@@ -231,8 +239,9 @@ class AIR(nn.Module):
         self.encoder = mlp([glimpse, hidden_size, 2 * z_what_size])  # z_what's loc, scale
         # Generative model.
         self.decoder = mlp([z_what_size, hidden_size, glimpse])
-        # NVIL baselines [2]: b_i from the LSTM state, trained by squared error.
-        self.baseline = mlp([lstm_size, baseline_hidden, 1])
+        # NVIL baselines [2]: b_i from the LSTM state, trained by squared error; only the
+        # likelihood ratio needs them.
+        self.baseline = mlp([lstm_size, baseline_hidden, 1]) if estimator == "reinforce" else None
         self.register_buffer("signal_mean", torch.zeros(()))
         self.register_buffer("signal_var", torch.ones(()))
         self.register_buffer("z_pres_prior", torch.tensor(float(z_pres_prior)))
@@ -275,6 +284,8 @@ class AIR(nn.Module):
         """z_pres_i (B,) from q's probability rho, a uniform draw u, and the step before's."""
         if mode:
             return alive * (rho > 0.5).to(rho.dtype)
+        if self.estimator == "enumerate" and self.training:
+            return alive  # every step proposes: the loss weighs each count by q(n)
         if self.estimator == "concrete" and self.training:
             # A Concrete (relaxed Bernoulli) draw through the logistic noise of u ([3] eq. 12).
             logit = torch.logit(rho, eps=1e-6) + torch.logit(u, eps=1e-6)
@@ -368,8 +379,11 @@ class AIR(nn.Module):
         The learning signal of z_pres_i ([1] sec. 2.2) is every term of the ELBO that its draw
         can change: log p(x | z) minus the KL of z_where and z_what from step i on and of
         z_pres after step i. It is centred by the baseline b_i and by a running mean (NVIL
-        [2]); the baselines learn its value by squared error. ``images`` are the targets: the model explains its input.
+        [2]); the baselines learn its value by squared error. ``images`` are the targets: the
+        model explains its input.
         """
+        if self.estimator == "enumerate" and self.training:
+            return self._enumerated_loss(out, images)
         log_lik = self.log_likelihood(images, out)
         kl_pres, kl_where, kl_what = self.kl_terms(out)
         elbo = log_lik - (kl_pres + kl_where + kl_what).sum(-1)  # (B,)
@@ -414,6 +428,44 @@ class AIR(nn.Module):
             kl_what=kl_what.sum(-1).mean(),
             objects=out.count.mean(),
             baseline_error=baseline_error,
+        )
+
+    def count_log_probs(self, pres_probs: Tensor) -> Tensor:
+        """log q(n) (B, N + 1) of each count n = 0..N, from rho (B, N): the first n steps
+        present, then (for n < N) step n + 1 absent."""
+        rho = pres_probs.clamp(1e-6, 1 - 1e-6)
+        present = F.pad(rho.log().cumsum(-1), (1, 0))  # sum of log rho_i over i <= n
+        return present + F.pad((1 - rho).log(), (0, 1))  # the stop, except after step N
+
+    def _enumerated_loss(self, out: AIROutput, images: Tensor) -> AIRLoss:
+        """The bound summed over the N + 1 counts (``estimator='enumerate'``): ``out`` is a
+        pass in which every step proposed an object."""
+        log_q = self.count_log_probs(out.pres_probs)  # (B, N + 1)
+        log_p = self.count_log_probs(self.z_pres_prior.expand_as(out.pres_probs))
+        q = log_q.exp()
+        kl_count = (q * (log_q - log_p)).sum(-1)  # KL(q(n) || p(n)), (B,)
+        canvases = torch.cat([torch.zeros_like(out.canvases[:, :1]), out.canvases], 1)
+        log_lik = (
+            Normal(canvases, self.likelihood_std).log_prob(images[:, None]).flatten(2).sum(-1)
+        )  # (B, N + 1): log p(x | the first n objects)
+        _, kl_where, kl_what = self.kl_terms(out)  # (B, N), every step present
+
+        def up_to(per_step: Tensor) -> Tensor:  # (B, N) -> (B, N + 1), summed over i <= n
+            return F.pad(per_step.cumsum(-1), (1, 0))
+
+        reconstruction = -(q * log_lik).sum(-1)
+        where, what = (q * up_to(kl_where)).sum(-1), (q * up_to(kl_what)).sum(-1)
+        bound = reconstruction + where + what + kl_count
+        counts = torch.arange(q.shape[-1], device=q.device, dtype=q.dtype)
+        return AIRLoss(
+            total=bound.mean(),
+            nll_bound=bound.mean(),
+            reconstruction=reconstruction.mean(),
+            kl_pres=kl_count.mean(),
+            kl_where=where.mean(),
+            kl_what=what.mean(),
+            objects=(q * counts).sum(-1).mean(),
+            baseline_error=bound.new_zeros(()),
         )
 
     # -- what it found ---------------------------------------------------------------------------
