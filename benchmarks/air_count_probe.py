@@ -18,6 +18,7 @@ import torch
 from common import write_results
 
 import foveate
+from foveate.models.air import where_to_window
 from foveate.training.fit import build_data
 
 
@@ -41,7 +42,7 @@ def main() -> None:
             true_counts.append(truth["count"])
             found_counts.append(out.z_pres.sum(-1).round().long())
             rhos.append(out.pres_probs)
-            scales.append(out.z_where[..., 0].exp())
+            scales.append(where_to_window(out.z_where, model.scale_range)[..., 0])
     true, found = torch.cat(true_counts), torch.cat(found_counts)
     rho, scale = torch.cat(rhos), torch.cat(scales)
     rows, columns = int(true.max()) + 1, model.steps + 1

@@ -150,6 +150,18 @@ def test_decompose_reports_present_windows_as_pixel_boxes(images):
     torch.testing.assert_close(boxes, torch.tensor([[6.0, 6.0, 18.0, 18.0]]))
 
 
+def test_a_scale_range_bounds_every_window():
+    model = tiny_air(scale_range=(0.4, 0.6), scale_prior=(0.0, 1.0))
+    z_where = torch.tensor([[-50.0, 0.0, 0.0], [0.0, 0.0, 0.0], [50.0, 0.0, 0.0]])
+    boxes = window_boxes(z_where, height=24, width=24, scale_range=model.scale_range)
+    widths = boxes[:, 2] - boxes[:, 0]
+    torch.testing.assert_close(widths, torch.tensor([0.4, 0.5, 0.6]) * 24)
+    scenes = model.decompose(torch.rand(4, 1, 24, 24))
+    corners = scenes.outlines
+    width = corners[..., 2, 0] - corners[..., 0, 0]
+    assert ((width >= 0.4 * 24 - 1e-4) & (width <= 0.6 * 24 + 1e-4)).all()
+
+
 def test_boxes_are_matched_whatever_the_order():
     truth = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0], [0, 0, 0, 0]]])
     found = torch.tensor([[[21.0, 20.0, 31.0, 30.0], [0.0, 3.0, 10.0, 13.0], [5, 5, 9, 9]]])
@@ -211,5 +223,7 @@ def test_refuses_impossible_settings():
         AIR(z_pres_prior=1.0)
     with pytest.raises(ValueError, match="initial_presence"):
         AIR(initial_presence=0.0)
+    with pytest.raises(ValueError, match="scale_range"):
+        AIR(scale_range=(0.6, 0.4))
     with pytest.raises(ValueError, match="presence_floor"):
         AIR(presence_floor=0.5)

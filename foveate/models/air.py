@@ -129,19 +129,34 @@ def mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def where_to_window(z_where: Tensor) -> Tensor:
-    """z_where (..., 3) as (z_scale, x, y) -> the transformer's window (..., 3) as (s, x, y)."""
-    return torch.cat([z_where[..., :1].exp(), z_where[..., 1:]], -1)
+def where_to_window(z_where: Tensor, scale_range: tuple[float, float] | None = None) -> Tensor:
+    """z_where (..., 3) as (z_scale, x, y) -> the transformer's window (..., 3) as (s, x, y).
+
+    The half-width s is exp(z_scale), or with ``scale_range`` (lo, hi) lo + (hi - lo)
+    sigmoid(z_scale): a window that can be neither smaller nor larger than an object may be.
+    """
+    z_scale = z_where[..., :1]
+    if scale_range is None:
+        s = z_scale.exp()
+    else:
+        lo, hi = scale_range
+        s = lo + (hi - lo) * torch.sigmoid(z_scale)
+    return torch.cat([s, z_where[..., 1:]], -1)
 
 
-def window_outlines(z_where: Tensor, *, height: int, width: int) -> Tensor:
+def window_outlines(
+    z_where: Tensor, *, height: int, width: int, scale_range: tuple[float, float] | None = None
+) -> Tensor:
     """z_where (..., 3) -> the window's corners (..., 4, 2) in pixels (TL, TR, BR, BL)."""
-    return grid_corners(window_theta(where_to_window(z_where)), height=height, width=width)
+    window = where_to_window(z_where, scale_range)
+    return grid_corners(window_theta(window), height=height, width=width)
 
 
-def window_boxes(z_where: Tensor, *, height: int, width: int) -> Tensor:
+def window_boxes(
+    z_where: Tensor, *, height: int, width: int, scale_range: tuple[float, float] | None = None
+) -> Tensor:
     """z_where (..., 3) -> the window's box (..., 4) as (left, top, right, bottom) in pixels."""
-    corners = window_outlines(z_where, height=height, width=width)
+    corners = window_outlines(z_where, height=height, width=width, scale_range=scale_range)
     return torch.cat([corners[..., 0, :], corners[..., 2, :]], -1)
 
 
@@ -167,7 +182,11 @@ class AIR(nn.Module):
             N + 1 counts, exact; a departure from [1]).
         temperature: the Concrete relaxation's temperature.
         z_pres_prior: p(z_pres_i = 1 | z_pres_{i-1} = 1).
-        scale_prior: mean and standard deviation of z_scale's prior (log half-width).
+        scale_prior: mean and standard deviation of z_scale's prior (the log half-width, or
+            with ``scale_range`` the logit of its place in the range).
+        scale_range: bounds (lo, hi) of the window's half-width, None for any (see
+            ``where_to_window``). A departure from [1], whose scale is only held by its prior:
+            a prior is a price, and a window over two digits can pay it.
         shift_prior_std: standard deviation of the window centre's prior.
         likelihood_std: the pixels' standard deviation around the canvas.
         decoder_bias: initial bias of the decoder's output logits: negative starts objects dark,
@@ -200,6 +219,7 @@ class AIR(nn.Module):
         temperature: float = 0.5,
         z_pres_prior: float = 0.01,
         scale_prior: tuple[float, float] = (math.log(0.5), 0.3),
+        scale_range: tuple[float, float] | None = None,
         shift_prior_std: float = 1.0,
         likelihood_std: float = 0.3,
         decoder_bias: float = -2.0,
@@ -222,6 +242,8 @@ class AIR(nn.Module):
             raise ValueError(f"initial_presence must be in (0, 1), got {initial_presence}")
         if not 0 <= presence_floor < 0.5:
             raise ValueError(f"presence_floor must be in [0, 0.5), got {presence_floor}")
+        if scale_range is not None and not 0 < scale_range[0] < scale_range[1]:
+            raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
         if likelihood_std <= 0 or temperature <= 0 or scale_prior[1] <= 0:
             raise ValueError("likelihood_std, temperature and the scale prior's std must be > 0")
         self.image_size, self.channels, self.steps = image_size, channels, steps
@@ -229,6 +251,7 @@ class AIR(nn.Module):
         self.temperature, self.likelihood_std = temperature, likelihood_std
         self.difference, self.signal_decay = difference, signal_decay
         self.presence_floor = presence_floor
+        self.scale_range = tuple(scale_range) if scale_range is not None else None
         pixels = channels * image_size * image_size
         glimpse = channels * window * window
         latents = WHERE + z_what_size + 1
@@ -278,7 +301,7 @@ class AIR(nn.Module):
     def render(self, objects: Tensor, z_where: Tensor) -> Tensor:
         """Objects (B, C, w, w) pasted through z_where (B, 3) -> (B, C, H, W)."""
         S = self.image_size
-        return paste(objects, where_to_window(z_where), height=S, width=S)
+        return paste(objects, where_to_window(z_where, self.scale_range), height=S, width=S)
 
     def _present(self, rho: Tensor, u: Tensor, alive: Tensor, mode: bool) -> Tensor:
         """z_pres_i (B,) from q's probability rho, a uniform draw u, and the step before's."""
@@ -325,7 +348,7 @@ class AIR(nn.Module):
             u, eps_where, eps_what = noise[:, i].split([1, WHERE, self.z_what_size], -1)
             z_pres = self._present(rho, u[:, 0], alive, mode)
             z_where = where_loc if mode else where_loc + where_scale * eps_where
-            glimpse = crop(seen, where_to_window(z_where), size=self.window)
+            glimpse = crop(seen, where_to_window(z_where, self.scale_range), size=self.window)
             encoded = self.encoder(glimpse.flatten(1))
             what_loc, what_scale = encoded[:, : self.z_what_size], encoded[:, self.z_what_size :]
             what_scale = F.softplus(what_scale) + 1e-4
@@ -476,15 +499,17 @@ class AIR(nn.Module):
         S = self.image_size
         return Decomposition(
             present=out.z_pres,
-            outlines=window_outlines(out.z_where, height=S, width=S),
+            outlines=window_outlines(out.z_where, height=S, width=S, scale_range=self.scale_range),
             canvases=out.canvases,
         )
 
     def attended(self, images: Tensor, output: AIROutput) -> Glimpses:
         """The windows of each step (B, N, 1, 4, 2), and the glimpses read through them."""
         S = self.image_size
-        outlines = window_outlines(output.z_where, height=S, width=S)[:, :, None]
-        windows = where_to_window(output.z_where).flatten(0, 1)
+        outlines = window_outlines(output.z_where, height=S, width=S, scale_range=self.scale_range)[
+            :, :, None
+        ]
+        windows = where_to_window(output.z_where, self.scale_range).flatten(0, 1)
         repeated = images.repeat_interleave(self.steps, 0)
         views = crop(repeated, windows, size=self.window).unflatten(0, (-1, self.steps))
         return Glimpses(outlines=outlines, views=views)
