@@ -38,32 +38,27 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once")
     parser.add_argument("--threads", type=int, help="threads per run (default: 1 with --jobs 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--name", default="air_generalisation", help="results name")
     parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("extra", nargs="*", help="flags for foveate train, after --")
     args = parser.parse_args()
-    name = "air_generalisation"
+    name = args.name
     base, kept = ROOT / "runs" / f"bench-{name}", KEPT / name
     threads = args.threads or (1 if args.jobs > 1 else None)
     extra = list(args.extra) + (["--data-dir", args.data_dir] if args.data_dir else [])
     runs = [(m, split) for m in args.models for split in SPLITS]
-    commands, logs, dirs = {}, {}, {}
-    for index, (model, split) in enumerate(runs):
+    commands, logs = {}, {}
+    for model, split in runs:
         key = f"{model}_{split}"
-        dirs[index] = base / key
         if (kept / f"{key}.results.json").is_file():
             continue
         counts, test_counts = SPLITS[split]
         config = ROOT / "configs" / model / "multimnist.yaml"
         flags = ["--counts", counts, "--test-counts", test_counts, *extra]
-        commands[index] = train_command(model, config, dirs[index], args.seed, threads, flags)
-        logs[index] = base / f"{key}.log"
+        commands[key] = train_command(model, config, base / key, args.seed, threads, flags)
+        logs[key] = base / f"{key}.log"
     base.mkdir(parents=True, exist_ok=True)
-    run_all(
-        commands,
-        logs,
-        args.jobs,
-        on_done=lambda i: keep(dirs[i], kept, f"{runs[i][0]}_{runs[i][1]}"),
-    )
+    run_all(commands, logs, args.jobs, on_done=lambda key: keep(base / key, kept, key))
 
     metrics, wall = {}, 0.0
     for model, split in runs:

@@ -69,7 +69,7 @@ def run_all(
     while waiting or running:
         while waiting and len(running) < jobs:
             seed = waiting.pop(0)
-            print(f"seed {seed}: {' '.join(commands[seed])}", flush=True)
+            print(f"run {seed}: {' '.join(commands[seed])}", flush=True)
             log = logs[seed].open("a")
             running[seed] = subprocess.Popen(commands[seed], stdout=log, stderr=subprocess.STDOUT)
         time.sleep(5)
@@ -80,9 +80,9 @@ def run_all(
             if process.returncode:
                 for other in running.values():
                     other.terminate()
-                sys.exit(f"seed {seed} failed (exit {process.returncode}); see {logs[seed]}")
+                sys.exit(f"run {seed} failed (exit {process.returncode}); see {logs[seed]}")
             on_done(seed)
-            print(f"seed {seed}: done", flush=True)
+            print(f"run {seed}: done", flush=True)
 
 
 def main() -> None:
