@@ -6,7 +6,9 @@ Reads the validation scenes (never the test set: this is a diagnostic for choosi
 the checkpoint's run and prints the confusion of true and inferred counts (rows: true count,
 columns: objects found by the most likely decomposition), and per true count each step's mean
 q(z_pres = 1) and window half-width. Over-segmentation (a digit explained by several objects)
-shows as counts above the diagonal, merging (two digits in one window) below it.
+shows as counts above the diagonal, merging (two digits in one window) below it. For scenes of
+two digits it also gives the accuracy by how far apart the digits are (the larger of their
+horizontal and vertical offsets, in pixels): digits a few pixels apart are one blot.
 """
 
 from __future__ import annotations
@@ -35,16 +37,17 @@ def main() -> None:
     data = build_data(config)
     data.setup("fit")
     model.eval()
-    true_counts, found_counts, rhos, scales = [], [], [], []
+    true_counts, found_counts, rhos, scales, boxes = [], [], [], [], []
     with torch.no_grad():
         for images, truth in data.val_dataloader():
             out = model(images, mode=True)
             true_counts.append(truth["count"])
+            boxes.append(truth["boxes"])
             found_counts.append(out.z_pres.sum(-1).round().long())
             rhos.append(out.pres_probs)
             scales.append(where_to_window(out.z_where, model.scale_range)[..., 0])
     true, found = torch.cat(true_counts), torch.cat(found_counts)
-    rho, scale = torch.cat(rhos), torch.cat(scales)
+    rho, scale, box = torch.cat(rhos), torch.cat(scales), torch.cat(boxes)
     rows, columns = int(true.max()) + 1, model.steps + 1
     confusion = torch.zeros(rows, columns, dtype=torch.long)
     confusion.index_put_((true, found), torch.ones_like(true), accumulate=True)
@@ -62,6 +65,19 @@ def main() -> None:
         )
         for c in range(columns):
             metrics[f"true{r}_found{c}"] = int(confusion[r, c])
+    if box.shape[1] >= 2:
+        two = true == 2
+        offset = (box[two, 0, :2] - box[two, 1, :2]).abs().amax(-1)  # (scenes,) pixels
+        right = (found == true)[two]
+        for lo, hi in ((0, 3), (4, 7), (8, 11), (12, 99)):
+            here = (offset >= lo) & (offset <= hi)
+            if here.any():
+                share = 100 * right[here].float().mean().item()
+                label = f"{lo}-{hi}" if hi < 99 else f"{lo}+"
+                print(f"two digits {label} px apart: {int(here.sum())} scenes, {share:.1f}% right")
+                metrics[f"two_digits_{label.replace('+', 'plus')}px_apart_accuracy_pct"] = round(
+                    share, 1
+                )
     if args.results_name:
         path = write_results(
             args.results_name,
