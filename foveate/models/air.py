@@ -428,10 +428,10 @@ class AIR(nn.Module):
                 decay = self.signal_decay
                 self.signal_mean.mul_(decay).add_((1 - decay) * mean)
                 self.signal_var.mul_(decay).add_((1 - decay) * var)
-                # Centred, not divided by the running standard deviation as NVIL's is: here the
-                # KL of z_pres is differentiated exactly beside this estimate, and dividing only
-                # the estimate by a std of hundreds of nats made the prior's pull on z_pres a
-                # hundred times stronger than the likelihood's (every scene explained as empty).
+                # Centred, not divided by the running standard deviation as NVIL's is: the KL of
+                # z_pres is differentiated exactly beside this estimate, and dividing only the
+                # estimate by a std of a hundred nats would make the prior's pull a hundred
+                # times the likelihood's (docs/air.md).
                 advantage = centred - self.signal_mean
             log_q = Bernoulli(probs=out.pres_probs.clamp(1e-6, 1 - 1e-6)).log_prob(
                 (out.z_pres > 0.5).to(out.pres_probs.dtype)
