@@ -227,3 +227,17 @@ def test_refuses_impossible_settings():
         AIR(scale_range=(0.6, 0.4))
     with pytest.raises(ValueError, match="presence_floor"):
         AIR(presence_floor=0.5)
+
+
+def test_the_baselines_learn_at_their_own_rate_and_only_the_likelihood_ratio_has_them():
+    from foveate.training.scenes import SceneModule
+
+    args = dict(model="air", model_args=TINY, max_epochs=1, lr=1e-4, baseline_lr=1e-2)
+    module = SceneModule(**args)
+    groups = module.parameter_groups()
+    assert len(groups) == 2 and groups[1]["lr"] == 1e-2 and "lr" not in groups[0]
+    names = {id(p): n for n, p in module.model.named_parameters()}
+    assert all(names[id(p)].startswith("baseline.") for p in groups[1]["params"])
+    assert not any(names[id(p)].startswith("baseline.") for p in groups[0]["params"])
+    enumerated = SceneModule(**{**args, "model_args": {**TINY, "estimator": "enumerate"}})
+    assert len(enumerated.parameter_groups()) == 1

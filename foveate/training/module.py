@@ -115,10 +115,15 @@ class TrainingModule(L.LightningModule):
         shown = {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}
         return ", ".join(f"{k} {v:.4g}" for k, v in shown.items() if isinstance(v, float | int))
 
+    def parameter_groups(self) -> Any:
+        """What Adam optimises: the parameters, or groups of them with their own settings (a
+        subclass's override: AIR's baselines at their own learning rate)."""
+        return self.parameters()
+
     def configure_optimizers(self):
         hp = self.hparams
         return adam_with_schedule(
-            self.parameters(),
+            self.parameter_groups(),
             lr=hp.lr,
             betas=(hp.beta1, 0.999),
             weight_decay=hp.weight_decay,

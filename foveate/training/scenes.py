@@ -17,7 +17,6 @@ import torch
 from torch import Tensor
 
 from foveate.training.module import TRAINING_MODULES, TrainingModule
-from foveate.training.optim import adam_with_schedule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
 
@@ -106,23 +105,14 @@ class SceneModule(TrainingModule):
         if self.hparams.z_pres_prior_start is not None:
             self.model.z_pres_prior.fill_(self.z_pres_prior_at(self.global_step))
 
-    def configure_optimizers(self):
+    def parameter_groups(self) -> list[dict[str, Any]]:
         hp = self.hparams
         baseline = [p for n, p in self.model.named_parameters() if n.startswith("baseline.")]
         rest = [p for n, p in self.model.named_parameters() if not n.startswith("baseline.")]
-        groups = [{"params": rest}]
+        groups: list[dict[str, Any]] = [{"params": rest}]
         if baseline:
             groups.append({"params": baseline, "lr": hp.baseline_lr})
-        return adam_with_schedule(
-            groups,
-            lr=hp.lr,
-            betas=(hp.beta1, 0.999),
-            weight_decay=hp.weight_decay,
-            schedule=hp.lr_schedule,
-            final_lr_fraction=hp.final_lr_fraction,
-            epochs=hp.max_epochs,
-            fused=self.trainer.precision == "32-true" and self.device.type in ("cpu", "cuda"),
-        )
+        return groups
 
     def losses(self, batch: Batch, *draws: Tensor) -> dict[str, Tensor]:
         images, _ = batch  # the truth never reaches training
