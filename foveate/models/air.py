@@ -35,11 +35,12 @@ Evaluation always uses hard z_pres.
 
 Latent layout. z_where = (z_scale, x, y): the window's half-width is s = exp(z_scale) in
 normalised units (s = 1 spans the image; a 28-pixel digit on a 50-pixel canvas is s = 0.56)
-and (x, y) its centre in [-1, 1]. The scale is a log so that every draw is a valid window.
+and (x, y) its centre in [-1, 1]. The scale is a log so that every draw is a valid window;
+with ``scale_range`` (lo, hi), s = lo + (hi - lo) sigmoid(z_scale) instead.
 
-Priors (``AIRPriors``; [1] gives none for multi-MNIST): p(z_pres_i = 1 | z_pres_{i-1} = 1) =
-``z_pres_prior``, a geometric prior on the count; z_scale ~ Normal(log 0.5, 0.3); x, y ~
-Normal(0, 1); z_what ~ Normal(0, I).
+Priors (the model's arguments; [1] gives none for multi-MNIST): p(z_pres_i = 1 | z_pres_{i-1} =
+1) = ``z_pres_prior``, a geometric prior on the count; z_scale ~ Normal(``scale_prior``), by
+default Normal(log 0.5, 0.3); x, y ~ Normal(0, ``shift_prior_std``); z_what ~ Normal(0, I).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class AIRLoss:
     reconstruction: -E_q log p(x | z).
     kl_pres, kl_where, kl_what: the KL of each kind of latent, summed over steps.
     objects: the mean number of objects found.
-    baseline_error: the baselines' mean squared error, in units of the normalised signal.
+    baseline_error: the baselines' mean squared error, in units of the signal's running std.
     """
 
     total: Tensor
