@@ -87,7 +87,9 @@ def run_all(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="a config under configs/, e.g. air/multimnist.yaml")
+    parser.add_argument(
+        "config", help="a config under configs/ (e.g. air/multimnist.yaml), or a config file's path"
+    )
     parser.add_argument("--name", help="results name (default: <model>_<config name>)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=1, help="seeds trained at once")
@@ -99,7 +101,8 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("extra", nargs="*", help="flags for foveate train, after --")
     args = parser.parse_args()
-    config_path = ROOT / "configs" / args.config
+    given = Path(args.config)  # a config under configs/, or any config file (a kept one)
+    config_path = given.resolve() if given.is_file() else ROOT / "configs" / args.config
     config = RunConfig.from_yaml(config_path)
     name = args.name or f"{config.model}_{config_path.stem}"
     base = ROOT / "runs" / f"bench-{name}"
