@@ -92,8 +92,34 @@ def _batch_as_is(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     return batch
 
 
+class DigitsDataModule(L.LightningDataModule):
+    """What every DataModule over a digits dataset shares: reading a split (or the sample shipped
+    in the package), downloading once, and the validation digits held out of the training split.
+    A subclass sets ``dataset``, ``data_dir``, ``sample``, ``download`` and ``data_seed``."""
+
+    def load(self, split: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
+        """images (N, H, W) uint8, labels (N,) int64 of the dataset's split."""
+        if self.sample:
+            return load_mnist_sample(split)
+        return load_dataset(self.dataset, split, self.data_dir, download=self.download)
+
+    def prepare_data(self) -> None:
+        # Runs on one process before the others read: downloads happen once.
+        if not self.sample:
+            self.load("train"), self.load("test")
+
+    def held_out(self, count: int, size: int | None, *, name: str) -> tuple[Tensor, Tensor]:
+        """Indices (validation, training) of ``count`` training digits: ``size`` of them (None:
+        a tenth, at most 5000) drawn with ``data_seed``; ``name`` is the setting, for errors."""
+        size = size if size is not None else min(5000, count // 10)
+        if not 0 < size < count:
+            raise ValueError(f"{name} must be in 1..{count - 1}, got {size}")
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(self.data_seed))
+        return order[:size], order[size:]
+
+
 @DATA_SOURCES.register("tasks")
-class TaskDataModule(L.LightningDataModule):
+class TaskDataModule(DigitsDataModule):
     """A classification task on a dataset's images: train / validation / test loaders.
 
     Args:
@@ -186,26 +212,11 @@ class TaskDataModule(L.LightningDataModule):
         """The model arguments this data decides: image side, channels (grey: 1), classes."""
         return {"image_size": self.image_size, "channels": 1, "num_classes": self.num_classes}
 
-    def load(self, split: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
-        """images (N, H, W) uint8, labels (N,) int64 of the dataset's split."""
-        if self.sample:
-            return load_mnist_sample(split)
-        return load_dataset(self.dataset, split, self.data_dir, download=self.download)
-
-    def prepare_data(self) -> None:
-        # Runs on one process before the others read: downloads happen once.
-        if not self.sample:
-            self.load("train"), self.load("test")
-
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         digits, labels = self.load("train")
-        val_size = self.val_size if self.val_size is not None else min(5000, len(labels) // 10)
-        if not 0 < val_size < len(labels):
-            raise ValueError(f"val_size must be in 1..{len(labels) - 1}, got {val_size}")
-        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.data_seed))
-        val, train = order[:val_size], order[val_size:]
+        val, train = self.held_out(len(labels), self.val_size, name="val_size")
         test_digits, test_labels = self.load("test")
         if test_digits.shape[1:] != digits.shape[1:]:
             raise ValueError(

@@ -13,15 +13,13 @@ a model's decomposition with them; training never reads them.
 from __future__ import annotations
 
 import os
-from typing import Literal
 
-import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from foveate.data.datasets import DatasetName, get_dataset, load_dataset
-from foveate.data.mnist import load_mnist_sample
+from foveate.data.datamodule import DigitsDataModule
+from foveate.data.datasets import DatasetName, get_dataset
 from foveate.data.multi_mnist import Scenes, check_counts, make_scenes
 from foveate.data.sources import DATA_SOURCES
 
@@ -89,7 +87,7 @@ def _batch_as_is(batch: Batch) -> Batch:
 
 
 @DATA_SOURCES.register("scenes")
-class SceneDataModule(L.LightningDataModule):
+class SceneDataModule(DigitsDataModule):
     """Multi-MNIST scenes: train / validation / test loaders.
 
     Args:
@@ -181,24 +179,11 @@ class SceneDataModule(L.LightningDataModule):
     def model_defaults(self) -> dict[str, int]:
         return {"image_size": self.canvas, "channels": 1}
 
-    def load(self, split: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
-        if self.sample:
-            return load_mnist_sample(split)
-        return load_dataset(self.dataset, split, self.data_dir, download=self.download)
-
-    def prepare_data(self) -> None:
-        if not self.sample:
-            self.load("train"), self.load("test")
-
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
         digits, labels = self.load("train")
-        held_out = self.val_digits if self.val_digits is not None else min(5000, len(labels) // 10)
-        if not 0 < held_out < len(labels):
-            raise ValueError(f"val_digits must be in 1..{len(labels) - 1}, got {held_out}")
-        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.data_seed))
-        val, train = order[:held_out], order[held_out:]
+        val, train = self.held_out(len(labels), self.val_digits, name="val_digits")
         test_digits, test_labels = self.load("test")
         common = {"canvas": self.canvas}
         self.datasets = {
