@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from foveate.data.omniglot import BACKGROUND_SMALL, load_omniglot
+from foveate.data.omniglot import BACKGROUND_SMALL, load_omniglot, omniglot_split
 
 SHARED_OMNIGLOT = Path(__file__).parents[1] / ".." / "shared" / "data" / "omniglot"
 
@@ -161,3 +161,22 @@ def test_real_background_sets_together():
     )
     first = data.character_names.index("Greek/character01")
     assert data.alphabet_names[int(data.alphabet[data.character == first][0])] == "Greek"
+
+
+def test_the_split_for_scene_models_shrinks_by_area_and_keeps_drawers_apart(tmp_path):
+    square = [(r, c) for r in range(15) for c in range(15)]  # 15/105 of the side: 4 of 28
+    make_zip(
+        tmp_path / "images_background_small1.zip",
+        {"Greek/character01/0001_01.png": png(square), "Greek/character01/0001_17.png": png([])},
+    )
+    make_zip(tmp_path / "images_background_small2.zip", {"Latin/character01/0002_16.png": png([])})
+    train, train_labels = omniglot_split("train", tmp_path)
+    test, test_labels = omniglot_split("test", tmp_path)
+    assert train.shape == (2, 28, 28) and test.shape == (1, 28, 28)
+    assert train.dtype == torch.uint8 and train_labels.tolist() == [0, 1]
+    expected = torch.zeros(28, 28, dtype=torch.uint8)
+    expected[:4, :4] = 255
+    assert torch.equal(train[0], expected) and train[1].sum() == 0 and test.sum() == 0
+    assert test_labels.tolist() == [0]
+    with pytest.raises(ValueError, match="split"):
+        omniglot_split("validation", tmp_path)

@@ -24,6 +24,7 @@ from foveate.data.datasets import (
     load_dataset,
 )
 from foveate.data.mnist import load_mnist_sample
+from foveate.data.omniglot import omniglot_split
 from foveate.data.sources import DATA_SOURCES
 from foveate.data.tasks import TaskSpec, binarize, get_task, make_task_images, shift_randomly
 
@@ -101,6 +102,8 @@ class DigitsDataModule(L.LightningDataModule):
         """images (N, H, W) uint8, labels (N,) int64 of the dataset's split."""
         if self.sample:
             return load_mnist_sample(split)
+        if self.dataset == "omniglot":  # characters for scene models (``omniglot_split``)
+            return omniglot_split(split, self.data_dir)
         return load_dataset(self.dataset, split, self.data_dir, download=self.download)
 
     def prepare_data(self) -> None:

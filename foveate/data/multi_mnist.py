@@ -1,9 +1,15 @@
 """Multi-MNIST scenes: a few digits at random places of one canvas, with where and what they are.
 
 Eslami et al., "Attend, Infer, Repeat: Fast Scene Understanding with Generative Models", NIPS
-2016, sec. 3.1: 50x50 images holding 0, 1 or 2 MNIST digits (28x28, unscaled) at uniformly
-random positions; digits may overlap, and where they do the brighter pixel is kept. The
-generalisation experiments use other counts (3; or 0, 1 and 3).
+2016, sec. 3.1: 50x50 images holding 0, 1 or 2 non-overlapping MNIST digits (28x28, unscaled
+here) at uniformly random positions. The paper does not say what "non-overlapping" means for
+28x28 digits, whose boxes on a 50x50 canvas always overlap; here it means that no pixel holds
+more ink than one digit could give it (the digits' sum stays at most 255 everywhere, as in
+Pyro's multi-MNIST), so a scene is exactly the sum of its digits. Scenes that break this are
+drawn again whole, which makes every non-overlapping arrangement equally likely. With
+``overlapping=True`` digits are placed independently and the brighter pixel is kept where they
+meet (a harder task than the paper's). The generalisation experiments use other counts (3; or 0,
+1 and 3).
 
 Everything is batched tensor code driven by an explicit ``torch.Generator``, so a seed fixes
 every scene; the digits may live on any device, and the random numbers are drawn on the
@@ -54,6 +60,7 @@ def make_scenes(
     *,
     counts: Sequence[int] = (0, 1, 2),
     canvas: int = 50,
+    overlapping: bool = False,
     generator: torch.Generator,
 ) -> Scenes:
     """Draw ``number`` scenes, each holding a count of digits chosen uniformly from ``counts``.
@@ -65,6 +72,8 @@ def make_scenes(
         number: N, scenes to make.
         counts: the digit counts a scene may have, each equally likely.
         canvas: side S of the square canvas (at least the digits' side).
+        overlapping: let digits overlap (the brighter pixel kept) instead of drawing again any
+            scene in which two digits' ink adds to more than 255.
         generator: the source of every random choice.
 
     Returns:
@@ -74,6 +83,8 @@ def make_scenes(
     _, h, w = digits.shape
     if h > canvas or w > canvas:
         raise ValueError(f"digits of {h}x{w} pixels do not fit a canvas of {canvas}x{canvas}")
+    if not overlapping:
+        return _separate_scenes(digits, labels, number, counts, canvas, generator)
     device = digits.device
 
     def randint(high: int, *shape: int) -> Tensor:
@@ -93,4 +104,66 @@ def make_scenes(
         classes = torch.where(present, labels.to(device)[chosen], classes)
         placed = torch.stack([left, top, left + w, top + h], -1).float()
         boxes = placed * present[..., None]
+    return Scenes(images.view(number, canvas, canvas), count, classes, boxes)
+
+
+# A scene of k digits is drawn this many times over at once when non-overlapping ones are rare
+# (about 3 in 10 pairs and 3 in 100 triples of MNIST digits on 50x50 do not overlap).
+_MAX_CANDIDATES = 1 << 15
+
+
+def _separate_scenes(
+    digits: Tensor,
+    labels: Tensor,
+    number: int,
+    counts: tuple[int, ...],
+    canvas: int,
+    generator: torch.Generator,
+) -> Scenes:
+    """``make_scenes`` with no two digits overlapping: candidate scenes of each count are drawn
+    in batches and the overlapping ones dropped until every scene has one."""
+    _, h, w = digits.shape
+    device = digits.device
+
+    def randint(high: int, *shape: int) -> Tensor:
+        return _draw_ints(high, shape, generator=generator, device=device)
+
+    slots = max(counts)
+    count = torch.tensor(counts, device=device)[randint(len(counts), number)]  # (N,)
+    images = torch.zeros(number, canvas * canvas, dtype=torch.uint8, device=device)
+    classes = torch.full((number, slots), -1, dtype=torch.long, device=device)
+    boxes = torch.zeros(number, slots, 4, device=device)
+    for k in counts:
+        wanted = (count == k).nonzero().squeeze(1)
+        if k == 0 or not len(wanted):
+            continue
+        kept: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
+        found, tries = 0, 0
+        while found < len(wanted):
+            size = min(_MAX_CANDIDATES, 4 * (len(wanted) - found) + 64)
+            chosen = randint(len(digits), size, k)  # (C, k)
+            left, top = randint(canvas - w + 1, 2, size, k)
+            rows = top[..., None] + torch.arange(h, device=device)  # (C, k, h)
+            cols = left[..., None] + torch.arange(w, device=device)  # (C, k, w)
+            index = (rows[..., :, None] * canvas + cols[..., None, :]).reshape(size, -1)
+            ink = torch.zeros(size, canvas * canvas, dtype=torch.int16, device=device)
+            ink.scatter_add_(1, index, digits[chosen].to(torch.int16).reshape(size, -1))
+            separate = ink.amax(1) <= 255  # (C,)
+            kept.append(
+                (ink[separate].to(torch.uint8), chosen[separate], left[separate], top[separate])
+            )
+            found += int(separate.sum())
+            tries += size
+            if tries > 1000 * len(wanted) + _MAX_CANDIDATES:
+                raise ValueError(
+                    f"{k} digits of {h}x{w} pixels almost never fit a canvas of "
+                    f"{canvas}x{canvas} without overlapping; use a larger canvas or "
+                    "overlapping=True"
+                )
+        ink, chosen, left, top = (
+            torch.cat(parts)[: len(wanted)] for parts in zip(*kept, strict=True)
+        )
+        images[wanted] = ink
+        classes[wanted, :k] = labels.to(device)[chosen]
+        boxes[wanted, :k] = torch.stack([left, top, left + w, top + h], -1).float()
     return Scenes(images.view(number, canvas, canvas), count, classes, boxes)

@@ -13,17 +13,19 @@ a model's decomposition with them; training never reads them.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from foveate.data.datamodule import DigitsDataModule
-from foveate.data.datasets import DatasetName, get_dataset
+from foveate.data.datasets import get_dataset
 from foveate.data.multi_mnist import Scenes, check_counts, make_scenes
 from foveate.data.sources import DATA_SOURCES
 
 Batch = tuple[Tensor, dict[str, Tensor]]
+SceneDatasetName = Literal["mnist", "fashion-mnist", "idx", "omniglot"]
 
 
 def _as_batch(scenes: Scenes) -> Batch:
@@ -39,6 +41,7 @@ class SceneBatches(Dataset):
         size: scenes in the set (per epoch, for training).
         counts: digit counts a scene may have.
         canvas: side of the scenes.
+        overlapping: let digits overlap (see ``make_scenes``).
         fixed_seed: make every scene once from this seed (validation, test); None draws new
             scenes for every batch (training).
     """
@@ -51,10 +54,11 @@ class SceneBatches(Dataset):
         *,
         counts: tuple[int, ...],
         canvas: int,
+        overlapping: bool,
         fixed_seed: int | None,
     ) -> None:
         self.digits, self.labels, self.size = digits, labels, size
-        self.counts, self.canvas = counts, canvas
+        self.counts, self.canvas, self.overlapping = counts, canvas, overlapping
         self.generator = torch.Generator().manual_seed(fixed_seed if fixed_seed is not None else 0)
         self.scenes = self._make(size) if fixed_seed is not None else None
 
@@ -65,6 +69,7 @@ class SceneBatches(Dataset):
             number,
             counts=self.counts,
             canvas=self.canvas,
+            overlapping=self.overlapping,
             generator=self.generator,
         )
 
@@ -96,7 +101,12 @@ class SceneDataModule(DigitsDataModule):
         test_counts: digit counts of test scenes; default ``counts`` (the generalisation tests
             train on 0-2 and test on 3, or train on 0, 1, 3 and test on 2).
         canvas: side of the square scenes in pixels (the paper: 50).
-        dataset: the digits: 'mnist', 'fashion-mnist' or 'idx' (see ``foveate.data.datasets``).
+        overlapping: let digits overlap, the brighter pixel kept where they meet; the paper's
+            digits do not overlap (the default: see ``make_scenes``).
+        dataset: the objects: 'mnist', 'fashion-mnist' or 'idx' (see ``foveate.data.datasets``),
+            or 'omniglot': both small background sets of characters at 28x28, drawers 1-16 for
+            training and validation, 17-20 for test (``foveate.data.omniglot.omniglot_split``);
+            with ``counts`` (1,) and ``canvas`` 28 a scene is one character.
         data_dir: directory of the dataset's files; ignored with ``sample``.
         sample: make scenes of the small MNIST subset shipped inside the package.
         batch_size: training batch size (per process).
@@ -117,7 +127,8 @@ class SceneDataModule(DigitsDataModule):
         *,
         test_counts: tuple[int, ...] | None = None,
         canvas: int = 50,
-        dataset: DatasetName = "mnist",
+        overlapping: bool = False,
+        dataset: SceneDatasetName = "mnist",
         data_dir: str | os.PathLike | None = None,
         sample: bool = False,
         batch_size: int = 64,
@@ -134,7 +145,7 @@ class SceneDataModule(DigitsDataModule):
         self.test_counts = (
             check_counts(test_counts, name="test_counts") if test_counts else self.counts
         )
-        if get_dataset(dataset).needs_data_dir and not data_dir:
+        if dataset != "omniglot" and get_dataset(dataset).needs_data_dir and not data_dir:
             raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
         if sample and dataset != "mnist":
             raise ValueError(
@@ -159,7 +170,8 @@ class SceneDataModule(DigitsDataModule):
             sample,
             download,
         )
-        self.canvas, self.batch_size, self.eval_batch_size = canvas, batch_size, eval_batch_size
+        self.canvas, self.overlapping = canvas, overlapping
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
         self.val_digits, self.data_seed = val_digits, data_seed
         self.datasets: dict[str, SceneBatches] = {}
@@ -174,7 +186,11 @@ class SceneDataModule(DigitsDataModule):
         return max(self.counts + self.test_counts)
 
     def record(self) -> dict[str, object]:
-        return {"dataset": self.dataset, "counts": list(self.counts)}
+        return {
+            "dataset": self.dataset,
+            "counts": list(self.counts),
+            "overlapping": self.overlapping,
+        }
 
     def model_defaults(self) -> dict[str, int]:
         return {"image_size": self.canvas, "channels": 1}
@@ -185,7 +201,7 @@ class SceneDataModule(DigitsDataModule):
         digits, labels = self.load("train")
         val, train = self.held_out(len(labels), self.val_digits, name="val_digits")
         test_digits, test_labels = self.load("test")
-        common = {"canvas": self.canvas}
+        common = {"canvas": self.canvas, "overlapping": self.overlapping}
         self.datasets = {
             "train": SceneBatches(
                 digits[train],

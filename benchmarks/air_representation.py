@@ -1,0 +1,236 @@
+"""What AIR's latents are worth: two tasks learnt from few labels on them, against a CNN on pixels.
+
+    python benchmarks/air_representation.py runs/bench-air_multimnist/seed-0/checkpoints/best.ckpt \\
+        --data-dir ../shared/data/mnist
+
+Eslami et al. 2016, sec. 3.1 ("representational power", fig. 7): with AIR's inference network
+frozen, a small network learns from its latents (a) the sum of the digits of a scene and (b)
+whether they are in ascending order, read left to right; a convolutional network learns the same
+from the pixels with the same labels. Both are trained with the same fixed recipe (Adam, the
+same number of updates for every label budget, no early stopping: nothing here reads the test
+set but the final measurement), for each number of labelled scenes.
+
+- sum: scenes of 0, 1 or 2 digits (as AIR was trained on), 19 classes (0..18; an empty scene
+  sums to 0).
+- order: scenes of exactly 2 digits, 1 when the left digit (by its box's left edge, then top)
+  is at most the right one.
+
+The latents of a scene are, per step, (z_pres, the mean of z_where, the mean of z_what) from
+the most likely decomposition, z_where and z_what zeroed where no object is. The small network
+reads them as a set (each step through one shared MLP, summed over the present steps, then an
+MLP), so it need not learn AIR's step order; the CNN has three convolutions and two layers.
+Labelled scenes are made from the training digits (less AIR's validation digits), the test
+scenes from the test split, all from fixed seeds.
+
+Writes benchmarks/results/<name>.json (test accuracy per task, reader and label budget) and
+docs/figures/<name>.png (accuracy against labels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from common import write_results
+from torch import Tensor, nn
+
+import foveate
+from foveate.data.multi_mnist import Scenes, make_scenes
+from foveate.training.fit import build_data
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS = {"sum": ((0, 1, 2), 19), "order": ((2,), 2)}
+
+
+def targets(task: str, scenes: Scenes) -> Tensor:
+    """The task's label of each scene (N,)."""
+    present = scenes.classes >= 0
+    if task == "sum":
+        return (scenes.classes * present).sum(-1)
+    # left to right by the box's left edge, then its top (exact ties are rare)
+    key = scenes.boxes[:, :, 0] * 1000 + scenes.boxes[:, :, 1]
+    order = key.argsort(-1)
+    ordered = scenes.classes.gather(1, order)
+    return (ordered[:, 0] <= ordered[:, 1]).long()
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@torch.no_grad()
+def latents(model: nn.Module, images: Tensor, batch: int = 1000) -> Tensor:
+    """(N, T, 1 + 3 + D) per step: z_pres, z_where's mean, z_what's mean (zero when absent)."""
+    model.eval()
+    parts = []
+    for chunk in images.split(batch):
+        out = model(chunk, mode=True)
+        present = out.z_pres[..., None]
+        parts.append(torch.cat([present, out.where_loc * present, out.what_loc * present], -1))
+    return torch.cat(parts)
+
+
+class SetReader(nn.Module):
+    """Per-step latents (B, T, F) -> logits (B, K): rho(sum over present steps of phi(step))."""
+
+    def __init__(self, features: int, classes: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.phi = nn.Sequential(
+            nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
+        self.rho = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.rho((self.phi(z) * z[..., :1]).sum(1))
+
+
+class PixelCNN(nn.Module):
+    """Images (B, 1, S, S) -> logits (B, K): three 3x3 convolutions with pooling, two layers."""
+
+    def __init__(self, size: int, classes: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 1
+        for width in (32, 64, 64):
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            channels, size = width, size // 2
+        self.body = nn.Sequential(*layers, nn.Flatten())
+        self.head = nn.Sequential(
+            nn.Linear(channels * size * size, 256), nn.ReLU(), nn.Linear(256, classes)
+        )
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.head(self.body(images))
+
+
+def train_and_test(
+    net: nn.Module,
+    inputs: Tensor,
+    labels: Tensor,
+    test_inputs: Tensor,
+    test_labels: Tensor,
+    *,
+    updates: int,
+    seed: int,
+) -> float:
+    """Train with Adam for a fixed number of updates on (inputs, labels); test accuracy in %."""
+    generator = torch.Generator().manual_seed(seed)
+    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    batch = min(64, len(labels))
+    net.train()
+    for _ in range(updates):
+        index = torch.randint(0, len(labels), (batch,), generator=generator)
+        loss = nn.functional.cross_entropy(net(inputs[index]), labels[index])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    net.eval()
+    with torch.no_grad():
+        found = torch.cat([net(x).argmax(-1) for x in test_inputs.split(1000)])
+    return 100 * (found == test_labels).float().mean().item()
+
+
+def figure(budgets: list[int], accuracy: dict[str, dict[str, list[float]]], path: Path) -> None:
+    fig, axes = plt.subplots(1, len(accuracy), figsize=(4.2 * len(accuracy), 3.4))
+    for ax, (task, readers) in zip(axes, accuracy.items(), strict=True):
+        for reader, values in readers.items():
+            ax.plot(budgets, values, marker="o", label=reader)
+        ax.set_xscale("log")
+        ax.set_xlabel("labelled scenes")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title({"sum": "sum of the digits", "order": "digits in ascending order"}[task])
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="an AIR (or DAIR) checkpoint trained on multi-MNIST")
+    parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
+    parser.add_argument("--labels", type=int, nargs="+", default=[100, 300, 1000, 3000, 10000])
+    parser.add_argument("--updates", type=int, default=2000, help="Adam updates per training")
+    parser.add_argument("--test-size", type=int, default=10000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--name", default="air_representation")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    model, config = foveate.load(args.checkpoint)
+    if args.data_dir:
+        config = config.updated({"data": {"data_dir": args.data_dir}})
+    data = build_data(config)
+    data.setup("fit")
+    train, test = data.datasets["train"], data.datasets["test"]
+    size = data.canvas
+    metrics: dict[str, float] = {}
+    curves: dict[str, dict[str, list[float]]] = {}
+    for t, (task, (counts, classes)) in enumerate(TASKS.items()):
+        common = {"counts": counts, "canvas": size, "overlapping": data.overlapping}
+        pool = make_scenes(
+            train.digits, train.labels, max(args.labels), **common, generator=seeded(1000 + t)
+        )
+        held = make_scenes(
+            test.digits, test.labels, args.test_size, **common, generator=seeded(2000 + t)
+        )
+        images = pool.images[:, None].float() / 255
+        test_images = held.images[:, None].float() / 255
+        y, test_y = targets(task, pool), targets(task, held)
+        z, test_z = latents(model, images), latents(model, test_images)
+        curves[task] = {"AIR latents": [], "CNN on pixels": []}
+        for n in args.labels:
+            torch.manual_seed(args.seed)
+            on_latents = train_and_test(
+                SetReader(z.shape[-1], classes),
+                z[:n],
+                y[:n],
+                test_z,
+                test_y,
+                updates=args.updates,
+                seed=args.seed,
+            )
+            torch.manual_seed(args.seed)
+            on_pixels = train_and_test(
+                PixelCNN(size, classes),
+                images[:n],
+                y[:n],
+                test_images,
+                test_y,
+                updates=args.updates,
+                seed=args.seed,
+            )
+            curves[task]["AIR latents"].append(on_latents)
+            curves[task]["CNN on pixels"].append(on_pixels)
+            metrics[f"{task}_air_latents_accuracy_pct_{n}_labels"] = round(on_latents, 2)
+            metrics[f"{task}_cnn_accuracy_pct_{n}_labels"] = round(on_pixels, 2)
+            print(
+                f"{task}, {n} labels: AIR latents {on_latents:.2f}%, CNN {on_pixels:.2f}%",
+                flush=True,
+            )
+        majority = torch.bincount(test_y, minlength=classes).max().item() / len(test_y)
+        metrics[f"{task}_majority_class_accuracy_pct"] = round(100 * majority, 2)
+    figure(args.labels, curves, ROOT / "docs" / "figures" / f"{args.name}.png")
+    wall = time.perf_counter() - started
+    notes = (
+        f"Test accuracy (%) on {args.test_size} fixed test scenes per task, for each number of "
+        f"labelled training scenes; AIR frozen ({args.checkpoint}); both readers trained with "
+        f"Adam (lr 1e-3, weight decay 1e-4, batch 64) for {args.updates} updates, no early "
+        "stopping. sum: 0-2 digit scenes, 19 classes; order: 2-digit scenes, left digit <= right."
+    )
+    path = write_results(name=args.name, metrics=metrics, seed=args.seed, wall_s=wall, notes=notes)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
