@@ -2,7 +2,9 @@
 
 ``scene_grid`` draws, for each scene, the input with every present step's window in that step's
 colour, and the reconstruction beside it; ``scene_animation`` writes a GIF whose frames add one
-step at a time: the canvas after step t, with the windows of steps up to t, beside the input.
+step at a time: the canvas after step t, with the windows of steps up to t, beside the input;
+``scene_steps`` lays the steps out side by side, a row per scene: the input, then the canvas
+after each step with that step's window (what each object added).
 """
 
 from __future__ import annotations
@@ -110,4 +112,36 @@ def scene_animation(
         frames.append(Image.open(buffer).convert("RGB"))
     durations = [frame_ms] * (T - 1) + [frame_ms * 4]  # linger on the whole decomposition
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return Path(path)
+
+
+def scene_steps(path: str | os.PathLike, images: Tensor, scenes: Decomposition) -> Path:
+    """Write a PNG of N rows (scenes) and 1 + T columns: the input, then the reconstruction after
+    each step t with step t's window in its colour (absent steps leave the canvas as it was and
+    draw no window); returns its path."""
+    N, T = scenes.present.shape
+    inputs = _grey(images)
+    canvases = [_grey(scenes.canvases[:, t]) for t in range(T)]
+    present = scenes.present.detach().cpu().numpy() > 0.5
+    outlines = scenes.outlines.detach().float().cpu().numpy() - 0.5  # pixel edges, as in _draw
+    fig, axes = plt.subplots(N, 1 + T, figsize=(1.3 * (1 + T), 1.3 * N), squeeze=False)
+    h, w = inputs.shape[1:]
+    for n in range(N):
+        for column, picture in enumerate([inputs[n]] + [c[n] for c in canvases]):
+            ax = axes[n, column]
+            ax.imshow(picture, cmap="gray", vmin=0, vmax=1)
+            ax.axis("off")
+            t = column - 1
+            if t >= 0 and present[n, t]:
+                colour = STEP_COLOURS[t % len(STEP_COLOURS)]
+                ax.add_patch(
+                    Polygon(outlines[n, t], closed=True, fill=False, edgecolor=colour, lw=1.2)
+                )
+                ax.set_xlim(-0.5, w - 0.5)
+                ax.set_ylim(h - 0.5, -0.5)
+            if n == 0:
+                ax.set_title("input" if t < 0 else f"after step {t + 1}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
     return Path(path)

@@ -18,7 +18,7 @@ import torch
 from foveate.models.interface import Attends, Classifier, Decomposes, Generative
 from foveate.reports.drawings import drawing_animation, sample_grid
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
-from foveate.reports.scenes import scene_animation, scene_grid
+from foveate.reports.scenes import scene_animation, scene_grid, scene_steps
 
 
 def show_checkpoint(
@@ -61,6 +61,7 @@ def show_checkpoint(
         paths += [
             scene_grid(out / "scenes.png", x, scenes, counts=counts),
             scene_animation(out / "scenes.gif", x, scenes, counts=counts),
+            scene_steps(out / "scene_steps.png", x, scenes),
         ]
     if isinstance(model, Classifier):
         episodes = glimpse_episodes(model, x, y[:images])
