@@ -29,11 +29,18 @@ def main() -> None:
     parser.add_argument("checkpoint")
     parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
     parser.add_argument("--results-name", help="also write benchmarks/results/<name>.json")
+    parser.add_argument(
+        "--counts",
+        help="make the validation scenes with these digit counts instead of the run's (e.g. 2: "
+        "how a model trained on 0, 1 and 3 takes two digits, on validation digits)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     model, config = foveate.load(args.checkpoint)
     if args.data_dir:
         config = config.updated({"data": {"data_dir": args.data_dir}})
+    if args.counts:
+        config = config.updated({"data": {"counts": [int(c) for c in args.counts.split(",")]}})
     data = build_data(config)
     data.setup("fit")
     model.eval()

@@ -241,3 +241,27 @@ def test_the_baselines_learn_at_their_own_rate_and_only_the_likelihood_ratio_has
     assert not any(names[id(p)].startswith("baseline.") for p in groups[0]["params"])
     enumerated = SceneModule(**{**args, "model_args": {**TINY, "estimator": "enumerate"}})
     assert len(enumerated.parameter_groups()) == 1
+
+
+def test_without_recurrence_a_step_knows_only_what_it_reads_and_the_step_before():
+    # With the same image and the same latents from the step before, step 2 and step 3 of a
+    # memoryless AIR propose the same object; the recurrent one has counted the steps.
+    images = torch.rand(2, 1, 24, 24, generator=torch.Generator().manual_seed(1))
+    for recurrent in (False, True):
+        model = tiny_air(recurrent=recurrent)
+        model.eval()
+        with torch.no_grad():
+            out = model(images, mode=True)
+            state_2, state_3 = out.state[:, 1], out.state[:, 2]
+        latents_1 = torch.cat([out.z_where[:, 0], out.z_what[:, 0], out.z_pres[:, :1]], -1)
+        latents_2 = torch.cat([out.z_where[:, 1], out.z_what[:, 1], out.z_pres[:, 1:2]], -1)
+        embedded = model.embed(images.flatten(1))
+        zero = torch.zeros(2, model.lstm.hidden_size)
+        with torch.no_grad():
+            fresh_2, _ = model.lstm(torch.cat([embedded, latents_1], -1), (zero, zero))
+            fresh_3, _ = model.lstm(torch.cat([embedded, latents_2], -1), (zero, zero))
+        if recurrent:
+            assert not torch.allclose(state_2, fresh_2, atol=1e-4)
+        else:
+            torch.testing.assert_close(state_2, fresh_2)
+            torch.testing.assert_close(state_3, fresh_3)

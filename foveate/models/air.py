@@ -200,6 +200,10 @@ class AIR(nn.Module):
             likelihood ratio keeps a signal for it. A narrower q is still a posterior
             approximation: the bound stays a bound. Departure from [1].
         difference: DAIR: each step reads the image minus the canvas so far.
+        recurrent: carry the LSTM's state from step to step, as in [1]. False starts every step
+            from a zero state: a step then knows only what it reads (with ``difference``, what
+            is left to explain) and the latents of the step before, not how many objects came
+            before it; for counts never seen in training. Departure from [1].
         baseline_hidden: hidden units of the baseline MLP (reads the LSTM state, detached).
         signal_decay: decay of the running mean that centres the learning signal ([2] sec. 3.3)
             and of the running variance the baselines' error is measured in.
@@ -227,6 +231,7 @@ class AIR(nn.Module):
         initial_presence: float = 0.5,
         presence_floor: float = 0.0,
         difference: bool = False,
+        recurrent: bool = True,
         baseline_hidden: int = 100,
         signal_decay: float = 0.9,
     ) -> None:
@@ -251,6 +256,7 @@ class AIR(nn.Module):
         self.z_what_size, self.window, self.estimator = z_what_size, window, estimator
         self.temperature, self.likelihood_std = temperature, likelihood_std
         self.difference, self.signal_decay = difference, signal_decay
+        self.recurrent = recurrent
         self.presence_floor = presence_floor
         self.scale_range = tuple(scale_range) if scale_range is not None else None
         pixels = channels * image_size * image_size
@@ -340,6 +346,8 @@ class AIR(nn.Module):
             seen = images - canvas if self.difference else images
             if self.difference:
                 embedded = self.embed(seen.flatten(1))
+            if not self.recurrent:
+                h, c = torch.zeros_like(h), torch.zeros_like(c)
             h, c = self.lstm(torch.cat([embedded, previous], -1), (h, c))
             proposal = self.propose(h)
             floor = self.presence_floor
