@@ -69,6 +69,7 @@ BENCHMARKS = {
     "draw_mnist": Benchmark("draw/mnist.yaml", LIKELIHOOD_NOTES),
     "draw_noattn_mnist": Benchmark("draw/mnist_noattn.yaml", LIKELIHOOD_NOTES),
     "air_omniglot": Benchmark("air/omniglot.yaml", OMNIGLOT_NOTES),
+    "air_omniglot_parts": Benchmark("air/omniglot_parts.yaml", OMNIGLOT_NOTES),
 }
 
 
