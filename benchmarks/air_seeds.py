@@ -100,7 +100,12 @@ def main() -> None:
     parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("extra", nargs="*", help="flags for foveate train, after --")
-    args = parser.parse_args()
+    # argparse cannot take '-- flags' after options that follow the positional config: split
+    # them off first.
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.extra = list(args.extra) + argv[cut + 1 :]
     given = Path(args.config)  # a config under configs/, or any config file (a kept one)
     config_path = given.resolve() if given.is_file() else ROOT / "configs" / args.config
     config = RunConfig.from_yaml(config_path)
