@@ -7,8 +7,9 @@ the checkpoint's run and prints the confusion of true and inferred counts (rows:
 columns: objects found by the most likely decomposition), and per true count each step's mean
 q(z_pres = 1) and window half-width. Over-segmentation (a digit explained by several objects)
 shows as counts above the diagonal, merging (two digits in one window) below it. For scenes of
-two digits it also gives the accuracy by how far apart the digits are (the larger of their
-horizontal and vertical offsets, in pixels): digits a few pixels apart are one blot.
+two or more digits it also gives the accuracy by how far apart the nearest two digits are (the
+larger of their horizontal and vertical offsets, in pixels): digits a few pixels apart are one
+blot.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import argparse
 import time
 
 import torch
-from common import write_results
+from common import load_run, write_results
 
-import foveate
 from foveate.models.air import where_to_window
-from foveate.training.fit import build_data
 
 
 def main() -> None:
@@ -36,14 +35,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     started = time.perf_counter()
-    model, config = foveate.load(args.checkpoint)
-    if args.data_dir:
-        config = config.updated({"data": {"data_dir": args.data_dir}})
-    if args.counts:
-        config = config.updated({"data": {"counts": [int(c) for c in args.counts.split(",")]}})
-    data = build_data(config)
-    data.setup("fit")
-    model.eval()
+    counts = {"counts": [int(c) for c in args.counts.split(",")]} if args.counts else {}
+    model, config, data = load_run(args.checkpoint, data_dir=args.data_dir, **counts)
     true_counts, found_counts, rhos, scales, boxes = [], [], [], [], []
     with torch.no_grad():
         for images, truth in data.val_dataloader():
@@ -72,19 +65,26 @@ def main() -> None:
         )
         for c in range(columns):
             metrics[f"true{r}_found{c}"] = int(confusion[r, c])
-    if box.shape[1] >= 2:
-        two = true == 2
-        offset = (box[two, 0, :2] - box[two, 1, :2]).abs().amax(-1)  # (scenes,) pixels
-        right = (found == true)[two]
+    for r in range(2, rows):
+        here_r = true == r
+        if not here_r.any():
+            continue
+        centres = box[here_r, :r, :2]  # (scenes, r, 2) pixels
+        offsets = (centres[:, :, None] - centres[:, None]).abs().amax(-1)  # (scenes, r, r)
+        offsets = offsets + torch.eye(r) * 1e9
+        closest = offsets.flatten(1).amin(-1)  # (scenes,) the nearest pair's offset
+        right = (found == true)[here_r]
         for lo, hi in ((0, 3), (4, 7), (8, 11), (12, 99)):
-            here = (offset >= lo) & (offset <= hi)
+            here = (closest >= lo) & (closest <= hi)
             if here.any():
                 share = 100 * right[here].float().mean().item()
                 label = f"{lo}-{hi}" if hi < 99 else f"{lo}+"
-                print(f"two digits {label} px apart: {int(here.sum())} scenes, {share:.1f}% right")
-                metrics[f"two_digits_{label.replace('+', 'plus')}px_apart_accuracy_pct"] = round(
-                    share, 1
+                print(
+                    f"{r} digits, nearest two {label} px apart: {int(here.sum())} scenes, "
+                    f"{share:.1f}% right"
                 )
+                key = f"{r}_digits_nearest_{label.replace('+', 'plus')}px_apart_accuracy_pct"
+                metrics[key] = round(share, 1)
     if args.results_name:
         path = write_results(
             args.results_name,

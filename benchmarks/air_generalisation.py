@@ -10,12 +10,14 @@ bound of scenes with the training counts, then tested once on the fixed test sce
 count. Finished runs are kept in benchmarks/results/logs/air_generalisation/ and not trained
 again.
 
-Writes benchmarks/results/air_generalisation.json: each run's count accuracy on the unseen count.
+Writes benchmarks/results/air_generalisation.json: each run's count accuracy on the unseen count,
+and on the validation scenes of its training counts at the chosen checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 
@@ -32,9 +34,18 @@ PAPER = {
 }
 
 
+def best_val_count(metrics_csv) -> float:
+    """Count accuracy (%) on the validation scenes (training counts) at the best bound's epoch."""
+    with open(metrics_csv) as f:
+        rows = [r for r in csv.DictReader(f) if r.get("val_nll_nats")]
+    best = min(rows, key=lambda r: float(r["val_nll_nats"]))
+    return round(float(best["val_count_accuracy_pct"]), 2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["air", "dair"])
+    parser.add_argument("--splits", nargs="+", choices=list(SPLITS), default=list(SPLITS))
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once")
     parser.add_argument("--threads", type=int, help="threads per run (default: 1 with --jobs 2)")
     parser.add_argument("--seed", type=int, default=0)
@@ -46,7 +57,7 @@ def main() -> None:
     base, kept = ROOT / "runs" / f"bench-{name}", KEPT / name
     threads = args.threads or (1 if args.jobs > 1 else None)
     extra = list(args.extra) + (["--data-dir", args.data_dir] if args.data_dir else [])
-    runs = [(m, split) for m in args.models for split in SPLITS]
+    runs = [(m, split) for m in args.models for split in args.splits]
     commands, logs = {}, {}
     for model, split in runs:
         key = f"{model}_{split}"
@@ -64,9 +75,13 @@ def main() -> None:
     for model, split in runs:
         result = json.loads((kept / f"{model}_{split}.results.json").read_text())
         metrics[f"{model}_{split}_count_accuracy_pct"] = round(result["test_count_accuracy_pct"], 2)
+        metrics[f"{model}_{split}_val_count_accuracy_pct"] = best_val_count(
+            kept / f"{model}_{split}.metrics.csv"
+        )
         metrics[f"{model}_{split}_train_minutes"] = round(result["train_seconds"] / 60, 1)
         wall += result["wall_s"]
     metrics["wall_s"] = round(wall, 1)
+    metrics_keys = {f"{model}_{split}" for model, split in runs}
     notes = (
         "Count accuracy (%) on 10,000 fixed test scenes of a count never seen in training "
         "(extrapolation: trained on 0-2 digits, tested on 3; interpolation: trained on 0, 1 and 3, "
@@ -81,7 +96,7 @@ def main() -> None:
         seed=args.seed,
         wall_s=wall,
         notes=notes,
-        paper={k: v for k, v in PAPER.items() if k.split("_")[0] in args.models},
+        paper={k: v for k, v in PAPER.items() if k.rsplit("_count", 1)[0] in metrics_keys},
     )
     print(f"wrote {path}: {json.dumps(metrics)}")
 

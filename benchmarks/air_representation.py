@@ -17,8 +17,9 @@ set but the final measurement), for each number of labelled scenes.
 
 The latents of a scene are, per step, (z_pres, the mean of z_where, the mean of z_what) from
 the most likely decomposition, z_where and z_what zeroed where no object is. The small network
-reads them as a set (each step through one shared MLP, summed over the present steps, then an
-MLP), so it need not learn AIR's step order; the CNN has three convolutions and two layers.
+reads them as a set with pairwise terms (each present step and each ordered pair of present
+steps through shared MLPs, summed, then an MLP), so it need not learn AIR's step order and can
+compare two objects; the CNN has three convolutions and two layers.
 Labelled scenes are made from the training digits (less AIR's validation digits), the test
 scenes from the test split, all from fixed seeds.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import matplotlib
@@ -37,12 +39,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
-from common import write_results
+from common import load_run, write_results
 from torch import Tensor, nn
 
-import foveate
 from foveate.data.multi_mnist import Scenes, make_scenes
-from foveate.training.fit import build_data
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {"sum": ((0, 1, 2), 19), "order": ((2,), 2)}
@@ -64,6 +64,16 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def labelled_scenes(
+    model: nn.Module, task: str, split, number: int, seed: int, **scene_args
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``number`` scenes of a split's digits: images (N, 1, S, S), AIR's latents (N, T, F) and
+    the task's labels (N,)."""
+    scenes = make_scenes(split.digits, split.labels, number, **scene_args, generator=seeded(seed))
+    images = scenes.images[:, None].float() / 255
+    return images, latents(model, images), targets(task, scenes)
+
+
 @torch.no_grad()
 def latents(model: nn.Module, images: Tensor, batch: int = 1000) -> Tensor:
     """(N, T, 1 + 3 + D) per step: z_pres, z_where's mean, z_what's mean (zero when absent)."""
@@ -76,18 +86,32 @@ def latents(model: nn.Module, images: Tensor, batch: int = 1000) -> Tensor:
     return torch.cat(parts)
 
 
-class SetReader(nn.Module):
-    """Per-step latents (B, T, F) -> logits (B, K): rho(sum over present steps of phi(step))."""
+class RelationReader(nn.Module):
+    """Per-step latents (B, T, F) -> logits (B, K), the same for any order of the steps.
+
+    rho(sum_i p_i phi(z_i) + sum_{i != j} p_i p_j psi(z_i, z_j)), p_i the step's z_pres: a set
+    reader (Zaheer et al. 2017) with pairwise terms (a relation network, Santoro et al. 2017),
+    so that it can compare two objects' classes and positions, which the order task needs.
+    """
 
     def __init__(self, features: int, classes: int, hidden: int = 128) -> None:
         super().__init__()
         self.phi = nn.Sequential(
             nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
         )
+        self.psi = nn.Sequential(
+            nn.Linear(2 * features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+        )
         self.rho = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes))
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.rho((self.phi(z) * z[..., :1]).sum(1))
+        T = z.shape[1]
+        present = z[..., :1]  # (B, T, 1)
+        single = (self.phi(z) * present).sum(1)  # (B, hidden)
+        i, j = (torch.ones(T, T) - torch.eye(T)).nonzero().unbind(1)  # the T(T-1) ordered pairs
+        pairs = torch.cat([z[:, i], z[:, j]], -1)  # (B, T(T-1), 2F)
+        pair = (self.psi(pairs) * present[:, i] * present[:, j]).sum(1)  # (B, hidden)
+        return self.rho(single + pair)
 
 
 class PixelCNN(nn.Module):
@@ -167,57 +191,40 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    model, config = foveate.load(args.checkpoint)
-    if args.data_dir:
-        config = config.updated({"data": {"data_dir": args.data_dir}})
-    data = build_data(config)
-    data.setup("fit")
+    model, config, data = load_run(args.checkpoint, data_dir=args.data_dir)
     train, test = data.datasets["train"], data.datasets["test"]
     size = data.canvas
     metrics: dict[str, float] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     for t, (task, (counts, classes)) in enumerate(TASKS.items()):
         common = {"counts": counts, "canvas": size, "overlapping": data.overlapping}
-        pool = make_scenes(
-            train.digits, train.labels, max(args.labels), **common, generator=seeded(1000 + t)
+        images, z, y = labelled_scenes(model, task, train, max(args.labels), 1000 + t, **common)
+        test_images, test_z, test_y = labelled_scenes(
+            model, task, test, args.test_size, 2000 + t, **common
         )
-        held = make_scenes(
-            test.digits, test.labels, args.test_size, **common, generator=seeded(2000 + t)
-        )
-        images = pool.images[:, None].float() / 255
-        test_images = held.images[:, None].float() / 255
-        y, test_y = targets(task, pool), targets(task, held)
-        z, test_z = latents(model, images), latents(model, test_images)
-        curves[task] = {"AIR latents": [], "CNN on pixels": []}
+        readers = {
+            "AIR latents": (partial(RelationReader, z.shape[-1], classes), z, test_z),
+            "CNN on pixels": (partial(PixelCNN, size, classes), images, test_images),
+        }
+        curves[task] = {reader: [] for reader in readers}
         for n in args.labels:
-            torch.manual_seed(args.seed)
-            on_latents = train_and_test(
-                SetReader(z.shape[-1], classes),
-                z[:n],
-                y[:n],
-                test_z,
-                test_y,
-                updates=args.updates,
-                seed=args.seed,
-            )
-            torch.manual_seed(args.seed)
-            on_pixels = train_and_test(
-                PixelCNN(size, classes),
-                images[:n],
-                y[:n],
-                test_images,
-                test_y,
-                updates=args.updates,
-                seed=args.seed,
-            )
-            curves[task]["AIR latents"].append(on_latents)
-            curves[task]["CNN on pixels"].append(on_pixels)
-            metrics[f"{task}_air_latents_accuracy_pct_{n}_labels"] = round(on_latents, 2)
-            metrics[f"{task}_cnn_accuracy_pct_{n}_labels"] = round(on_pixels, 2)
-            print(
-                f"{task}, {n} labels: AIR latents {on_latents:.2f}%, CNN {on_pixels:.2f}%",
-                flush=True,
-            )
+            line = []
+            for reader, (build, inputs, test_inputs) in readers.items():
+                torch.manual_seed(args.seed)  # the same initial weights for every budget
+                accuracy = train_and_test(
+                    build(),
+                    inputs[:n],
+                    y[:n],
+                    test_inputs,
+                    test_y,
+                    updates=args.updates,
+                    seed=args.seed,
+                )
+                curves[task][reader].append(accuracy)
+                key = "air_latents" if reader == "AIR latents" else "cnn"
+                metrics[f"{task}_{key}_accuracy_pct_{n}_labels"] = round(accuracy, 2)
+                line.append(f"{reader} {accuracy:.2f}%")
+            print(f"{task}, {n} labels: " + ", ".join(line), flush=True)
         majority = torch.bincount(test_y, minlength=classes).max().item() / len(test_y)
         metrics[f"{task}_majority_class_accuracy_pct"] = round(100 * majority, 2)
     figure(args.labels, curves, ROOT / "docs" / "figures" / f"{args.name}.png")

@@ -17,7 +17,26 @@ from pathlib import Path
 
 import torch
 
+import foveate
+from foveate.training.fit import build_data
+
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load_run(checkpoint: str, *, data_dir: str | None = None, stage: str = "fit", **data):
+    """A trained model and its run's data module, set up for ``stage``.
+
+    ``data_dir`` (where the dataset lies, if not where the run found it) and any other ``data``
+    entries override the run's config: ``counts=[2]`` makes scenes of two digits.
+    Returns (model in eval mode, config, data module).
+    """
+    model, config = foveate.load(checkpoint)
+    overrides = {**data, **({"data_dir": data_dir} if data_dir else {})}
+    if overrides:
+        config = config.updated({"data": overrides})
+    module = build_data(config)
+    module.setup(stage)
+    return model.eval(), config, module
 
 
 def machine() -> str:

@@ -17,11 +17,9 @@ import argparse
 import time
 
 import torch
-from common import write_results
+from common import load_run, write_results
 
-import foveate
 from foveate.data.tasks import place
-from foveate.training.fit import build_data
 
 
 def main() -> None:
@@ -32,11 +30,7 @@ def main() -> None:
     parser.add_argument("--canvases", type=int, default=2000)
     args = parser.parse_args()
     started = time.perf_counter()
-    model, config = foveate.load(args.checkpoint)
-    if args.data_dir:
-        config = config.updated({"data": {"data_dir": args.data_dir}})
-    data = build_data(config)
-    data.setup("test")
+    model, config, data = load_run(args.checkpoint, data_dir=args.data_dir, stage="test")
     test = data.datasets["test"]
     n = min(args.canvases, len(test))
     images, _ = test.__getitems__(list(range(n)))

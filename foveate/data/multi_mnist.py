@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from foveate.data.tasks import _draw_ints, _paste
+from foveate.data.tasks import _draw_ints, _paste, _paste_index
 
 
 @dataclass
@@ -83,18 +83,12 @@ def make_scenes(
     _, h, w = digits.shape
     if h > canvas or w > canvas:
         raise ValueError(f"digits of {h}x{w} pixels do not fit a canvas of {canvas}x{canvas}")
+    device, slots = digits.device, max(counts)
+    randint = _randint(generator, device)
+    count, images, classes, boxes = _empty_scenes(number, counts, canvas, randint, device)
     if not overlapping:
-        return _separate_scenes(digits, labels, number, counts, canvas, generator)
-    device = digits.device
-
-    def randint(high: int, *shape: int) -> Tensor:
-        return _draw_ints(high, shape, generator=generator, device=device)
-
-    slots = max(counts)
-    count = torch.tensor(counts, device=device)[randint(len(counts), number)]  # (N,)
-    images = torch.zeros(number, canvas * canvas, dtype=torch.uint8, device=device)
-    classes = torch.full((number, slots), -1, dtype=torch.long, device=device)
-    boxes = torch.zeros(number, slots, 4, device=device)
+        _fill_separate(images, classes, boxes, count, digits, labels, counts, canvas, randint)
+        return Scenes(images.view(number, canvas, canvas), count, classes, boxes)
     if slots:
         chosen = randint(len(digits), number, slots)  # (N, K)
         left, top = randint(canvas - w + 1, 2, number, slots)
@@ -112,27 +106,42 @@ def make_scenes(
 _MAX_CANDIDATES = 1 << 15
 
 
-def _separate_scenes(
-    digits: Tensor,
-    labels: Tensor,
-    number: int,
-    counts: tuple[int, ...],
-    canvas: int,
-    generator: torch.Generator,
-) -> Scenes:
-    """``make_scenes`` with no two digits overlapping: candidate scenes of each count are drawn
-    in batches and the overlapping ones dropped until every scene has one."""
-    _, h, w = digits.shape
-    device = digits.device
+def _randint(generator: torch.Generator, device: torch.device):
+    """``randint(high, *shape)``: integers in [0, high) from ``generator``, placed on ``device``."""
 
     def randint(high: int, *shape: int) -> Tensor:
         return _draw_ints(high, shape, generator=generator, device=device)
 
+    return randint
+
+
+def _empty_scenes(
+    number: int, counts: tuple[int, ...], canvas: int, randint, device: torch.device
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Each scene's digit count (N,), drawn first, and its empty images (N, S*S), classes (N, K)
+    and boxes (N, K, 4)."""
+    count = torch.tensor(counts, device=device)[randint(len(counts), number)]
     slots = max(counts)
-    count = torch.tensor(counts, device=device)[randint(len(counts), number)]  # (N,)
     images = torch.zeros(number, canvas * canvas, dtype=torch.uint8, device=device)
     classes = torch.full((number, slots), -1, dtype=torch.long, device=device)
     boxes = torch.zeros(number, slots, 4, device=device)
+    return count, images, classes, boxes
+
+
+def _fill_separate(
+    images: Tensor,
+    classes: Tensor,
+    boxes: Tensor,
+    count: Tensor,
+    digits: Tensor,
+    labels: Tensor,
+    counts: tuple[int, ...],
+    canvas: int,
+    randint,
+) -> None:
+    """Fill the empty scenes in place with digits that never overlap: candidate scenes of each
+    count are drawn in batches and the overlapping ones dropped until every scene has one."""
+    _, h, w = digits.shape
     for k in counts:
         wanted = (count == k).nonzero().squeeze(1)
         if k == 0 or not len(wanted):
@@ -143,10 +152,8 @@ def _separate_scenes(
             size = min(_MAX_CANDIDATES, 4 * (len(wanted) - found) + 64)
             chosen = randint(len(digits), size, k)  # (C, k)
             left, top = randint(canvas - w + 1, 2, size, k)
-            rows = top[..., None] + torch.arange(h, device=device)  # (C, k, h)
-            cols = left[..., None] + torch.arange(w, device=device)  # (C, k, w)
-            index = (rows[..., :, None] * canvas + cols[..., None, :]).reshape(size, -1)
-            ink = torch.zeros(size, canvas * canvas, dtype=torch.int16, device=device)
+            index = _paste_index(left, top, h, w, side=canvas)  # (C, k*h*w)
+            ink = torch.zeros(size, canvas * canvas, dtype=torch.int16, device=images.device)
             ink.scatter_add_(1, index, digits[chosen].to(torch.int16).reshape(size, -1))
             separate = ink.amax(1) <= 255  # (C,)
             kept.append(
@@ -164,6 +171,5 @@ def _separate_scenes(
             torch.cat(parts)[: len(wanted)] for parts in zip(*kept, strict=True)
         )
         images[wanted] = ink
-        classes[wanted, :k] = labels.to(device)[chosen]
+        classes[wanted, :k] = labels.to(images.device)[chosen]
         boxes[wanted, :k] = torch.stack([left, top, left + w, top + h], -1).float()
-    return Scenes(images.view(number, canvas, canvas), count, classes, boxes)

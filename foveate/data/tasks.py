@@ -91,10 +91,19 @@ def _paste(canvas: Tensor, patches: Tensor, left: Tensor, top: Tensor, *, side: 
     canvas: (N, S*S) with S = ``side``; patches: (N, P, h, w); left, top: (N, P) integer corners.
     """
     N, P, h, w = patches.shape
-    rows = top[..., None] + torch.arange(h, device=canvas.device)  # (N, P, h)
-    cols = left[..., None] + torch.arange(w, device=canvas.device)  # (N, P, w)
-    index = (rows[..., :, None] * side + cols[..., None, :]).reshape(N, P * h * w)
+    index = _paste_index(left, top, h, w, side=side)
     return canvas.scatter_reduce(1, index, patches.reshape(N, P * h * w), reduce="amax")
+
+
+def _paste_index(left: Tensor, top: Tensor, h: int, w: int, *, side: int) -> Tensor:
+    """Where the pixels of h x w patches with corners (left, top) fall in flat S x S canvases.
+
+    left, top: (N, P) integer corners; returns (N, P*h*w) indices into (N, S*S), patch by patch
+    in row-major order (as ``patches.reshape(N, -1)`` lays them out).
+    """
+    rows = top[..., None] + torch.arange(h, device=top.device)  # (N, P, h)
+    cols = left[..., None] + torch.arange(w, device=left.device)  # (N, P, w)
+    return (rows[..., :, None] * side + cols[..., None, :]).reshape(len(left), -1)
 
 
 def place(
