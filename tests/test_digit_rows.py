@@ -13,8 +13,10 @@ def digits(n: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def rows(number: int = 400, seed: int = 0, **kwargs):
-    d, l = digits()
-    return make_rows(d, l, number, generator=torch.Generator().manual_seed(seed), **kwargs)
+    images, labels = digits()
+    return make_rows(
+        images, labels, number, generator=torch.Generator().manual_seed(seed), **kwargs
+    )
 
 
 def test_rows_hold_their_digits_in_reading_order_inside_the_canvas():
