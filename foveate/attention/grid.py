@@ -66,11 +66,13 @@ def grid_hard_attention(
     mask: Tensor | None = None,
     *,
     sample: bool = True,
+    uniform: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> GridHardAttention:
     """Hard attention over a grid ([1] sec. 4.1): one cell drawn from alpha (B, H, W).
 
-    scores: (B, H, W); features: (B, D, H, W); ``sample=False`` takes the most likely cell.
+    scores: (B, H, W); features: (B, D, H, W); ``sample=False`` takes the most likely cell;
+    ``uniform`` and ``generator`` as for ``hard_attention``.
     """
     B, D, H, W = features.shape
     if scores.shape != (B, H, W):
@@ -81,6 +83,7 @@ def grid_hard_attention(
         grid_items(features),
         flat_mask,
         sample=sample,
+        uniform=uniform,
         generator=generator,
     )
     cell = torch.stack([out.index // W, out.index % W], -1)

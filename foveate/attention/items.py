@@ -134,28 +134,37 @@ def hard_attention(
     mask: Tensor | None = None,
     *,
     sample: bool = True,
+    uniform: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> HardAttention:
     """Hard item-wise attention ([4] sec. 4.1): one item drawn from Categorical(alpha).
 
     scores: (B, N); values: (B, N, D); mask: (B, N), True for real items (each row needs one).
-    ``sample=False`` takes the most likely item (for evaluation). ``generator`` makes the draw
-    repeatable. The index is not differentiable; REINFORCE trains the scores through
-    ``log_prob`` ([4] eq. 12).
+    ``sample=False`` takes the most likely item (for evaluation). The draw inverts the weights'
+    cumulative sum at ``uniform`` (B,) in [0, 1) when given (draws made outside a compiled graph
+    stay fixed), else at uniforms from ``generator``. The index is not differentiable;
+    REINFORCE trains the scores through ``log_prob`` ([4] eq. 12).
     """
     if mask is not None and not bool(mask.any(-1).all()):
         raise ValueError("hard attention needs at least one real item in every row of the mask")
     distribution = Categorical(logits=masked_logits(scores, mask))
+    probs = distribution.probs
     if sample:
-        # Categorical.sample takes no generator; multinomial draws the same way and does.
-        index = torch.multinomial(distribution.probs.detach(), 1, generator=generator)[:, 0]
+        if uniform is None:
+            uniform = torch.rand(len(scores), generator=generator, device=scores.device)
+        cdf = probs.detach().cumsum(-1)
+        # The first item whose cumulative weight exceeds u: a padded item (no weight) never is.
+        index = (cdf <= uniform[:, None] * cdf[:, -1:]).sum(-1)
+        # Rounding can leave u * total at the very top: take the last item that has weight.
+        last = scores.shape[-1] - 1 - (probs.flip(-1) > 0).long().argmax(-1)
+        index = torch.minimum(index, last)
     else:
-        index = distribution.probs.argmax(-1)
+        index = probs.argmax(-1)
     context = values[torch.arange(len(index), device=values.device), index]
     return HardAttention(
         index=index,
         context=context,
-        weights=distribution.probs,
+        weights=probs,
         log_prob=distribution.log_prob(index),
         entropy=distribution.entropy(),
     )

@@ -17,10 +17,11 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from foveate.data.datamodule import DigitsDataModule
 from foveate.data.datasets import get_dataset
+from foveate.data.generated import GeneratedBatches, batch_loader
 from foveate.data.multi_mnist import Scenes, check_counts, make_scenes
 from foveate.data.sources import DATA_SOURCES
 
@@ -33,8 +34,8 @@ def _as_batch(scenes: Scenes) -> Batch:
     return scenes.images[:, None].float().div_(255), truth
 
 
-class SceneBatches(Dataset):
-    """Scenes served a whole batch at a time through ``__getitems__``.
+class SceneBatches(GeneratedBatches[Scenes]):
+    """Scenes served a whole batch at a time (see ``GeneratedBatches``).
 
     Args:
         digits: (M, h, w) uint8 digits the scenes are made of; labels: (M,) their classes.
@@ -57,12 +58,11 @@ class SceneBatches(Dataset):
         overlapping: bool,
         fixed_seed: int | None,
     ) -> None:
-        self.digits, self.labels, self.size = digits, labels, size
+        self.digits, self.labels = digits, labels
         self.counts, self.canvas, self.overlapping = counts, canvas, overlapping
-        self.generator = torch.Generator().manual_seed(fixed_seed if fixed_seed is not None else 0)
-        self.scenes = self._make(size) if fixed_seed is not None else None
+        super().__init__(self._make, _as_batch, size, fixed_seed=fixed_seed)
 
-    def _make(self, number: int) -> Scenes:
+    def _make(self, number: int, generator: torch.Generator) -> Scenes:
         return make_scenes(
             self.digits,
             self.labels,
@@ -70,25 +70,8 @@ class SceneBatches(Dataset):
             counts=self.counts,
             canvas=self.canvas,
             overlapping=self.overlapping,
-            generator=self.generator,
+            generator=generator,
         )
-
-    def reseed(self, seed: int) -> None:
-        self.generator.manual_seed(seed)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitems__(self, indices: list[int]) -> Batch:
-        if self.scenes is None:
-            return _as_batch(self._make(len(indices)))
-        index = torch.as_tensor(indices)
-        s = self.scenes
-        return _as_batch(Scenes(s.images[index], s.counts[index], s.classes[index], s.boxes[index]))
-
-
-def _batch_as_is(batch: Batch) -> Batch:
-    return batch
 
 
 @DATA_SOURCES.register("scenes")
@@ -232,13 +215,7 @@ class SceneDataModule(DigitsDataModule):
         self.datasets["train"].reseed((torch.initial_seed() + rank) % 2**63)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            collate_fn=_batch_as_is,
-        )
+        return batch_loader(self.datasets[split], batch_size, shuffle=shuffle)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)

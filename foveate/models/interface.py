@@ -2,7 +2,7 @@
 
 Every registered model is a plain ``nn.Module`` that satisfies ``Model``; the capabilities below
 it (``Stochastic``, ``Classifier``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
-asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name.
+asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name. ``Reads``: a reader of sequences.
 
 Shapes: B images of C channels, H x W pixels; T steps (glimpses, windows, objects); K windows
 per step (a retina's scales, or one filter grid or sampling grid).
@@ -76,6 +76,29 @@ class Decomposes(Protocol):
     ``Decomposition``."""
 
     def decompose(self, images: Tensor) -> Decomposition: ...
+
+
+@runtime_checkable
+class Reads(Protocol):
+    """A model that reads an image as a sequence of tokens, attending somewhere at each step:
+    ``reading(images)`` -> ``Reading``."""
+
+    def reading(self, images: Tensor) -> Reading: ...
+
+
+@dataclass
+class Reading:
+    """What a reader read on B images in T steps.
+
+    tokens: (B, T) the token read at each step, -1 after the end.
+    names: the tokens' names for people, by index (the digits, then 'end').
+    maps: (B, T, H, W) where each step attended, in the input's pixels (each step's map sums to
+        one), or None for a reader without attention.
+    """
+
+    tokens: Tensor
+    names: tuple[str, ...]
+    maps: Tensor | None = None
 
 
 @dataclass

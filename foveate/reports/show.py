@@ -5,7 +5,8 @@ Nothing here knows a model by name; it asks the model for its capabilities
 their drawing; a model that ``Decomposes`` scenes gets test scenes with each step's window in its
 own colour beside the reconstruction, and their animation step by step; a ``Classifier`` that
 ``Attends`` gets where it looked on test images (outlines on the image, step by step, and what it
-saw at each step); any other ``Classifier`` gets its answers.
+saw at each step); any other ``Classifier`` gets its answers; a model that ``Reads`` gets each
+step's attention map and token, as a table and an animation.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import torch
 
-from foveate.models.interface import Attends, Classifier, Decomposes, Generative
+from foveate.models.interface import Attends, Classifier, Decomposes, Generative, Reads
 from foveate.reports.drawings import drawing_animation, sample_grid
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
+from foveate.reports.readings import reading_animation, reading_steps
 from foveate.reports.scenes import scene_animation, scene_grid, scene_steps
 
 
@@ -49,7 +51,7 @@ def show_checkpoint(
             sample_grid(out / "samples.png", drawing.canvases[:, -1]),
             drawing_animation(out / "drawing.gif", drawing.canvases, drawing.outlines),
         ]
-    if isinstance(model, Decomposes | Classifier):
+    if isinstance(model, Decomposes | Classifier | Reads):
         data = build_data(config)
         data.setup("test")
         x, y = next(iter(data.test_dataloader()))
@@ -63,6 +65,12 @@ def show_checkpoint(
             scene_animation(out / "scenes.gif", x, scenes, counts=counts),
             scene_steps(out / "scene_steps.png", x, scenes),
         ]
+    if isinstance(model, Reads):
+        reading = model.reading(x)
+        labels = y["labels"][:images] if isinstance(y, dict) and "labels" in y else None
+        paths.append(reading_steps(out / "reading.png", x, reading, labels=labels))
+        if reading.maps is not None:
+            paths.append(reading_animation(out / "reading.gif", x, reading))
     if isinstance(model, Classifier):
         episodes = glimpse_episodes(model, x, y[:images])
         paths.append(glimpse_grid(out / "glimpses.png", episodes))

@@ -1,0 +1,163 @@
+"""A Lightning DataModule of digit rows to read (``foveate.data.digit_rows``).
+
+Splits as for scenes: validation digits carved from the training split with ``data_seed``,
+validation rows made of them and test rows of the test split's digits, each set generated once
+from ``data_seed``; training rows drawn afresh for every batch from the remaining digits.
+
+Batches are (images (B, 1, H, W) float in [0, 1], truth), truth a dict of ``labels`` (B, L) (the
+digits left to right, -1 past the row's end), ``lengths`` (B,) and ``boxes`` (B, L, 4).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from foveate.data.datamodule import DigitsDataModule
+from foveate.data.datasets import DatasetName, get_dataset
+from foveate.data.digit_rows import DigitRows, make_rows, row_canvas
+from foveate.data.generated import GeneratedBatches, batch_loader
+from foveate.data.sources import DATA_SOURCES
+
+Batch = tuple[Tensor, dict[str, Tensor]]
+
+
+def _as_batch(rows: DigitRows) -> Batch:
+    truth = {"labels": rows.labels, "lengths": rows.lengths, "boxes": rows.boxes}
+    return rows.images[:, None].float().div_(255), truth
+
+
+@DATA_SOURCES.register("rows")
+class RowsDataModule(DigitsDataModule):
+    """Rows of 1 to L digits to read left to right: train / validation / test loaders.
+
+    Args:
+        lengths: the digit counts a row may have, each equally likely.
+        gaps: (least, most) pixels between neighbouring digits' boxes.
+        jitter: the most pixels a digit lies above or below the row's middle.
+        dataset, data_dir, sample, download: where the digits come from (as for the tasks).
+        batch_size: training batch size (per process).
+        eval_batch_size: validation and test batch size.
+        epoch_size: training rows per epoch (drawn afresh every batch).
+        val_size: validation rows; test_size: test rows.
+        val_digits: training digits held out for the validation rows; None: a tenth, at most
+            5000.
+        data_seed: seed of the validation split and of the validation and test rows.
+    """
+
+    def __init__(
+        self,
+        lengths: tuple[int, ...] = (1, 2, 3, 4, 5),
+        *,
+        gaps: tuple[int, int] = (-4, 4),
+        jitter: int = 4,
+        dataset: DatasetName = "mnist",
+        data_dir: str | os.PathLike | None = None,
+        sample: bool = False,
+        batch_size: int = 64,
+        eval_batch_size: int = 500,
+        epoch_size: int = 30000,
+        val_size: int = 2000,
+        test_size: int = 10000,
+        val_digits: int | None = None,
+        data_seed: int = 0,
+        download: bool = True,
+    ) -> None:
+        super().__init__()
+        if get_dataset(dataset).needs_data_dir and not data_dir:
+            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
+        if sample and dataset != "mnist":
+            raise ValueError(
+                f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
+            )
+        for name, value in (
+            ("batch_size", batch_size),
+            ("eval_batch_size", eval_batch_size),
+            ("epoch_size", epoch_size),
+            ("val_size", val_size),
+            ("test_size", test_size),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
+        self.lengths = tuple(sorted(set(int(n) for n in lengths)))
+        if not self.lengths or self.lengths[0] < 1:
+            raise ValueError(f"lengths must be one or more positive digit counts, got {lengths}")
+        self.gaps, self.jitter = (int(gaps[0]), int(gaps[1])), jitter
+        self.canvas = row_canvas(self.lengths[-1], max_gap=self.gaps[1], jitter=jitter)
+        self.dataset, self.data_dir, self.sample, self.download = (
+            dataset,
+            data_dir,
+            sample,
+            download,
+        )
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
+        self.val_digits, self.data_seed = val_digits, data_seed
+        self.datasets: dict[str, GeneratedBatches[DigitRows]] = {}
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (1, *self.canvas)
+
+    def record(self) -> dict[str, object]:
+        return {"dataset": self.dataset, "lengths": list(self.lengths)}
+
+    def model_defaults(self) -> dict[str, object]:
+        return {"image_size": list(self.canvas), "channels": 1, "max_length": self.lengths[-1]}
+
+    def _rows(self, digits: Tensor, labels: Tensor):
+        return partial(
+            _make, digits, labels, lengths=self.lengths, gaps=self.gaps, jitter=self.jitter
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        digits, labels = self.load("train")
+        val, train = self.held_out(len(labels), self.val_digits, name="val_digits")
+        test_digits, test_labels = self.load("test")
+        self.datasets = {
+            "train": GeneratedBatches(
+                self._rows(digits[train], labels[train]),
+                _as_batch,
+                self.epoch_size,
+                fixed_seed=None,
+            ),
+            "val": GeneratedBatches(
+                self._rows(digits[val], labels[val]),
+                _as_batch,
+                self.val_size,
+                fixed_seed=self.data_seed + 1,
+            ),
+            "test": GeneratedBatches(
+                self._rows(test_digits, test_labels),
+                _as_batch,
+                self.test_size,
+                fixed_seed=self.data_seed,
+            ),
+        }
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        self.datasets["train"].reseed((torch.initial_seed() + rank) % 2**63)
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
+
+
+def _make(
+    digits: Tensor,
+    labels: Tensor,
+    number: int,
+    generator: torch.Generator,
+    **row_args,
+) -> DigitRows:
+    return make_rows(digits, labels, number, generator=generator, **row_args)
