@@ -17,6 +17,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from foveate.data.datamodule import DigitsDataModule
+from foveate.data.datasets import get_dataset
+
 Examples = TypeVar("Examples")
 
 
@@ -76,3 +79,90 @@ def batch_loader(dataset: Dataset, batch_size: int, *, shuffle: bool) -> DataLoa
         drop_last=shuffle,
         collate_fn=_batch_as_is,
     )
+
+
+class GeneratedDataModule(DigitsDataModule):
+    """A DataModule whose examples are generated from a digits dataset's splits.
+
+    A subclass calls ``_set_common`` from its ``__init__`` and defines ``maker(digits, labels,
+    split)`` (the ``make(number, generator)`` of a split) and ``as_batch``; the base carves the
+    validation digits, makes the fixed validation and test sets, seeds the training stream per
+    process, and serves the loaders.
+    """
+
+    def _set_common(
+        self,
+        *,
+        dataset: str,
+        data_dir,
+        sample: bool,
+        download: bool,
+        batch_size: int,
+        eval_batch_size: int,
+        epoch_size: int,
+        val_size: int,
+        test_size: int,
+        val_digits: int | None,
+        data_seed: int,
+    ) -> None:
+        if get_dataset(dataset).needs_data_dir and not data_dir:
+            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
+        if sample and dataset != "mnist":
+            raise ValueError(
+                f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
+            )
+        for name, value in (
+            ("batch_size", batch_size),
+            ("eval_batch_size", eval_batch_size),
+            ("epoch_size", epoch_size),
+            ("val_size", val_size),
+            ("test_size", test_size),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
+        self.dataset, self.data_dir, self.sample, self.download = (
+            dataset,
+            data_dir,
+            sample,
+            download,
+        )
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
+        self.val_digits, self.data_seed = val_digits, data_seed
+        self.datasets: dict[str, GeneratedBatches] = {}
+
+    def maker(
+        self, digits: Tensor, labels: Tensor, split: str
+    ) -> Callable[[int, torch.Generator], Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def as_batch(examples: Any) -> Any:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        digits, labels = self.load("train")
+        val, train = self.held_out(len(labels), self.val_digits, name="val_digits")
+        test_digits, test_labels = self.load("test")
+        splits = {
+            "train": (digits[train], labels[train], self.epoch_size, None),
+            "val": (digits[val], labels[val], self.val_size, self.data_seed + 1),
+            "test": (test_digits, test_labels, self.test_size, self.data_seed),
+        }
+        self.datasets = {
+            split: GeneratedBatches(self.maker(d, y, split), self.as_batch, size, fixed_seed=seed)
+            for split, (d, y, size, seed) in splits.items()
+        }
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        self.datasets["train"].reseed((torch.initial_seed() + rank) % 2**63)
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)

@@ -15,12 +15,10 @@ from functools import partial
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from foveate.data.datamodule import DigitsDataModule
-from foveate.data.datasets import DatasetName, get_dataset
+from foveate.data.datasets import DatasetName
 from foveate.data.digit_rows import DigitRows, make_rows, row_canvas
-from foveate.data.generated import GeneratedBatches, batch_loader
+from foveate.data.generated import GeneratedDataModule
 from foveate.data.sources import DATA_SOURCES
 
 Batch = tuple[Tensor, dict[str, Tensor]]
@@ -32,7 +30,7 @@ def _as_batch(rows: DigitRows) -> Batch:
 
 
 @DATA_SOURCES.register("rows")
-class RowsDataModule(DigitsDataModule):
+class RowsDataModule(GeneratedDataModule):
     """Rows of 1 to L digits to read left to right: train / validation / test loaders.
 
     Args:
@@ -68,36 +66,24 @@ class RowsDataModule(DigitsDataModule):
         download: bool = True,
     ) -> None:
         super().__init__()
-        if get_dataset(dataset).needs_data_dir and not data_dir:
-            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
-        if sample and dataset != "mnist":
-            raise ValueError(
-                f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
-            )
-        for name, value in (
-            ("batch_size", batch_size),
-            ("eval_batch_size", eval_batch_size),
-            ("epoch_size", epoch_size),
-            ("val_size", val_size),
-            ("test_size", test_size),
-        ):
-            if value < 1:
-                raise ValueError(f"{name} must be positive, got {value}")
+        self._set_common(
+            dataset=dataset,
+            data_dir=data_dir,
+            sample=sample,
+            download=download,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            epoch_size=epoch_size,
+            val_size=val_size,
+            test_size=test_size,
+            val_digits=val_digits,
+            data_seed=data_seed,
+        )
         self.lengths = tuple(sorted(set(int(n) for n in lengths)))
         if not self.lengths or self.lengths[0] < 1:
             raise ValueError(f"lengths must be one or more positive digit counts, got {lengths}")
         self.gaps, self.jitter = (int(gaps[0]), int(gaps[1])), jitter
         self.canvas = row_canvas(self.lengths[-1], max_gap=self.gaps[1], jitter=jitter)
-        self.dataset, self.data_dir, self.sample, self.download = (
-            dataset,
-            data_dir,
-            sample,
-            download,
-        )
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
-        self.val_digits, self.data_seed = val_digits, data_seed
-        self.datasets: dict[str, GeneratedBatches[DigitRows]] = {}
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -109,55 +95,15 @@ class RowsDataModule(DigitsDataModule):
     def model_defaults(self) -> dict[str, object]:
         return {"image_size": list(self.canvas), "channels": 1, "max_length": self.lengths[-1]}
 
-    def _rows(self, digits: Tensor, labels: Tensor):
+    def maker(self, digits: Tensor, labels: Tensor, split: str):
         return partial(
             _make, digits, labels, lengths=self.lengths, gaps=self.gaps, jitter=self.jitter
         )
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
-        digits, labels = self.load("train")
-        val, train = self.held_out(len(labels), self.val_digits, name="val_digits")
-        test_digits, test_labels = self.load("test")
-        self.datasets = {
-            "train": GeneratedBatches(
-                self._rows(digits[train], labels[train]),
-                _as_batch,
-                self.epoch_size,
-                fixed_seed=None,
-            ),
-            "val": GeneratedBatches(
-                self._rows(digits[val], labels[val]),
-                _as_batch,
-                self.val_size,
-                fixed_seed=self.data_seed + 1,
-            ),
-            "test": GeneratedBatches(
-                self._rows(test_digits, test_labels),
-                _as_batch,
-                self.test_size,
-                fixed_seed=self.data_seed,
-            ),
-        }
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        self.datasets["train"].reseed((torch.initial_seed() + rank) % 2**63)
-
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
+    as_batch = staticmethod(_as_batch)
 
 
 def _make(
-    digits: Tensor,
-    labels: Tensor,
-    number: int,
-    generator: torch.Generator,
-    **row_args,
+    digits: Tensor, labels: Tensor, number: int, generator: torch.Generator, **row_args
 ) -> DigitRows:
     return make_rows(digits, labels, number, generator=generator, **row_args)
