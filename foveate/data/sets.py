@@ -1,4 +1,4 @@
-"""A Lightning DataModule of digit sets (``foveate.data.digit_sets``): pointer sets or bags.
+"""Lightning DataModules of digit sets (``foveate.data.digit_sets``): pointer sets, and bags.
 
 Splits as for scenes: validation digits carved from the training split with ``data_seed``,
 validation sets made of them and test sets of the test split's digits, each generated once from
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -40,15 +39,24 @@ def _make(kind, digits: Tensor, labels: Tensor, number: int, generator: torch.Ge
     return kind(digits, labels, number, generator=generator, **args)
 
 
-@DATA_SOURCES.register("sets")
-class SetsDataModule(GeneratedDataModule):
-    """Sets of digits: train / validation / test loaders.
+class _SetsDataModule(GeneratedDataModule):
+    """What the two set sources share: the batch format and the record."""
+
+    def record(self) -> dict[str, object]:
+        return {"dataset": self.dataset}
+
+    def model_defaults(self) -> dict[str, object]:
+        return {"channels": 1}
+
+    as_batch = staticmethod(_as_batch)
+
+
+@DATA_SOURCES.register("pointer_sets")
+class PointerSetsDataModule(_SetsDataModule):
+    """Pointer sets (``pointer_sets``): train / validation / test loaders.
 
     Args:
-        task: 'pointer' (``set_size`` digits of different classes and a query class) or 'bags'
-            (``bag_sizes`` digits, positive when one is a 9).
-        set_size: digits in a pointer set.
-        bag_sizes: (least, most) digits in a bag.
+        set_size: digits in a set, of different classes.
         dataset, data_dir, sample, download: where the digits come from (as for the tasks).
         batch_size: training batch size (per process).
         eval_batch_size: validation and test batch size.
@@ -61,10 +69,8 @@ class SetsDataModule(GeneratedDataModule):
 
     def __init__(
         self,
-        task: Literal["pointer", "bags"] = "pointer",
-        *,
         set_size: int = 9,
-        bag_sizes: tuple[int, int] = (5, 15),
+        *,
         dataset: DatasetName = "mnist",
         data_dir: str | os.PathLike | None = None,
         sample: bool = False,
@@ -78,8 +84,6 @@ class SetsDataModule(GeneratedDataModule):
         download: bool = True,
     ) -> None:
         super().__init__()
-        if task not in ("pointer", "bags"):
-            raise ValueError(f"task must be 'pointer' or 'bags', got {task!r}")
         self._set_common(
             dataset=dataset,
             data_dir=data_dir,
@@ -93,19 +97,62 @@ class SetsDataModule(GeneratedDataModule):
             val_digits=val_digits,
             data_seed=data_seed,
         )
-        self.task = task
-        if task == "pointer":
-            self._kind, self._args = pointer_sets, {"size": set_size}
-        else:
-            self._kind, self._args = digit_bags, {"sizes": (int(bag_sizes[0]), int(bag_sizes[1]))}
-
-    def record(self) -> dict[str, object]:
-        return {"dataset": self.dataset, "task": self.task}
+        self.set_size = set_size
 
     def model_defaults(self) -> dict[str, object]:
-        return {"channels": 1}
+        return {"channels": 1, "set_size": self.set_size}
 
     def maker(self, digits: Tensor, labels: Tensor, split: str):
-        return partial(_make, self._kind, digits, labels, **self._args)
+        return partial(_make, pointer_sets, digits, labels, size=self.set_size)
 
-    as_batch = staticmethod(_as_batch)
+
+@DATA_SOURCES.register("digit_bags")
+class BagsDataModule(_SetsDataModule):
+    """Bags of digits (``digit_bags``), positive when one is a 9: train / validation / test.
+
+    Args:
+        bag_sizes: (least, most) digits in a bag.
+        dataset, data_dir, sample, download: where the digits come from (as for the tasks).
+        batch_size: training batch size (per process).
+        eval_batch_size: validation and test batch size.
+        epoch_size: training sets per epoch (drawn afresh every batch).
+        val_size: validation sets; test_size: test sets.
+        val_digits: training digits held out for the validation sets; None: a tenth, at most
+            5000.
+        data_seed: seed of the validation split and of the validation and test sets.
+    """
+
+    def __init__(
+        self,
+        bag_sizes: tuple[int, int] = (5, 15),
+        *,
+        dataset: DatasetName = "mnist",
+        data_dir: str | os.PathLike | None = None,
+        sample: bool = False,
+        batch_size: int = 64,
+        eval_batch_size: int = 500,
+        epoch_size: int = 30000,
+        val_size: int = 2000,
+        test_size: int = 10000,
+        val_digits: int | None = None,
+        data_seed: int = 0,
+        download: bool = True,
+    ) -> None:
+        super().__init__()
+        self._set_common(
+            dataset=dataset,
+            data_dir=data_dir,
+            sample=sample,
+            download=download,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            epoch_size=epoch_size,
+            val_size=val_size,
+            test_size=test_size,
+            val_digits=val_digits,
+            data_seed=data_seed,
+        )
+        self.bag_sizes = (int(bag_sizes[0]), int(bag_sizes[1]))
+
+    def maker(self, digits: Tensor, labels: Tensor, split: str):
+        return partial(_make, digit_bags, digits, labels, sizes=self.bag_sizes)
