@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from foveate.attention.items import AttentionPooling, hard_attention
 from foveate.models import register_model
-from foveate.models.set_models import DigitEncoder, HardAttentionLoss, SetLoss, SetOutput, set_loss
+from foveate.models.reinforce import HardAttentionLoss
+from foveate.models.set_models import DigitEncoder, SetLoss, SetOutput, set_loss
 
 ATTENTION = ("soft", "hard", "none")
 TINY = dict(width=4, item_size=16, attention_size=8)

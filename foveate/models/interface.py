@@ -2,7 +2,7 @@
 
 Every registered model is a plain ``nn.Module`` that satisfies ``Model``; the capabilities below
 it (``Stochastic``, ``Classifier``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
-asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name. ``Reads``: a reader of sequences.
+asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name. ``Reads``: a reader of sequences; ``AnswersSets``: a model over sets of items.
 
 Shapes: B images of C channels, H x W pixels; T steps (glimpses, windows, objects); K windows
 per step (a retina's scales, or one filter grid or sampling grid).
@@ -76,6 +76,17 @@ class Decomposes(Protocol):
     ``Decomposition``."""
 
     def decompose(self, images: Tensor) -> Decomposition: ...
+
+
+@runtime_checkable
+class AnswersSets(Protocol):
+    """A model over sets of items (B, K, C, h, w): ``answer(items, mask=..., query=...)`` -> an
+    output whose ``logits`` (B, A) give its most likely answer and whose ``weights`` (B, K) are
+    the attention it put on the items (None without attention)."""
+
+    def answer(
+        self, items: Tensor, *, mask: Tensor | None = None, query: Tensor | None = None
+    ) -> Any: ...
 
 
 @runtime_checkable

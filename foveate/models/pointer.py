@@ -24,9 +24,9 @@ from torch import Tensor, nn
 
 from foveate.attention.items import SCORES, Scorer, attention_weights, hard_attention
 from foveate.models import register_model
+from foveate.models.reinforce import HardAttentionLoss
 from foveate.models.set_models import (
     DigitEncoder,
-    HardAttentionLoss,
     SetLoss,
     SetOutput,
     set_loss,

@@ -34,6 +34,7 @@ from foveate.attention.grid import grid_hard_attention, grid_items, grid_soft_at
 from foveate.attention.items import Scorer
 from foveate.models import register_model
 from foveate.models.interface import Reading
+from foveate.models.reinforce import HardAttentionLoss
 
 ATTENTION = ("soft", "hard", "none")
 
@@ -166,8 +167,7 @@ class Reader(nn.Module):
         self.attention = attention
         self.end = num_classes
         self.gate_on, self.doubly_stochastic = gate, doubly_stochastic
-        self.reward_weight, self.entropy_weight = reward_weight, entropy_weight
-        self.baseline_decay, self.expectation_prob = baseline_decay, expectation_prob
+        self.expectation_prob = expectation_prob
         D = encoder_widths[-1]
         self.grid = (H // 8, W // 8)
         self.encoder = Encoder(channels, encoder_widths)
@@ -186,7 +186,13 @@ class Reader(nn.Module):
         self.L_h = nn.Linear(lstm_size, embed_size)
         self.L_z = nn.Linear(D, embed_size, bias=False)
         self.L_o = nn.Linear(embed_size, num_classes + 1)
-        self.register_buffer("baseline", torch.zeros(()))
+        self.hard = (
+            HardAttentionLoss(
+                reward_weight=reward_weight, entropy_weight=entropy_weight, decay=baseline_decay
+            )
+            if attention == "hard"
+            else None
+        )
 
     @property
     def steps(self) -> int:
@@ -286,18 +292,12 @@ class Reader(nn.Module):
             # eq. 14 over the steps each row reads (its digits and its end)
             attended = (output.maps * real[..., None, None]).sum(1)  # (B, h, w)
             penalty = self.doubly_stochastic * ((1 - attended) ** 2).sum((1, 2)).mean()
-        if output.log_probs is not None:
-            reward = -row_nll.detach()  # log p(y | s, a)
-            if self.training:
-                self.baseline.mul_(self.baseline_decay).add_(
-                    (1 - self.baseline_decay) * reward.mean()
-                )
-            advantage = reward - self.baseline
-            log_prob = (output.log_probs * real).sum(1)
-            entropy = (output.entropy * real).sum(1)
-            reinforce = -(
-                self.reward_weight * advantage * log_prob + self.entropy_weight * entropy
-            ).mean()
+        if output.log_probs is not None and self.hard is not None:
+            reinforce = self.hard(
+                -row_nll,  # R = log p(y | s, a)
+                (output.log_probs * real).sum(1),
+                (output.entropy * real).sum(1),
+            )
         correct = ((output.logits.argmax(-1) == tokens) | ~real).all(1).float()
         return ReaderLoss(
             total=nll + penalty + reinforce,

@@ -1,5 +1,4 @@
-"""What the models over sets of digits share: an encoder of each item, their output and loss,
-and the REINFORCE rule of hard item-wise attention.
+"""What the models over sets of digits share: an encoder of each item, their output and loss.
 
 A set model reads items (B, K, C, h, w) (digit crops, ``mask`` (B, K) True for real ones) and
 answers with logits (B, A): over the K items (a pointer) or over classes (a bag's label). With
@@ -13,9 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from foveate.models.reinforce import HardAttentionLoss
 
 
 class DigitEncoder(nn.Module):
@@ -66,26 +66,6 @@ class SetLoss:
     nll: Tensor
     reinforce: Tensor
     correct: Tensor
-
-
-class HardAttentionLoss(nn.Module):
-    """The REINFORCE rule of hard attention (Xu et al. 2015, eq. 12), with the moving-average
-    baseline b <- decay b + (1 - decay) mean(R) kept as a buffer."""
-
-    def __init__(
-        self, *, reward_weight: float = 1.0, entropy_weight: float = 0.01, decay: float = 0.9
-    ) -> None:
-        super().__init__()
-        self.reward_weight, self.entropy_weight, self.decay = reward_weight, entropy_weight, decay
-        self.register_buffer("baseline", torch.zeros(()))
-
-    def forward(self, reward: Tensor, log_prob: Tensor, entropy: Tensor) -> Tensor:
-        """reward, log_prob, entropy: (B,) -> the scalar surrogate (its gradient is REINFORCE's)."""
-        reward = reward.detach()
-        if self.training:
-            self.baseline.mul_(self.decay).add_((1 - self.decay) * reward.mean())
-        advantage = reward - self.baseline
-        return -(self.reward_weight * advantage * log_prob + self.entropy_weight * entropy).mean()
 
 
 def set_loss(output: SetOutput, targets: Tensor, hard: HardAttentionLoss | None) -> SetLoss:

@@ -6,7 +6,8 @@ their drawing; a model that ``Decomposes`` scenes gets test scenes with each ste
 own colour beside the reconstruction, and their animation step by step; a ``Classifier`` that
 ``Attends`` gets where it looked on test images (outlines on the image, step by step, and what it
 saw at each step); any other ``Classifier`` gets its answers; a model that ``Reads`` gets each
-step's attention map and token, as a table and an animation.
+step's attention map and token, as a table and an animation; a model that ``AnswersSets`` gets
+sets with the weight it put on each item.
 """
 
 from __future__ import annotations
@@ -16,11 +17,19 @@ from pathlib import Path
 
 import torch
 
-from foveate.models.interface import Attends, Classifier, Decomposes, Generative, Reads
+from foveate.models.interface import (
+    AnswersSets,
+    Attends,
+    Classifier,
+    Decomposes,
+    Generative,
+    Reads,
+)
 from foveate.reports.drawings import drawing_animation, sample_grid
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
 from foveate.reports.readings import reading_animation, reading_steps
 from foveate.reports.scenes import scene_animation, scene_grid, scene_steps
+from foveate.reports.sets import set_weights
 
 
 def show_checkpoint(
@@ -51,7 +60,7 @@ def show_checkpoint(
             sample_grid(out / "samples.png", drawing.canvases[:, -1]),
             drawing_animation(out / "drawing.gif", drawing.canvases, drawing.outlines),
         ]
-    if isinstance(model, Decomposes | Classifier | Reads):
+    if isinstance(model, Decomposes | Classifier | Reads | AnswersSets):
         data = build_data(config)
         data.setup("test")
         x, y = next(iter(data.test_dataloader()))
@@ -71,6 +80,11 @@ def show_checkpoint(
         paths.append(reading_steps(out / "reading.png", x, reading, labels=labels))
         if reading.maps is not None:
             paths.append(reading_animation(out / "reading.gif", x, reading))
+    if isinstance(model, AnswersSets):
+        truth = {k: v[:images] for k, v in y.items()}
+        output = model.answer(x, mask=truth["mask"], query=truth["query"])
+        answer = output.logits.argmax(-1)
+        paths.append(set_weights(out / "sets.png", x, answer, output.weights, truth))
     if isinstance(model, Classifier):
         episodes = glimpse_episodes(model, x, y[:images])
         paths.append(glimpse_grid(out / "glimpses.png", episodes))
