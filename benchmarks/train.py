@@ -61,6 +61,21 @@ OMNIGLOT_NOTES = (
     "docs/air.md shows the parts. The checkpoint is chosen on the validation bound."
 )
 
+READER_NOTES = (
+    "Rows of 1 to 5 MNIST digits (36x156): test_sequence_accuracy_pct counts the rows whose every "
+    "digit and end token are read right, greedily, on 10,000 fixed test rows of the test digits; "
+    "test_attention_on_digit_pct the steps of rows read right whose attention map peaks on the "
+    "digit the step reads. The checkpoint is chosen on 2,000 validation rows of digits held out "
+    "of the training set."
+)
+SET_NOTES = (
+    "Sets of MNIST digits (pointer: 9 digits of different classes and a query class; bags: 5 to "
+    "15 digits, positive with a 9): test_accuracy_pct on 10,000 fixed test sets of the test "
+    "digits; test_attention_on_relevant_pct the sets whose highest attention weight falls on "
+    "the queried digit (pointer) or a 9 (positive bags). The checkpoint is chosen on 2,000 "
+    "validation sets of digits held out of the training set."
+)
+
 BENCHMARKS = {
     "ram_mnist": Benchmark("ram/mnist.yaml", CLASSIFICATION_NOTES, more_samples=10),
     "ram_cluttered100_8g": Benchmark("ram/cluttered100.yaml", CLASSIFICATION_NOTES),
@@ -70,6 +85,15 @@ BENCHMARKS = {
     "draw_noattn_mnist": Benchmark("draw/mnist_noattn.yaml", LIKELIHOOD_NOTES),
     "air_omniglot": Benchmark("air/omniglot.yaml", OMNIGLOT_NOTES),
     "air_omniglot_parts": Benchmark("air/omniglot_parts.yaml", OMNIGLOT_NOTES),
+    "reader_rows": Benchmark("reader/rows.yaml", READER_NOTES),
+    "reader_hard_rows": Benchmark("reader/rows_hard.yaml", READER_NOTES),
+    "reader_none_rows": Benchmark("reader/rows_none.yaml", READER_NOTES),
+    "pointer_mnist": Benchmark("pointer/mnist.yaml", SET_NOTES),
+    "pointer_hard_mnist": Benchmark("pointer/mnist_hard.yaml", SET_NOTES),
+    "pointer_none_mnist": Benchmark("pointer/mnist_none.yaml", SET_NOTES),
+    "bags_mnist": Benchmark("bags/mnist.yaml", SET_NOTES),
+    "bags_hard_mnist": Benchmark("bags/mnist_hard.yaml", SET_NOTES),
+    "bags_none_mnist": Benchmark("bags/mnist_none.yaml", SET_NOTES),
 }
 
 
