@@ -100,11 +100,14 @@ class GeneratedDataModule(DigitsDataModule):
         batch_size: int,
         eval_batch_size: int,
         epoch_size: int,
-        val_size: int,
-        test_size: int,
+        val_size: int | None,
+        test_size: int | None,
         val_digits: int | None,
         data_seed: int,
     ) -> None:
+        # The shipped sample is for trying things in seconds: smaller fixed sets by default.
+        val_size = val_size if val_size is not None else (200 if sample else 2000)
+        test_size = test_size if test_size is not None else (1000 if sample else 10000)
         if get_dataset(dataset).needs_data_dir and not data_dir:
             raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
         if sample and dataset != "mnist":

@@ -61,7 +61,8 @@ class PointerSetsDataModule(_SetsDataModule):
         batch_size: training batch size (per process).
         eval_batch_size: validation and test batch size.
         epoch_size: training sets per epoch (drawn afresh every batch).
-        val_size: validation sets; test_size: test sets.
+        val_size: validation sets (None: 2000; 200 with ``sample``); test_size: test sets
+            (None: 10,000; 1000 with ``sample``).
         val_digits: training digits held out for the validation sets; None: a tenth, at most
             5000.
         data_seed: seed of the validation split and of the validation and test sets.
@@ -77,8 +78,8 @@ class PointerSetsDataModule(_SetsDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 500,
         epoch_size: int = 30000,
-        val_size: int = 2000,
-        test_size: int = 10000,
+        val_size: int | None = None,
+        test_size: int | None = None,
         val_digits: int | None = None,
         data_seed: int = 0,
         download: bool = True,
@@ -116,7 +117,8 @@ class BagsDataModule(_SetsDataModule):
         batch_size: training batch size (per process).
         eval_batch_size: validation and test batch size.
         epoch_size: training sets per epoch (drawn afresh every batch).
-        val_size: validation sets; test_size: test sets.
+        val_size: validation sets (None: 2000; 200 with ``sample``); test_size: test sets
+            (None: 10,000; 1000 with ``sample``).
         val_digits: training digits held out for the validation sets; None: a tenth, at most
             5000.
         data_seed: seed of the validation split and of the validation and test sets.
@@ -132,8 +134,8 @@ class BagsDataModule(_SetsDataModule):
         batch_size: int = 64,
         eval_batch_size: int = 500,
         epoch_size: int = 30000,
-        val_size: int = 2000,
-        test_size: int = 10000,
+        val_size: int | None = None,
+        test_size: int | None = None,
         val_digits: int | None = None,
         data_seed: int = 0,
         download: bool = True,
