@@ -61,7 +61,8 @@ def set_weights(
             if truth["relevant"][n, k]:
                 ax.text(1, 5, "*", color="#40ff40", fontsize=12, fontweight="bold")
         axes[n, 0].text(-2, -12, head, fontsize=8, ha="left", va="bottom")
-    fig.tight_layout()
+    # room above each row for its title line (tight_layout cannot see text outside the axes)
+    fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.02, hspace=0.9, wspace=0.15)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
