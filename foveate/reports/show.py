@@ -5,7 +5,8 @@ Nothing here knows a model by name; it asks the model for its capabilities
 their drawing; a model that ``Decomposes`` scenes gets test scenes with each step's window in its
 own colour beside the reconstruction, and their animation step by step; a ``Classifier`` that
 ``Attends`` gets where it looked on test images (outlines on the image, step by step, and what it
-saw at each step); any other ``Classifier`` gets its answers; a model that ``Reads`` gets each
+saw at each step) and, beside its attention, its salience (``salience.png``); any other
+``Classifier`` gets its answers and its salience; a model that ``Reads`` gets each
 step's attention map and token, as a table and an animation; a model that ``AnswersSets`` gets
 sets with the weight it put on each item.
 """
@@ -26,8 +27,10 @@ from foveate.models.interface import (
     Reads,
 )
 from foveate.reports.drawings import drawing_animation, sample_grid
+from foveate.reports.explanations import attention_and_salience
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
 from foveate.reports.readings import reading_animation, reading_steps
+from foveate.reports.salience import salience
 from foveate.reports.scenes import scene_animation, scene_grid, scene_steps
 from foveate.reports.sets import set_weights
 
@@ -88,6 +91,12 @@ def show_checkpoint(
     if isinstance(model, Classifier):
         episodes = glimpse_episodes(model, x, y[:images])
         paths.append(glimpse_grid(out / "glimpses.png", episodes))
+        maps = salience(model, x, episodes.predictions.to(x.device))
+        paths.append(
+            attention_and_salience(
+                out / "salience.png", x, maps, glimpse_outlines(model, x), episodes.predictions
+            )
+        )
         if isinstance(model, Attends):
             paths.append(glimpse_animation(out / "glimpses.gif", episodes))
             if episodes.views is not None:
@@ -95,3 +104,11 @@ def show_checkpoint(
     if not paths:
         raise ValueError(f"{checkpoint}: 'show' has no figure for a {type(model).__name__}")
     return paths
+
+
+def glimpse_outlines(model, images):
+    """Where a classifier looked on images (N, T, K, 4, 2), or None if it does not say."""
+    if not isinstance(model, Attends):
+        return None
+    with torch.no_grad():
+        return model.attended(images, model(images)).outlines
