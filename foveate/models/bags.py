@@ -22,10 +22,8 @@ from torch import Tensor, nn
 
 from foveate.attention.items import AttentionPooling, hard_attention
 from foveate.models import register_model
-from foveate.models.reinforce import HardAttentionLoss
-from foveate.models.set_models import DigitEncoder, SetLoss, SetOutput, set_loss
+from foveate.models.set_models import DigitEncoder, SetLoss, SetModel, SetOutput, set_loss
 
-ATTENTION = ("soft", "hard", "none")
 TINY = dict(width=4, item_size=16, attention_size=8)
 
 
@@ -36,7 +34,7 @@ TINY = dict(width=4, item_size=16, attention_size=8)
     "bags_hard", training="sets", data="digit_bags", fixed={"attention": "hard"}, tiny=TINY
 )
 @register_model("bags", training="sets", data="digit_bags", fixed={"attention": "soft"}, tiny=TINY)
-class BagClassifier(nn.Module):
+class BagClassifier(SetModel):
     """Labels a bag of digits through attention pooling ([1]); see the module docstring.
 
     Registered as 'bags' (soft), 'bags_hard' and 'bags_none'.
@@ -67,9 +65,13 @@ class BagClassifier(nn.Module):
         baseline_decay: float = 0.9,
     ) -> None:
         super().__init__()
-        if attention not in ATTENTION:
-            raise ValueError(f"attention must be one of {', '.join(ATTENTION)}, got {attention!r}")
-        self.attention, self.num_classes = attention, num_classes
+        self._set_attention(
+            attention,
+            reward_weight=reward_weight,
+            entropy_weight=entropy_weight,
+            baseline_decay=baseline_decay,
+        )
+        self.num_classes = num_classes
         self.encoder = DigitEncoder(channels, width=width, size=item_size)
         self.pool = (
             AttentionPooling(item_size, hidden=attention_size, gated=gated)
@@ -79,17 +81,6 @@ class BagClassifier(nn.Module):
         self.classify = nn.Sequential(
             nn.Linear(item_size, 64), nn.ReLU(), nn.Linear(64, num_classes)
         )
-        self.hard = (
-            HardAttentionLoss(
-                reward_weight=reward_weight, entropy_weight=entropy_weight, decay=baseline_decay
-            )
-            if attention == "hard"
-            else None
-        )
-
-    def sample_noise(self, items: Tensor) -> Tensor:
-        """The draw of hard attention: (B,) uniforms."""
-        return torch.rand(items.shape[0], device=items.device)
 
     def forward(
         self,
@@ -114,11 +105,9 @@ class BagClassifier(nn.Module):
         if self.attention == "soft":
             pooled = self.pool(h, real)
             return SetOutput(logits=self.classify(pooled.context), weights=pooled.weights)
-        draw = self.training if sample is None else sample
-        if draw and noise is None:
-            noise = self.sample_noise(items)
+        uniform = self._draws(items, noise, sample)
         picked = hard_attention(
-            self.pool.scores(h), h, real, sample=draw, uniform=noise if draw else None
+            self.pool.scores(h), h, real, sample=uniform is not None, uniform=uniform
         )
         return SetOutput(
             self.classify(picked.context), picked.weights, picked.log_prob, picked.entropy
@@ -127,10 +116,3 @@ class BagClassifier(nn.Module):
     def loss(self, output: SetOutput, targets: Tensor) -> SetLoss:
         """targets (B,): the bags' labels."""
         return set_loss(output, targets, self.hard)
-
-    def answer(
-        self, items: Tensor, *, mask: Tensor | None = None, query: Tensor | None = None
-    ) -> SetOutput:
-        """The most likely answer (hard attention: from the most likely instance), eval mode."""
-        with torch.no_grad():
-            return self(items, mask=mask, sample=False)

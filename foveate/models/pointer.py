@@ -24,15 +24,14 @@ from torch import Tensor, nn
 
 from foveate.attention.items import SCORES, Scorer, attention_weights, hard_attention
 from foveate.models import register_model
-from foveate.models.reinforce import HardAttentionLoss
 from foveate.models.set_models import (
     DigitEncoder,
     SetLoss,
+    SetModel,
     SetOutput,
     set_loss,
 )
 
-ATTENTION = ("soft", "hard", "none")
 TINY = dict(width=4, item_size=16, attention_size=8)
 
 
@@ -45,7 +44,7 @@ TINY = dict(width=4, item_size=16, attention_size=8)
 @register_model(
     "pointer", training="sets", data="pointer_sets", fixed={"attention": "soft"}, tiny=TINY
 )
-class Pointer(nn.Module):
+class Pointer(SetModel):
     """Points at the digit of a query class among K digits ([1] eq. 3); see the module docstring.
 
     Registered as 'pointer' (soft), 'pointer_hard' and 'pointer_none'.
@@ -79,11 +78,15 @@ class Pointer(nn.Module):
         baseline_decay: float = 0.9,
     ) -> None:
         super().__init__()
-        if attention not in ATTENTION:
-            raise ValueError(f"attention must be one of {', '.join(ATTENTION)}, got {attention!r}")
+        self._set_attention(
+            attention,
+            reward_weight=reward_weight,
+            entropy_weight=entropy_weight,
+            baseline_decay=baseline_decay,
+        )
         if score not in SCORES:
             raise ValueError(f"score must be one of {', '.join(SCORES)}, got {score!r}")
-        self.attention, self.set_size, self.num_classes = attention, set_size, num_classes
+        self.set_size, self.num_classes = set_size, num_classes
         self.encoder = DigitEncoder(channels, width=width, size=item_size)
         self.query = nn.Embedding(num_classes, item_size)  # the context d
         if attention == "none":
@@ -94,17 +97,6 @@ class Pointer(nn.Module):
             self.f_att = Scorer(
                 score, item_size=item_size, context_size=item_size, hidden=attention_size
             )
-        self.hard = (
-            HardAttentionLoss(
-                reward_weight=reward_weight, entropy_weight=entropy_weight, decay=baseline_decay
-            )
-            if attention == "hard"
-            else None
-        )
-
-    def sample_noise(self, items: Tensor) -> Tensor:
-        """The draw of hard attention: (B,) uniforms."""
-        return torch.rand(items.shape[0], device=items.device)
 
     def forward(
         self,
@@ -133,10 +125,8 @@ class Pointer(nn.Module):
             scores = scores.masked_fill(~mask, float("-inf"))
         if self.attention == "soft":
             return SetOutput(logits=scores, weights=attention_weights(scores, mask))
-        draw = self.training if sample is None else sample
-        if draw and noise is None:
-            noise = self.sample_noise(items)
-        picked = hard_attention(scores, e, mask, sample=draw, uniform=noise if draw else None)
+        uniform = self._draws(items, noise, sample)
+        picked = hard_attention(scores, e, mask, sample=uniform is not None, uniform=uniform)
         # the answer is the drawn item: its logits are one-hot, the gradient REINFORCE's alone
         logits = torch.full_like(scores, -1e4).scatter(1, picked.index[:, None], 0.0)
         return SetOutput(logits, picked.weights, picked.log_prob, picked.entropy)
@@ -150,8 +140,3 @@ class Pointer(nn.Module):
         return SetLoss(
             total=reinforce, nll=reinforce.new_zeros(()), reinforce=reinforce, correct=reward
         )
-
-    def answer(self, items: Tensor, *, mask: Tensor | None = None, query: Tensor) -> SetOutput:
-        """The most likely answer (hard attention: the most likely item), in eval mode."""
-        with torch.no_grad():
-            return self(items, mask=mask, query=query, sample=False)

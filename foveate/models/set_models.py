@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -77,3 +78,53 @@ def set_loss(output: SetOutput, targets: Tensor, hard: HardAttentionLoss | None)
         reinforce = hard(-token_nll, output.log_prob, output.entropy)  # R = log p(y | s)
     correct = (output.logits.argmax(-1) == targets).float()
     return SetLoss(total=nll + reinforce, nll=nll, reinforce=reinforce, correct=correct)
+
+
+class SetModel(nn.Module):
+    """What the set models share: hard attention's REINFORCE rule and draws, and ``answer``.
+
+    A subclass calls ``_set_attention`` in its ``__init__`` and implements
+    ``forward(items, noise=None, *, mask, query, sample)``.
+    """
+
+    attention: str
+    hard: HardAttentionLoss | None
+
+    def _set_attention(
+        self,
+        attention: str,
+        *,
+        reward_weight: float,
+        entropy_weight: float,
+        baseline_decay: float,
+    ) -> None:
+        kinds = ("soft", "hard", "none")
+        if attention not in kinds:
+            raise ValueError(f"attention must be one of {', '.join(kinds)}, got {attention!r}")
+        self.attention = attention
+        self.hard = (
+            HardAttentionLoss(
+                reward_weight=reward_weight, entropy_weight=entropy_weight, decay=baseline_decay
+            )
+            if attention == "hard"
+            else None
+        )
+
+    def sample_noise(self, items: Tensor) -> Tensor:
+        """The draw of hard attention: (B,) uniforms."""
+        return torch.rand(items.shape[0], device=items.device)
+
+    def _draws(self, items: Tensor, noise: Tensor | None, sample: bool | None) -> Tensor | None:
+        """The uniforms hard attention draws with (made here if none are given), or None when it
+        takes the most likely item (``sample=False``; by default, outside training)."""
+        draw = self.training if sample is None else sample
+        if not draw:
+            return None
+        return noise if noise is not None else self.sample_noise(items)
+
+    def answer(
+        self, items: Tensor, *, mask: Tensor | None = None, query: Tensor | None = None
+    ) -> SetOutput:
+        """The most likely answer (hard attention: from the most likely item), without grad."""
+        with torch.no_grad():
+            return self(items, mask=mask, query=query, sample=False)
