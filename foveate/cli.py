@@ -135,10 +135,14 @@ def cmd_train(argv: list[str]) -> int:
 
     head = argparse.ArgumentParser(add_help=False)
     head.add_argument("model", nargs="?")
+    head.add_argument("--config", type=Path)
     known, _ = head.parse_known_args(argv)
-    if known.model is not None and known.model.startswith("-"):
-        known.model = None
-    model = known.model if known.model in list_models() else "ram"
+    model = known.model if known.model in list_models() else None
+    if model is None and known.config is not None and known.config.is_file():
+        from foveate.training.config import RunConfig
+
+        model = RunConfig.from_yaml(known.config).model  # the flags of the config's model
+    model = model if model in list_models() else "ram"
 
     parser = argparse.ArgumentParser(
         prog="foveate train",

@@ -1,6 +1,7 @@
 """The command line: bad configs are refused in one line before training; eval and show work."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +42,15 @@ def test_resume_without_a_run_is_refused(tmp_path, capsys):
         main(["train", "ram", "--resume"])
     assert main(["train", "ram", "--resume", "--run-dir", str(tmp_path)]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def test_help_lists_the_flags_of_the_model_named_or_of_the_configs(capsys):
+    root = Path(__file__).resolve().parents[1]
+    for argv in (["reader"], ["--config", str(root / "configs/reader/rows.yaml")]):
+        with pytest.raises(SystemExit):
+            main(["train", *argv, "--help"])
+        out = capsys.readouterr().out
+        assert "--doubly-stochastic" in out and "--glimpses" not in out
 
 
 def test_list_names_models_and_tasks(capsys):

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from foveate.models import create_model
-from foveate.models.reader import Reader, tokens_from_labels
-from foveate.training.reading import peaks_on_digits
+from foveate.models.reader import Reader, ReaderOutput, tokens_from_labels
+from foveate.training.reading import ReaderModule, peaks_on_digits
 
 TINY = dict(encoder_widths=(4, 4, 8, 8), lstm_size=16, embed_size=8, attention_size=8)
 
@@ -116,3 +116,19 @@ def test_bad_arguments_are_one_line_errors():
         reader("reader_hard", expectation_prob=1.5)
     with pytest.raises(ValueError, match="built for 36x156"):
         reader().check_input_size(28, 28)
+
+
+def test_evaluation_counts_rows_digits_and_lengths_known_answer():
+    module = ReaderModule(model="reader", model_args=dict(image_size=(36, 156), **TINY))
+    labels = torch.tensor([[3, 1, 4, -1, -1], [1, 5, 9, 2, 6], [7, -1, -1, -1, -1]])
+    answer = tokens_from_labels(labels, end=10)
+    answer[1, 2] = 0  # row 1 misreads its third digit: 4 of its 5 digits right
+    answer[2, 1:4] = torch.tensor([2, 10, -1])  # row 2 reads a digit too many, then ends
+    output = ReaderOutput(logits=torch.zeros(3, 6, 11))
+    module.model.read = lambda images: (answer, output)
+    truth = {"labels": labels, "lengths": torch.tensor([3, 5, 1]), "boxes": torch.zeros(3, 5, 4)}
+    metrics = module._evaluate((torch.zeros(3, 1, 36, 156), truth))
+    assert metrics["sequence_accuracy_pct"][0].item() == pytest.approx(100 / 3)
+    assert metrics["digit_accuracy_pct"][0].item() == pytest.approx(100 * 8 / 9)
+    assert metrics["digit_accuracy_pct"][1] == 9
+    assert metrics["length_accuracy_pct"][0].item() == pytest.approx(200 / 3)

@@ -56,14 +56,21 @@ class Encoder(nn.Module):
     convolution: each cell sees about 50 pixels around it, enough for a 28-pixel digit.
     """
 
-    def __init__(self, channels: int, widths: tuple[int, int, int, int]) -> None:
+    def __init__(
+        self, channels: int, widths: tuple[int, int, int, int], *, batch_norm: bool = True
+    ) -> None:
         super().__init__()
+
+        def conv(inputs: int, outputs: int) -> list[nn.Module]:
+            norm = [nn.BatchNorm2d(outputs)] if batch_norm else []
+            return [nn.Conv2d(inputs, outputs, 3, padding=1, bias=not batch_norm), *norm, nn.ReLU()]
+
         layers: list[nn.Module] = []
         previous = channels
         for i, width in enumerate(widths):
-            layers += [nn.Conv2d(previous, width, 3, padding=1), nn.ReLU()]
+            layers += conv(previous, width)
             if i < 3:
-                layers += [nn.Conv2d(width, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+                layers += [*conv(width, width), nn.MaxPool2d(2)]
             previous = width
         self.net = nn.Sequential(*layers)
 
@@ -122,6 +129,10 @@ class Reader(nn.Module):
         max_length: the most digits in a row; a reading has ``max_length + 1`` steps.
         attention: 'soft', 'hard' or 'none'.
         encoder_widths: filters of the encoder's four stages; D is the last.
+        batch_norm: batch normalisation after every convolution of the encoder (a departure
+            from [1], whose encoder was a pretrained VGG: from scratch, it trains faster).
+        coordinates: append each cell's (x, y) to its annotation vector (a departure from [1]:
+            reading in order needs to know where a cell lies, which convolutions hide).
         lstm_size: the decoder LSTM's units.
         embed_size: the token embedding E's size.
         attention_size: hidden units of f_att.
@@ -143,6 +154,8 @@ class Reader(nn.Module):
         max_length: int = 5,
         attention: Literal["soft", "hard", "none"] = "soft",
         encoder_widths: tuple[int, int, int, int] = (16, 32, 64, 128),
+        batch_norm: bool = True,
+        coordinates: bool = True,
         lstm_size: int = 256,
         embed_size: int = 32,
         attention_size: int = 128,
@@ -168,9 +181,18 @@ class Reader(nn.Module):
         self.end = num_classes
         self.gate_on, self.doubly_stochastic = gate, doubly_stochastic
         self.expectation_prob = expectation_prob
-        D = encoder_widths[-1]
+        D = encoder_widths[-1] + (2 if coordinates else 0)
         self.grid = (H // 8, W // 8)
-        self.encoder = Encoder(channels, encoder_widths)
+        self.encoder = Encoder(channels, encoder_widths, batch_norm=batch_norm)
+        if coordinates:  # (2, h, w): x then y of each cell's centre, in [-1, 1]
+            y, x = torch.meshgrid(
+                torch.linspace(-1, 1, self.grid[0]),
+                torch.linspace(-1, 1, self.grid[1]),
+                indexing="ij",
+            )
+            self.register_buffer("coordinates", torch.stack([x, y]), persistent=False)
+        else:
+            self.coordinates = None
         self.embed = nn.Embedding(num_classes + 2, embed_size)  # the digits, end, start
         self.init_h = nn.Linear(D, lstm_size)  # f_init,h
         self.init_c = nn.Linear(D, lstm_size)  # f_init,c
@@ -229,6 +251,9 @@ class Reader(nn.Module):
             most likely cell.
         """
         features = self.encoder(images)  # (B, D, h, w)
+        if self.coordinates is not None:
+            where = self.coordinates.to(features.dtype).expand(len(features), -1, -1, -1)
+            features = torch.cat([features, where], 1)
         B = features.shape[0]
         items = grid_items(features)  # (B, L, D)
         mean = items.mean(1)
@@ -307,11 +332,10 @@ class Reader(nn.Module):
             correct=correct,
         )
 
-    @torch.no_grad()
     def read(self, images: Tensor) -> tuple[Tensor, ReaderOutput]:
         """Greedy reading: images (B, C, H, W) -> the tokens read (B, T), -1 after the first
         end token (comparable with ``tokens_from_labels``), and the output (hard attention at
-        its most likely cells)."""
+        its most likely cells); the logits keep their graph, for salience."""
         output = self(images, sample=False)
         answer = output.logits.argmax(-1)  # (B, T)
         after_end = ((answer == self.end).cumsum(1) - (answer == self.end).long()) > 0

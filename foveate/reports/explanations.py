@@ -2,9 +2,10 @@
 rests on (``foveate.reports.salience``).
 
 ``attention_and_salience`` draws a row per image: the image with the windows of every step
-(``Glimpses``, for a model that ``Attends``), then the salience of the predicted class at the
-input, red where pixels raise the class score and blue where they lower it, with the same
-windows over it, so that the two can be compared by eye.
+(``Glimpses``, for a model that ``Attends``) or an attention map in red (a reader's, summed
+over its steps), then the salience of the answer at the input, red where pixels raise its score
+and blue where they lower it, with the same windows over it, so that the two can be compared by
+eye.
 """
 
 from __future__ import annotations
@@ -20,30 +21,40 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from foveate.reports.readings import overlay  # noqa: E402
+
 
 def attention_and_salience(
     path: str | os.PathLike,
     images: Tensor,
     salience: Tensor,
     outlines: Tensor | None,
-    predictions: Tensor,
+    answers: list[str],
+    *,
+    attention: Tensor | None = None,
 ) -> Path:
-    """Write a PNG of N rows (image with windows; salience with windows); returns its path.
+    """Write a PNG of N rows (image with its attention; salience with windows); returns its path.
 
     images: (N, C, H, W) in [0, 1]; salience: (N, H, W); outlines: (N, T, K, 4, 2) window
-    corners in pixels, or None; predictions: (N,) the explained classes.
+    corners in pixels, or None; answers: the N explained answers ('class 7', '3 1 4');
+    attention: (N, H, W) a map drawn over the image, or None.
     """
     pictures = images.detach().float().cpu().clamp(0, 1).mean(1).numpy()
     maps = salience.detach().float().cpu().numpy()
     corners = None if outlines is None else outlines.detach().float().cpu().numpy() - 0.5
-    N = len(pictures)
-    fig, axes = plt.subplots(N, 2, figsize=(4.4, 2.2 * N), squeeze=False)
+    heat = None if attention is None else attention.detach().float().cpu().numpy()
+    N, H, W = pictures.shape
+    width = 2.2 * min(max(W / H, 1.0), 4.0)  # rows of digits are wide
+    fig, axes = plt.subplots(N, 2, figsize=(2 * width, 2.2 * N), squeeze=False)
     for n in range(N):
         scale = max(float(np.abs(maps[n]).max()), 1e-12)
         left, right = axes[n]
-        left.imshow(pictures[n], cmap="gray", vmin=0, vmax=1)
+        if heat is None:
+            left.imshow(pictures[n], cmap="gray", vmin=0, vmax=1)
+        else:
+            left.imshow(overlay(pictures[n], heat[n]))
         right.imshow(maps[n], cmap="bwr", vmin=-scale, vmax=scale)
-        left.set_title(f"class {int(predictions[n])}: attention", fontsize=8)
+        left.set_title(f"{answers[n]}: attention", fontsize=8)
         right.set_title("salience (activation x gradient)", fontsize=8)
         for ax in (left, right):
             ax.axis("off")

@@ -29,7 +29,7 @@ def _grey(images: Tensor) -> np.ndarray:
     return images.detach().float().cpu().clamp(0, 1).mean(1).numpy()
 
 
-def _overlay(image: np.ndarray, attention: np.ndarray | None) -> np.ndarray:
+def overlay(image: np.ndarray, attention: np.ndarray | None) -> np.ndarray:
     """(H, W) grey and (H, W) weights -> (H, W, 3): the map in red over the image, scaled to
     its own peak."""
     rgb = np.repeat(image[..., None], 3, -1) * 0.75
@@ -70,12 +70,12 @@ def reading_steps(
             ax = axes[n, t]
             ax.axis("off")
             if reading.maps is None:
-                ax.imshow(_overlay(inputs[n], None))
+                ax.imshow(overlay(inputs[n], None))
                 ax.set_title(f"read {' '.join(_read(reading, n))}  (true {truth})", fontsize=8)
                 continue
             if t >= int(ended[n]):
                 continue
-            ax.imshow(_overlay(inputs[n], reading.maps[n, t].float().cpu().numpy()))
+            ax.imshow(overlay(inputs[n], reading.maps[n, t].float().cpu().numpy()))
             title = reading.names[int(reading.tokens[n, t])]
             if t == 0 and labels is not None:
                 title = f"true {truth}: {title}"
@@ -101,7 +101,7 @@ def reading_animation(
             ax.axis("off")
             live = reading.maps is not None and int(reading.tokens[n, t]) >= 0
             attention = reading.maps[n, t].float().cpu().numpy() if live else None
-            ax.imshow(_overlay(inputs[n], attention))
+            ax.imshow(overlay(inputs[n], attention))
             ax.set_title(" ".join(_read(reading, n, t + 1)) or " ", fontsize=9)
         fig.tight_layout()
         buffer = io.BytesIO()

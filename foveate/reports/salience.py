@@ -8,11 +8,14 @@ at a convolutional layer, the unpooled form of Grad-CAM, Selvaraju et al., ICCV 
 says what a model's answer rests on, measured, which its attention map only claims.
 
 One function serves every classifier whose forward returns logits (B, K) or an output with a
-``logits`` field (RAM, DRAW's classifier, the STN, the CNN); a stochastic model (RAM) is run
-with one set of draws, or averaged over ``samples`` of them.
+``logits`` field (RAM, DRAW's classifier, the STN, the CNN), and any model given a score of its
+own (a reader's: the logits of the tokens it read, ``reading_score``); a stochastic model (RAM)
+is run with one set of draws, or averaged over ``samples`` of them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +36,14 @@ def class_logits(model: nn.Module, images: Tensor) -> Tensor:
     return logits
 
 
+def reading_score(model: nn.Module, images: Tensor) -> Tensor:
+    """A reader's score of its own greedy reading of images (B, C, H, W) -> (B,): the logits of
+    the tokens it read, summed over its steps up to its end token (a sequence's class score)."""
+    tokens, output = model.read(images)  # (B, T), -1 after the end
+    read = output.logits.gather(2, tokens.clamp_min(0)[..., None]).squeeze(2)  # (B, T)
+    return (read * (tokens >= 0)).sum(1)
+
+
 def salience(
     model: nn.Module,
     images: Tensor,
@@ -40,6 +51,7 @@ def salience(
     *,
     layer: str | None = None,
     samples: int = 1,
+    score: Callable[[nn.Module, Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Activation times gradient of the score of ``targets`` (default: the predicted classes).
 
@@ -50,6 +62,8 @@ def salience(
         layer: the name of a module (as ``model.named_modules()`` gives it) whose output (B, C,
             h, w) is the activation; None: the input image.
         samples: draws averaged for a stochastic model.
+        score: (model, images) -> (B,) the scores to explain instead of class logits (a
+            reader's: ``reading_score``); ``targets`` is then unused.
 
     Returns:
         (B, H, W) at the input, or (B, h, w) at the layer: sum over channels of A * dscore/dA
@@ -72,15 +86,18 @@ def salience(
                     lambda module, inputs, output, into=captured: into.append(output)
                 )
             with torch.enable_grad():
-                logits = class_logits(model, x)
-                if targets is None:
-                    targets = logits.argmax(-1).detach()
-                score = logits.gather(1, targets[:, None]).sum()  # samples are independent
+                if score is not None:
+                    explained = score(model, x).sum()  # samples are independent
+                else:
+                    logits = class_logits(model, x)
+                    if targets is None:
+                        targets = logits.argmax(-1).detach()
+                    explained = logits.gather(1, targets[:, None]).sum()
                 activations = [x] if layer is None else captured
                 if any(a.dim() != 4 for a in activations):
                     shape = tuple(activations[0].shape)
                     raise ValueError(f"layer {layer!r} gives {shape}, not a map (B, C, h, w)")
-                gradients = torch.autograd.grad(score, activations)
+                gradients = torch.autograd.grad(explained, activations)
             if handle is not None:
                 handle.remove()
             # a layer used at several steps (a recurrent model's) adds up its uses

@@ -30,7 +30,7 @@ from foveate.reports.drawings import drawing_animation, sample_grid
 from foveate.reports.explanations import attention_and_salience
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
 from foveate.reports.readings import reading_animation, reading_steps
-from foveate.reports.salience import salience
+from foveate.reports.salience import reading_score, salience
 from foveate.reports.scenes import scene_animation, scene_grid, scene_steps
 from foveate.reports.sets import set_weights
 
@@ -83,6 +83,17 @@ def show_checkpoint(
         paths.append(reading_steps(out / "reading.png", x, reading, labels=labels))
         if reading.maps is not None:
             paths.append(reading_animation(out / "reading.gif", x, reading))
+            maps = salience(model, x, score=reading_score)
+            read = [
+                " ".join(reading.names[k] for k in row if k >= 0) for row in reading.tokens.tolist()
+            ]
+            steps = (reading.tokens >= 0).to(reading.maps.dtype)[..., None, None]
+            attention = (reading.maps * steps).sum(1)
+            paths.append(
+                attention_and_salience(
+                    out / "salience.png", x, maps, None, read, attention=attention
+                )
+            )
     if isinstance(model, AnswersSets):
         truth = {k: v[:images] for k, v in y.items()}
         output = model.answer(x, mask=truth["mask"], query=truth["query"])
@@ -92,10 +103,9 @@ def show_checkpoint(
         episodes = glimpse_episodes(model, x, y[:images])
         paths.append(glimpse_grid(out / "glimpses.png", episodes))
         maps = salience(model, x, episodes.predictions.to(x.device))
+        answers = [f"class {int(k)}" for k in episodes.predictions]
         paths.append(
-            attention_and_salience(
-                out / "salience.png", x, maps, glimpse_outlines(model, x), episodes.predictions
-            )
+            attention_and_salience(out / "salience.png", x, maps, episodes.outlines, answers)
         )
         if isinstance(model, Attends):
             paths.append(glimpse_animation(out / "glimpses.gif", episodes))
@@ -104,11 +114,3 @@ def show_checkpoint(
     if not paths:
         raise ValueError(f"{checkpoint}: 'show' has no figure for a {type(model).__name__}")
     return paths
-
-
-def glimpse_outlines(model, images):
-    """Where a classifier looked on images (N, T, K, 4, 2), or None if it does not say."""
-    if not isinstance(model, Attends):
-        return None
-    with torch.no_grad():
-        return model.attended(images, model(images)).outlines

@@ -3,8 +3,9 @@
 The model owns its loss (teacher-forced likelihood, the doubly stochastic penalty, the
 REINFORCE surrogate of hard attention) and its greedy reading. This module owns the optimiser,
 the logging and the evaluation: a row counts as read when every digit and the end token come
-out right (whole-sequence accuracy); for a model with an attention map, the share of the steps
-of correctly read rows whose map peaks on the digit that step named.
+out right (whole-sequence accuracy), a digit when step i names digit i (digit accuracy); for a
+model with an attention map, the share of the steps of correctly read rows whose map peaks on
+the digit that step named.
 """
 
 from __future__ import annotations
@@ -74,9 +75,14 @@ class ReaderModule(TrainingModule):
         answer, output = self.model.read(images)
         right = (answer == tokens).all(1)  # (B,) every digit and the end
         length = (answer >= 0).sum(1) - 1  # digits before the end token (if it came)
+        labels = truth["labels"]  # (B, L), -1 past each row's end
+        real = labels >= 0
+        digits = int(real.sum())
+        digit_right = (answer[:, : labels.shape[1]] == labels) & real  # digit i read as digit i
         rows = len(images)
         metrics = {
             "sequence_accuracy_pct": (100 * right.float().mean(), rows),
+            "digit_accuracy_pct": (100 * digit_right.sum() / digits, digits),
             "length_accuracy_pct": (100 * (length == truth["lengths"]).float().mean(), rows),
         }
         if output.maps is not None and right.any():
