@@ -65,11 +65,11 @@ def seeded(seed: int) -> torch.Generator:
 
 
 def labelled_scenes(
-    model: nn.Module, task: str, split, number: int, seed: int, **scene_args
+    model: nn.Module, task: str, split: tuple[Tensor, Tensor], number: int, seed: int, **scene_args
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """``number`` scenes of a split's digits: images (N, 1, S, S), AIR's latents (N, T, F) and
-    the task's labels (N,)."""
-    scenes = make_scenes(split.digits, split.labels, number, **scene_args, generator=seeded(seed))
+    """``number`` scenes of a split's (digits, labels): images (N, 1, S, S), AIR's latents
+    (N, T, F) and the task's labels (N,)."""
+    scenes = make_scenes(*split, number, **scene_args, generator=seeded(seed))
     images = scenes.images[:, None].float() / 255
     return images, latents(model, images), targets(task, scenes)
 
@@ -192,7 +192,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
     model, config, data = load_run(args.checkpoint, data_dir=args.data_dir)
-    train, test = data.datasets["train"], data.datasets["test"]
+    train, test = data.split_digits["train"], data.split_digits["test"]
     size = data.canvas
     metrics: dict[str, float] = {}
     curves: dict[str, dict[str, list[float]]] = {}

@@ -141,6 +141,6 @@ def test_the_datamodule_keeps_truth_apart_and_tests_on_other_counts():
 def test_validation_digits_are_not_training_digits():
     data = SceneDataModule(sample=True, val_size=10, test_size=10)
     data.setup("fit")
-    train = {bytes(d.numpy()) for d in data.datasets["train"].digits}
-    val = {bytes(d.numpy()) for d in data.datasets["val"].digits}
+    train = {bytes(d.numpy()) for d in data.split_digits["train"][0]}
+    val = {bytes(d.numpy()) for d in data.split_digits["val"][0]}
     assert len(val) > 100 and not (train & val)

@@ -86,8 +86,8 @@ class GeneratedDataModule(DigitsDataModule):
 
     A subclass calls ``_set_common`` from its ``__init__`` and defines ``maker(digits, labels,
     split)`` (the ``make(number, generator)`` of a split) and ``as_batch``; the base carves the
-    validation digits, makes the fixed validation and test sets, seeds the training stream per
-    process, and serves the loaders.
+    validation digits (``split_digits`` keeps each split's digits and labels), makes the fixed
+    validation and test sets, seeds the training stream per process, and serves the loaders.
     """
 
     def _set_common(
@@ -108,7 +108,8 @@ class GeneratedDataModule(DigitsDataModule):
         # The shipped sample is for trying things in seconds: smaller fixed sets by default.
         val_size = val_size if val_size is not None else (200 if sample else 2000)
         test_size = test_size if test_size is not None else (1000 if sample else 10000)
-        if get_dataset(dataset).needs_data_dir and not data_dir:
+        # omniglot is read by ``DigitsDataModule.load`` itself, from data_dir or the cache
+        if dataset != "omniglot" and get_dataset(dataset).needs_data_dir and not data_dir:
             raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
         if sample and dataset != "mnist":
             raise ValueError(
@@ -123,6 +124,10 @@ class GeneratedDataModule(DigitsDataModule):
         ):
             if value < 1:
                 raise ValueError(f"{name} must be positive, got {value}")
+        if epoch_size < batch_size:
+            raise ValueError(
+                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
+            )
         self.dataset, self.data_dir, self.sample, self.download = (
             dataset,
             data_dir,
@@ -133,6 +138,7 @@ class GeneratedDataModule(DigitsDataModule):
         self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
         self.val_digits, self.data_seed = val_digits, data_seed
         self.datasets: dict[str, GeneratedBatches] = {}
+        self.split_digits: dict[str, tuple[Tensor, Tensor]] = {}  # the digits of each split
 
     def maker(
         self, digits: Tensor, labels: Tensor, split: str
@@ -154,6 +160,7 @@ class GeneratedDataModule(DigitsDataModule):
             "val": (digits[val], labels[val], self.val_size, self.data_seed + 1),
             "test": (test_digits, test_labels, self.test_size, self.data_seed),
         }
+        self.split_digits = {split: (d, y) for split, (d, y, _, _) in splits.items()}
         self.datasets = {
             split: GeneratedBatches(self.maker(d, y, split), self.as_batch, size, fixed_seed=seed)
             for split, (d, y, size, seed) in splits.items()

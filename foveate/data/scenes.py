@@ -13,15 +13,13 @@ a model's decomposition with them; training never reads them.
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Literal
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from foveate.data.datamodule import DigitsDataModule
-from foveate.data.datasets import get_dataset
-from foveate.data.generated import GeneratedBatches, batch_loader
+from foveate.data.generated import GeneratedDataModule
 from foveate.data.multi_mnist import Scenes, check_counts, make_scenes
 from foveate.data.sources import DATA_SOURCES
 
@@ -34,48 +32,14 @@ def _as_batch(scenes: Scenes) -> Batch:
     return scenes.images[:, None].float().div_(255), truth
 
 
-class SceneBatches(GeneratedBatches[Scenes]):
-    """Scenes served a whole batch at a time (see ``GeneratedBatches``).
-
-    Args:
-        digits: (M, h, w) uint8 digits the scenes are made of; labels: (M,) their classes.
-        size: scenes in the set (per epoch, for training).
-        counts: digit counts a scene may have.
-        canvas: side of the scenes.
-        overlapping: let digits overlap (see ``make_scenes``).
-        fixed_seed: make every scene once from this seed (validation, test); None draws new
-            scenes for every batch (training).
-    """
-
-    def __init__(
-        self,
-        digits: Tensor,
-        labels: Tensor,
-        size: int,
-        *,
-        counts: tuple[int, ...],
-        canvas: int,
-        overlapping: bool,
-        fixed_seed: int | None,
-    ) -> None:
-        self.digits, self.labels = digits, labels
-        self.counts, self.canvas, self.overlapping = counts, canvas, overlapping
-        super().__init__(self._make, _as_batch, size, fixed_seed=fixed_seed)
-
-    def _make(self, number: int, generator: torch.Generator) -> Scenes:
-        return make_scenes(
-            self.digits,
-            self.labels,
-            number,
-            counts=self.counts,
-            canvas=self.canvas,
-            overlapping=self.overlapping,
-            generator=generator,
-        )
+def _make(
+    digits: Tensor, labels: Tensor, number: int, generator: torch.Generator, **scene_args
+) -> Scenes:
+    return make_scenes(digits, labels, number, generator=generator, **scene_args)
 
 
 @DATA_SOURCES.register("scenes")
-class SceneDataModule(DigitsDataModule):
+class SceneDataModule(GeneratedDataModule):
     """Multi-MNIST scenes: train / validation / test loaders.
 
     Args:
@@ -124,40 +88,24 @@ class SceneDataModule(DigitsDataModule):
         download: bool = True,
     ) -> None:
         super().__init__()
+        self._set_common(
+            dataset=dataset,
+            data_dir=data_dir,
+            sample=sample,
+            download=download,
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            epoch_size=epoch_size,
+            val_size=val_size,
+            test_size=test_size,
+            val_digits=val_digits,
+            data_seed=data_seed,
+        )
         self.counts = check_counts(counts)
         self.test_counts = (
             check_counts(test_counts, name="test_counts") if test_counts else self.counts
         )
-        if dataset != "omniglot" and get_dataset(dataset).needs_data_dir and not data_dir:
-            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
-        if sample and dataset != "mnist":
-            raise ValueError(
-                f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
-            )
-        for name, value in (
-            ("batch_size", batch_size),
-            ("eval_batch_size", eval_batch_size),
-            ("epoch_size", epoch_size),
-            ("val_size", val_size),
-            ("test_size", test_size),
-        ):
-            if value < 1:
-                raise ValueError(f"{name} must be positive, got {value}")
-        if epoch_size < batch_size:
-            raise ValueError(
-                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
-            )
-        self.dataset, self.data_dir, self.sample, self.download = (
-            dataset,
-            data_dir,
-            sample,
-            download,
-        )
         self.canvas, self.overlapping = canvas, overlapping
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
-        self.val_digits, self.data_seed = val_digits, data_seed
-        self.datasets: dict[str, SceneBatches] = {}
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -178,50 +126,14 @@ class SceneDataModule(DigitsDataModule):
     def model_defaults(self) -> dict[str, int]:
         return {"image_size": self.canvas, "channels": 1}
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
-        digits, labels = self.load("train")
-        val, train = self.held_out(len(labels), self.val_digits, name="val_digits")
-        test_digits, test_labels = self.load("test")
-        common = {"canvas": self.canvas, "overlapping": self.overlapping}
-        self.datasets = {
-            "train": SceneBatches(
-                digits[train],
-                labels[train],
-                self.epoch_size,
-                counts=self.counts,
-                fixed_seed=None,
-                **common,
-            ),
-            "val": SceneBatches(
-                digits[val],
-                labels[val],
-                self.val_size,
-                counts=self.counts,
-                fixed_seed=self.data_seed + 1,
-                **common,
-            ),
-            "test": SceneBatches(
-                test_digits,
-                test_labels,
-                self.test_size,
-                counts=self.test_counts,
-                fixed_seed=self.data_seed,
-                **common,
-            ),
-        }
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        self.datasets["train"].reseed((torch.initial_seed() + rank) % 2**63)
+    def maker(self, digits: Tensor, labels: Tensor, split: str):
+        return partial(
+            _make,
+            digits,
+            labels,
+            counts=self.test_counts if split == "test" else self.counts,
+            canvas=self.canvas,
+            overlapping=self.overlapping,
+        )
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return batch_loader(self.datasets[split], batch_size, shuffle=shuffle)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+    as_batch = staticmethod(_as_batch)
