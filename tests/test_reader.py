@@ -86,6 +86,21 @@ def test_the_hard_reader_draws_with_its_noise_and_reinforce_trains_only_the_scor
     assert (out.log_probs[:2] == 0).all() and (out.log_probs[2:] != 0).any()
 
 
+def test_a_step_reward_pays_each_draw_by_its_own_tokens_likelihood():
+    model = reader("reader_hard", reward="step", entropy_weight=0.5).train()
+    images, tokens = rows()
+    noise = model.sample_noise(images)
+    noise[:, 0] = 1.0
+    out = model(images, noise, tokens=tokens)
+    real = tokens >= 0
+    token_ll = -torch.nn.functional.cross_entropy(
+        out.logits.transpose(1, 2), tokens.clamp_min(0), reduction="none"
+    )[real]
+    baseline = 0.1 * token_ll.mean()  # one update of b <- 0.9 b + 0.1 mean(R) from b = 0
+    expected = -((token_ll - baseline) * out.log_probs[real] + 0.5 * out.entropy[real]).mean()
+    assert torch.allclose(model.loss(out, tokens).reinforce, expected, atol=1e-5)
+
+
 def test_the_doubly_stochastic_penalty_is_eq_14():
     model = reader(doubly_stochastic=2.0).train()
     images, tokens = rows(1)  # 3 digits and the end: 4 steps read
@@ -114,6 +129,8 @@ def test_bad_arguments_are_one_line_errors():
         Reader(attention="sharp")
     with pytest.raises(ValueError, match="expectation_prob"):
         reader("reader_hard", expectation_prob=1.5)
+    with pytest.raises(ValueError, match="reward must be 'row' or 'step'"):
+        reader("reader_hard", reward="sentence")
     with pytest.raises(ValueError, match="built for 36x156"):
         reader().check_input_size(28, 28)
 

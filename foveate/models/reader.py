@@ -143,6 +143,9 @@ class Reader(nn.Module):
         baseline_decay: of the moving-average baseline of log p(y | s, a).
         expectation_prob: the chance that a training row of hard attention uses the expected
             context instead of a draw ([1] sec. 4.1: 0.5).
+        reward: what rewards hard attention's draws: 'row', the log-likelihood of the whole row
+            for every step's draw ([1] eq. 12), or 'step', each step's draw by the
+            log-likelihood of its own token (less variance; a departure from [1]).
     """
 
     def __init__(
@@ -165,6 +168,7 @@ class Reader(nn.Module):
         entropy_weight: float = 0.01,
         baseline_decay: float = 0.9,
         expectation_prob: float = 0.5,
+        reward: Literal["row", "step"] = "row",
     ) -> None:
         super().__init__()
         if attention not in ATTENTION:
@@ -174,13 +178,15 @@ class Reader(nn.Module):
             raise ValueError(f"the reader needs rows of at least 8x8 pixels, got {H}x{W}")
         if max_length < 1:
             raise ValueError(f"max_length must be at least 1, got {max_length}")
+        if reward not in ("row", "step"):
+            raise ValueError(f"reward must be 'row' or 'step', got {reward!r}")
         if not 0 <= expectation_prob <= 1:
             raise ValueError(f"expectation_prob must be in [0, 1], got {expectation_prob}")
         self.image_size, self.num_classes, self.max_length = (H, W), num_classes, max_length
         self.attention = attention
         self.end = num_classes
         self.gate_on, self.doubly_stochastic = gate, doubly_stochastic
-        self.expectation_prob = expectation_prob
+        self.expectation_prob, self.reward = expectation_prob, reward
         D = encoder_widths[-1] + (2 if coordinates else 0)
         self.grid = (H // 8, W // 8)
         self.encoder = Encoder(channels, encoder_widths, batch_norm=batch_norm)
@@ -318,11 +324,16 @@ class Reader(nn.Module):
             attended = (output.maps * real[..., None, None]).sum(1)  # (B, h, w)
             penalty = self.doubly_stochastic * ((1 - attended) ** 2).sum((1, 2)).mean()
         if output.log_probs is not None and self.hard is not None:
-            reinforce = self.hard(
-                -row_nll,  # R = log p(y | s, a)
-                (output.log_probs * real).sum(1),
-                (output.entropy * real).sum(1),
-            )
+            if self.reward == "row":
+                reinforce = self.hard(
+                    -row_nll,  # R = log p(y | s, a)
+                    (output.log_probs * real).sum(1),
+                    (output.entropy * real).sum(1),
+                )
+            else:  # each step's draw rewarded by its own token's log-likelihood
+                reinforce = self.hard(
+                    -token_nll[real], output.log_probs[real], output.entropy[real]
+                )
         correct = ((output.logits.argmax(-1) == tokens) | ~real).all(1).float()
         return ReaderLoss(
             total=nll + penalty + reinforce,
