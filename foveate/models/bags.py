@@ -106,9 +106,9 @@ class BagClassifier(SetModel):
             pooled = self.pool(h, real)
             return SetOutput(logits=self.classify(pooled.context), weights=pooled.weights)
         uniform = self._draws(items, noise, sample)
-        picked = hard_attention(
-            self.pool.scores(h), h, real, sample=uniform is not None, uniform=uniform
-        )
+        with torch.autocast(items.device.type, enabled=False):  # as the hard pointer's scores
+            scores = self.pool.scores(h.float())
+        picked = hard_attention(scores, h, real, sample=uniform is not None, uniform=uniform)
         return SetOutput(
             self.classify(picked.context), picked.weights, picked.log_prob, picked.entropy
         )

@@ -120,7 +120,10 @@ class Pointer(SetModel):
             if e.shape[1] != self.set_size:
                 raise ValueError(f"pointer_none reads sets of {self.set_size}, got {e.shape[1]}")
             return SetOutput(logits=self.reader(torch.cat([d[:, None], e], 1).flatten(1)))
-        scores = self.f_att(e, d)  # (B, K), u_j of eq. 3
+        # scores in float32 even under mixed precision: rounded to bfloat16, the small
+        # REINFORCE updates of a hard pointer are lost and its weights collapse onto one item
+        with torch.autocast(items.device.type, enabled=False):
+            scores = self.f_att(e.float(), d.float())  # (B, K), u_j of eq. 3
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
         if self.attention == "soft":
