@@ -91,3 +91,21 @@ def test_a_few_hundred_steps_beat_chance(name):
     accuracy = (out.logits.argmax(-1) == held.target).float().mean().item()
     chance = 1 / 9 if name.startswith("pointer") else 0.5
     assert accuracy > chance + 0.25, accuracy
+
+
+@pytest.mark.parametrize("name", ["pointer_hard", "bags_hard"])
+def test_hard_attention_scores_stay_float32_under_bfloat16(name):
+    """Rounded to bfloat16, REINFORCE's small score updates are lost (the hard pointer's
+    weights collapsed onto one item in a bfloat16 run); the scores are kept in float32."""
+    torch.manual_seed(0)
+    images, labels = digits()
+    make = pointer_sets if name.startswith("pointer") else digit_bags
+    model = create_model(name, width=8, item_size=32, attention_size=16).train()
+    scorer = model.f_att.weight if name == "pointer_hard" else model.pool.w  # the last layer
+    scores = []
+    scorer.register_forward_hook(lambda module, inputs, output: scores.append(output))
+    sets = make(images, labels, 4, generator=torch.Generator().manual_seed(1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(sets.items[:, :, None].float() / 255, mask=sets.mask, query=sets.query)
+    assert [s.dtype for s in scores] == [torch.float32]
+    assert out.log_prob.dtype == torch.float32
