@@ -97,6 +97,24 @@ def test_run_killed_mid_epoch_resumes_from_last_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_run_moved_to_another_directory_resumes_there(tmp_path):
+    first, moved = tmp_path / "first", tmp_path / "moved"
+    short = ["--max-epochs", "1", "--limit-train-batches", "4"]
+    done = subprocess.run(
+        _train_command(first, *short), capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    shutil.move(first, moved)  # its checkpoints still record the best one under first/
+    # a finished run resumed: nothing more to train, and its best checkpoint is tested again
+    resumed = subprocess.run(
+        _train_command(moved, *short, "--resume"), capture_output=True, text=True, timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    tested = json.loads((moved / "results.json").read_text())["best_checkpoint"]
+    assert tested == str(moved / "checkpoints" / "best.ckpt")
+
+
+@pytest.mark.slow
 def test_data_parallel_training_over_two_processes(tmp_path):
     """--devices 2 trains with DDP over two CPU processes and then tests on one."""
     command = _train_command(tmp_path, "--devices", "2", "--batch-size", "64", "--threads", "1")

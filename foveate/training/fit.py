@@ -84,6 +84,7 @@ class RunExistsError(FileExistsError):
 
 # Settings the harness passes to every training module itself, not from the optim section.
 HARNESS_ARGS = ("model", "model_args", "max_epochs")
+BEST = "best"  # the file name (before .ckpt) of the best checkpoint in run_dir/checkpoints
 
 
 def training_module_class(model: str) -> type[L.LightningModule]:
@@ -179,7 +180,7 @@ def _trainer(
     checkpoints = run_dir / "checkpoints"
     best = ModelCheckpoint(
         dirpath=checkpoints,
-        filename="best",
+        filename=BEST,
         monitor=module.monitor,
         mode=module.monitor_mode,
         save_top_k=1,
@@ -270,9 +271,15 @@ def fit(
         torch.distributed.destroy_process_group()
     best = trainer.checkpoint_callback
     score = best.best_model_score
+    best_path = Path(best.best_model_path) if best.best_model_path else None
+    if best_path is None or not best_path.exists():
+        # a run resumed in a directory it was moved to: Lightning forgets (or keeps the old
+        # path of) the best checkpoint an earlier session wrote; it lies here
+        kept = run_dir / "checkpoints" / f"{BEST}.ckpt"
+        best_path = kept if kept.exists() else last_path
     return FitResult(
         run_dir=run_dir,
-        best_checkpoint=Path(best.best_model_path) if best.best_model_path else last_path,
+        best_checkpoint=best_path,
         last_checkpoint=last_path,
         monitor=module.monitor,
         best_val=float(score) if score is not None else float("nan"),
