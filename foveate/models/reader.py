@@ -9,6 +9,10 @@ token through the deep output layer p(y_t) ~ exp(L_o(E y_{t-1} + L_h h_t + L_z z
 The tokens are the digits of a row left to right and an end token; a row of n digits takes
 n + 1 steps. The LSTM starts from MLPs of the mean annotation vector (sec. 3.1.2).
 
+Departures from [1], each an argument: the encoder is trained from scratch with batch
+normalisation (``batch_norm``; [1] used a pretrained VGG), and each annotation vector carries
+its cell's (x, y) (``coordinates``), so that a reader can find the next digit to the right.
+
 - ``attention="soft"``: z_t = beta_t sum_i alpha_ti a_i, with the gating scalar
   beta_t = sigmoid(f_beta(h_{t-1})) (sec. 4.2.1) and the doubly stochastic penalty
   lambda sum_i (1 - sum_t alpha_ti)^2 (eq. 14), which asks every cell to be attended about once.
@@ -16,7 +20,8 @@ n + 1 steps. The LSTM starts from MLPs of the mean annotation vector (sec. 3.1.2
   (sec. 4.1, eq. 8-9); trained by the REINFORCE rule of eq. 12 with the reward
   log p(y | s, a), a moving-average baseline (b <- 0.9 b + 0.1 log p) and an entropy bonus;
   with probability ``expectation_prob`` a training row uses the expected context (soft,
-  without the gate) instead of a draw (sec. 4.1, "0.5").
+  without the gate) instead of a draw (sec. 4.1, "0.5"). ``reward="step"`` rewards each step's
+  draw by its own token's log-likelihood instead (a departure, with less variance).
 - ``attention="none"``: no map; z_t is a fixed embedding of the whole grid, the same at every
   step (the show-and-tell baseline [1] compares with).
 """
