@@ -1,5 +1,6 @@
 """The scene figures: a panel per scene and step, windows drawn only for the steps present."""
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -20,7 +21,7 @@ def decomposition(n: int = 2, steps: int = 3, size: int = 20) -> tuple[torch.Ten
 def colour_pixels(path, colour: str) -> int:
     """How many pixels of the PNG have the hue of ``colour`` (a '#rrggbb' step colour), however
     blended with the black or white around the line."""
-    pixels = torch.tensor(list(Image.open(path).convert("RGB").getdata())).float()
+    pixels = torch.tensor(np.array(Image.open(path).convert("RGB"))).reshape(-1, 3).float()
     target = torch.tensor([int(colour[i : i + 2], 16) for i in (1, 3, 5)]).float()
     chroma = pixels - pixels.amin(-1, keepdim=True)  # grey (black, white) has none
     hue = torch.nn.functional.cosine_similarity(chroma, target - target.min(), dim=-1)
