@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from foveate.models.interface import Attends, Reads, Stochastic
+from foveate.models.interface import Attends, Reading, Reads, Stochastic
 
 
 def inside_quadrilaterals(corners: Tensor, height: int, width: int) -> Tensor:
@@ -42,6 +42,14 @@ def inside_quadrilaterals(corners: Tensor, height: int, width: int) -> Tensor:
     return (cross >= 0).all(-1) | (cross <= 0).all(-1)
 
 
+def reading_attention(reading: Reading) -> Tensor:
+    """A reading's maps (B, T, H, W) summed over the steps up to its end token -> (B, H, W)."""
+    if reading.maps is None:
+        raise ValueError("a reading without attention maps has no attention to sum")
+    steps = (reading.tokens >= 0).to(reading.maps.dtype)  # (B, T)
+    return (reading.maps * steps[..., None, None]).sum(1).float()
+
+
 @torch.no_grad()
 def attention_in_pixels(model: nn.Module, images: Tensor) -> Tensor:
     """How much a model attends to each pixel of images (B, C, H, W) -> (B, H, W).
@@ -55,8 +63,7 @@ def attention_in_pixels(model: nn.Module, images: Tensor) -> Tensor:
         reading = model.reading(images)
         if reading.maps is None:
             raise ValueError(f"{type(model).__name__} reads without attention: nothing to delete")
-        steps = (reading.tokens >= 0).to(reading.maps.dtype)  # (B, T)
-        return (reading.maps * steps[..., None, None]).sum(1).float()
+        return reading_attention(reading)
     if isinstance(model, Attends):
         draws = (model.sample_noise(images),) if isinstance(model, Stochastic) else ()
         glimpses = model.attended(images, model(images, *draws))

@@ -26,6 +26,7 @@ from foveate.models.interface import (
     Generative,
     Reads,
 )
+from foveate.reports.deletion import reading_attention
 from foveate.reports.drawings import drawing_animation, sample_grid
 from foveate.reports.explanations import attention_and_salience
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
@@ -87,8 +88,7 @@ def show_checkpoint(
             read = [
                 " ".join(reading.names[k] for k in row if k >= 0) for row in reading.tokens.tolist()
             ]
-            steps = (reading.tokens >= 0).to(reading.maps.dtype)[..., None, None]
-            attention = (reading.maps * steps).sum(1)
+            attention = reading_attention(reading)
             paths.append(
                 attention_and_salience(
                     out / "salience.png", x, maps, None, read, attention=attention
