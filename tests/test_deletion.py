@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from foveate.models import create_model
+from foveate.models.interface import boxes_to_outlines, points_inside
 from foveate.reports.deletion import (
     attention_in_pixels,
     delete,
@@ -85,3 +86,9 @@ def test_a_readers_attention_sums_to_the_steps_it_read():
     assert maps.shape == (3, 36, 156) and maps.abs().sum() > 0
     with pytest.raises(ValueError, match="without attention"):
         attention_in_pixels(create_model("reader_none", image_size=(36, 156), **tiny), images)
+
+
+def test_points_inside_known_answer():
+    box = boxes_to_outlines(torch.tensor([2.0, 2.0, 6.0, 4.0]))  # x in [2, 6], y in [2, 4]
+    points = torch.tensor([[3.0, 3.0], [6.0, 4.0], [1.9, 3.0], [3.0, 4.1]])
+    assert points_inside(box, points).tolist() == [True, True, False, False]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from foveate.models import create_model, list_models
-from foveate.models.ram import RecurrentAttentionModel, hybrid_loss
+from foveate.models.ram import RamOutput, RecurrentAttentionModel, hybrid_loss
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_baseline_term_moves_only_the_baseline(batch):
     images, labels = batch
     model = RecurrentAttentionModel(glimpses=3)
     moved = grads_of(model, hybrid_loss(model(images), labels).baseline)
-    assert moved == {"baseline.weight", "baseline.bias"}
+    assert moved == {"baseline.weight", "baseline.bias"}  # the names of an nn.Linear
 
 
 def test_reinforce_sign_favours_rewarded_locations():
@@ -99,3 +99,98 @@ def test_registry_builds_ram_and_refuses_bad_settings():
         create_model("nope")
     with pytest.raises(ValueError, match="larger than"):
         create_model("ram", patch_size=40).check_input_size(28, 28)
+
+
+def test_an_annealed_std_follows_training_and_a_fixed_one_does_not():
+    annealed = RecurrentAttentionModel(
+        location_std=0.3, location_std_schedule="annealed", location_std_final=0.1
+    )
+    fixed = RecurrentAttentionModel(location_std=0.3)
+    for fraction, expected in [(0.0, 0.3), (0.5, 0.2), (1.0, 0.1), (2.0, 0.1)]:
+        annealed.set_progress(fraction)
+        fixed.set_progress(fraction)
+        assert annealed.location_network.current_std().item() == pytest.approx(expected)
+        assert fixed.location_network.current_std().item() == pytest.approx(0.3)
+    # the std it reached is saved with the model
+    assert "location_network.std" in annealed.state_dict()
+    assert "location_network.std" not in fixed.state_dict()
+
+
+def test_a_learned_std_is_trained_by_reinforce_and_kept_above_its_floor(batch):
+    images, labels = batch
+    model = RecurrentAttentionModel(
+        glimpses=3, location_std=0.2, location_std_schedule="learned", location_std_final=0.05
+    )
+    moved = grads_of(model, model.loss(model(images), labels).reinforce)
+    assert "location_network.log_std" in moved
+    with torch.no_grad():
+        model.location_network.log_std.fill_(-10.0)
+    assert torch.allclose(model.location_network.current_std(), torch.tensor(0.05))
+
+
+def test_policy_to_core_lets_reinforce_shape_the_core(batch):
+    images, labels = batch
+    model = RecurrentAttentionModel(glimpses=3, policy_to_core=True, location_hidden=16)
+    torch.manual_seed(1)
+    moved = grads_of(model, model.loss(model(images), labels).reinforce)
+    assert any(n.startswith("core_network.") for n in moved)
+    assert any(n.startswith("glimpse_network.") for n in moved)
+    assert not any(n.startswith(("action_network.", "baseline.")) for n in moved)
+
+
+def test_a_constant_baseline_is_one_number():
+    model = RecurrentAttentionModel(glimpses=2, baseline="constant")
+    assert [n for n, _ in model.baseline.named_parameters()] == ["bias"]
+    out = model(torch.rand(4, 1, 28, 28))
+    assert torch.equal(out.baselines, torch.zeros(4, 2))
+
+
+def test_step_rewards_sum_from_each_glimpse_on_known_answer():
+    """Three glimpses whose answers give the true class 0.2, 0.5, 0.9: the locations earn
+    1.6, 1.4 and 0.9, so with zero baselines REINFORCE is -(1.6 + 1.4 + 0.9) * log pi."""
+    probs = torch.tensor([[0.2, 0.5, 0.9]])
+    true, other = probs.log(), ((1 - probs) / 9).log()
+    step_logits = torch.cat([true[..., None], other[..., None].expand(1, 3, 9)], -1)  # class 0
+    output = RamOutput(
+        logits=step_logits[:, -1],
+        step_logits=step_logits,
+        locations=torch.zeros(1, 3, 2),
+        log_probs=torch.ones(1, 3),
+        baselines=torch.zeros(1, 3),
+    )
+    targets = torch.tensor([0])
+    loss = hybrid_loss(output, targets, reward="step_probability", classify_every_step=True)
+    assert loss.reinforce.item() == pytest.approx(-(1.6 + 1.4 + 0.9), abs=1e-5)
+    assert loss.baseline.item() == pytest.approx((1.6**2 + 1.4**2 + 0.9**2) / 3, abs=1e-5)
+    final = hybrid_loss(output, targets, reward="probability")
+    assert final.reinforce.item() == pytest.approx(-3 * 0.9, abs=1e-5)
+    every = hybrid_loss(output, targets, classify_every_step=True).classification
+    assert every.item() == pytest.approx(-torch.log(probs).mean().item(), abs=1e-5)
+
+
+def test_step_rewards_need_every_step_classified():
+    with pytest.raises(ValueError, match="classify_every_step"):
+        RecurrentAttentionModel(reward="step_probability")
+    with pytest.raises(ValueError, match="reward must be"):
+        RecurrentAttentionModel(reward="accuracy")
+    with pytest.raises(ValueError, match="std_schedule"):
+        RecurrentAttentionModel(location_std_schedule="cosine")
+
+
+def test_the_summed_area_table_changes_no_glimpse():
+    """On 100x100 canvases RAM reads its coarse patches through a summed-area table; the
+    episode is the one the crops give."""
+    import foveate.models.ram as ram
+
+    model = RecurrentAttentionModel(glimpses=3, patch_size=12, scales=4)
+    images = torch.rand(4, 1, 100, 100)
+    noise = model.sample_noise(images)
+    through_table = model(images, noise)
+    cheaper = ram.table_is_cheaper
+    try:
+        ram.table_is_cheaper = lambda *a, **k: False
+        cropped = model(images, noise)
+    finally:
+        ram.table_is_cheaper = cheaper
+    torch.testing.assert_close(through_table.logits, cropped.logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(through_table.locations, cropped.locations, rtol=0, atol=1e-5)

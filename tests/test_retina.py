@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from foveate.attention.retina import patch_boxes, retina
+from foveate.attention.retina import patch_boxes, retina, summed_area_table, table_is_cheaper
 
 
 def ramp(h=8, w=8):
@@ -96,3 +96,27 @@ def test_bad_shapes_are_refused():
         retina(torch.zeros(2, 1, 8, 8), torch.zeros(3, 2), size=2)
     with pytest.raises(ValueError, match="size"):
         retina(torch.zeros(2, 1, 8, 8), torch.zeros(2, 2), size=0)
+
+
+@pytest.mark.parametrize("size,scales,side", [(2, 3, 8), (12, 4, 100), (6, 3, 24), (3, 2, 7)])
+def test_summed_area_table_gives_the_cropped_glimpses(size, scales, side):
+    g = torch.Generator().manual_seed(side)
+    images = torch.rand(16, 2, side, side, generator=g)
+    locations = torch.rand(16, 2, generator=g) * 3 - 1.5  # inside, across the edge, outside
+    table = summed_area_table(images)
+    cropped = retina(images, locations, size=size, scales=scales)
+    looked_up = retina(images, locations, size=size, scales=scales, table=table)
+    torch.testing.assert_close(looked_up, cropped, rtol=0, atol=1e-6)
+
+
+def test_summed_area_table_known_answer():
+    table = summed_area_table(ramp(2, 3))  # [[1, 2, 3], [4, 5, 6]]
+    expected = torch.tensor([[0, 0, 0, 0], [0, 1, 3, 6], [0, 5, 12, 21]], dtype=torch.float64)
+    assert torch.equal(table[0, 0], expected)
+
+
+def test_the_table_is_chosen_where_it_reads_fewer_pixels():
+    # 8 glimpses of 12x12 at 4 scales crop 8 * (24^2 + 48^2 + 96^2) = 97,920 coarse pixels.
+    assert table_is_cheaper(100, 100, size=12, scales=4, glimpses=8)
+    assert not table_is_cheaper(400, 400, size=12, scales=4, glimpses=8)
+    assert not table_is_cheaper(28, 28, size=8, scales=1, glimpses=6)  # nothing coarse to read

@@ -11,7 +11,7 @@ import torch
 
 from foveate.data.datamodule import TaskDataModule
 from foveate.data.mnist import load_mnist_sample
-from foveate.data.tasks import get_task, make_task_images, place, shift_randomly
+from foveate.data.tasks import get_task, make_task_canvases, place, shift_randomly
 
 
 def digest(*tensors: torch.Tensor) -> str:
@@ -114,11 +114,13 @@ def test_too_large_objects_are_refused():
         place(objects(2, 20, 61), canvas=60, generator=gen(0))
 
 
-def test_make_task_images_on_other_sizes():
+def test_make_task_canvases_on_other_sizes():
     d = objects(6, 16, 16)
-    assert make_task_images(get_task("mnist"), d, generator=gen(0), clutter_pool=None) is d
-    out = make_task_images(get_task("cluttered100"), d, generator=gen(0), clutter_pool=d)
-    assert out.shape == (6, 100, 100)
+    assert make_task_canvases(get_task("mnist"), d, generator=gen(0), clutter_pool=None).images is d
+    out = make_task_canvases(get_task("cluttered100"), d, generator=gen(0), clutter_pool=d)
+    assert out.images.shape == (6, 100, 100)
+    left, top, right, bottom = out.digit_boxes.T
+    assert ((right - left) == 16).all() and ((bottom - top) == 16).all()
 
 
 def test_shift_randomly_on_non_square_images():

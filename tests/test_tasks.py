@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from foveate.data.tasks import TASKS, get_task, make_task_images, place, shift_randomly
+from foveate.data.tasks import TASKS, get_task, make_task_canvases, place, shift_randomly
 
 
 def digits(n, seed=0):
@@ -73,13 +73,15 @@ def test_clutter_count(task):
 
 
 def test_task_registry():
-    assert set(TASKS) == {"mnist", "translated", "cluttered60", "cluttered100"}
+    assert set(TASKS) == {"mnist", "translated", "cluttered60", "cluttered100", "translated100"}
     assert get_task("cluttered100").canvas == 100 and get_task("cluttered100").clutter == 8
     assert get_task("cluttered60").clutter == 4
     with pytest.raises(ValueError, match="unknown task"):
         get_task("cifar")
     d = digits(3)
-    assert make_task_images(get_task("mnist"), d, generator=gen(0), clutter_pool=None) is d
+    canvases = make_task_canvases(get_task("mnist"), d, generator=gen(0), clutter_pool=None)
+    assert canvases.images is d
+    assert canvases.digit_boxes.tolist() == [[0, 0, 28, 28]] * 3
 
 
 def test_bad_inputs_are_refused():

@@ -10,6 +10,10 @@ x runs left to right, y top to bottom, (-1, -1) is the top-left corner of the im
 
 This is the hot path of RAM (one call per glimpse per batch), so it is a gather over integer
 pixel indices for the whole batch at once: no padding copy of the image, no loop over samples.
+A coarse patch is the average of blocks of 2^j x 2^j pixels; given the images' summed-area
+table (``summed_area_table``, made once per episode), each block's sum is four lookups, so a
+glimpse costs (g + 1)^2 reads per scale however wide its patches, instead of a crop of
+(g 2^j)^2 pixels and a pooling (Crow, "Summed-area tables for texture mapping", SIGGRAPH 1984).
 """
 
 from __future__ import annotations
@@ -58,7 +62,44 @@ def extract_patches(images: Tensor, centres: Tensor, width: int) -> Tensor:
     return patches * inside[:, None].to(patches.dtype)
 
 
-def retina(images: Tensor, locations: Tensor, *, size: int, scales: int = 1) -> Tensor:
+def summed_area_table(images: Tensor) -> Tensor:
+    """Sums of every top-left rectangle: (B, C, H, W) -> (B, C, H + 1, W + 1) float64, entry
+    [y, x] the sum of images[..., :y, :x] (float64, so that differences of large sums keep a
+    single pixel's precision)."""
+    table = images.double().cumsum(-1).cumsum(-2)
+    return F.pad(table, (1, 0, 1, 0))
+
+
+def block_averages(table: Tensor, centres: Tensor, width: int, block: int) -> Tensor:
+    """The patch of ``extract_patches(images, centres, width)`` average-pooled by ``block``, read
+    from the images' summed-area table: (B, C, H + 1, W + 1), centres (B, 2) -> (B, C, n, n),
+    n = width // block. Pixels outside the image count as zeros, as in the crop."""
+    B, C, H1, W1 = table.shape
+    n = width // block
+    corner = torch.round(centres - width / 2).long()  # (B, 2) as (x, y), as extract_patches
+    edges = torch.arange(n + 1, device=table.device) * block
+    cols = (corner[:, 0, None] + edges).clamp(0, W1 - 1)  # (B, n + 1) block edges, in the image
+    rows = (corner[:, 1, None] + edges).clamp(0, H1 - 1)
+    flat = rows[:, :, None] * W1 + cols[:, None, :]  # (B, n + 1, n + 1)
+    index = flat.view(B, 1, -1).expand(B, C, -1)
+    corners = table.reshape(B, C, H1 * W1).gather(2, index).view(B, C, n + 1, n + 1)
+    sums = (
+        corners[..., 1:, 1:]
+        - corners[..., :-1, 1:]
+        - corners[..., 1:, :-1]
+        + corners[..., :-1, :-1]
+    )
+    return sums.div_(block * block)
+
+
+def retina(
+    images: Tensor,
+    locations: Tensor,
+    *,
+    size: int,
+    scales: int = 1,
+    table: Tensor | None = None,
+) -> Tensor:
     """Take a glimpse: ``scales`` concentric patches around ``locations``, each resized to size x size.
 
     Args:
@@ -67,6 +108,9 @@ def retina(images: Tensor, locations: Tensor, *, size: int, scales: int = 1) -> 
         size: g, the side of the finest patch and of every returned patch, in pixels.
         scales: k, the number of patches; patch j is size * 2**j pixels wide and is
             average-pooled by 2**j down to size x size.
+        table: the images' ``summed_area_table``, to read the coarse patches' averages from
+            (the same numbers, to float rounding, at a cost that does not grow with their
+            width); None crops and pools them.
 
     Returns:
         (B, scales, C, size, size): finest scale first.
@@ -85,9 +129,22 @@ def retina(images: Tensor, locations: Tensor, *, size: int, scales: int = 1) -> 
     centres = location_to_pixel(locations, H, W)
     glimpses = []
     for k, width in enumerate(patch_widths(size, scales)):
-        patch = extract_patches(images, centres, width)
-        glimpses.append(F.avg_pool2d(patch, 2**k) if k else patch)
+        if k == 0:
+            glimpses.append(extract_patches(images, centres, width))
+        elif table is not None:
+            glimpses.append(block_averages(table, centres, width, 2**k).to(images.dtype))
+        else:
+            glimpses.append(F.avg_pool2d(extract_patches(images, centres, width), 2**k))
     return torch.stack(glimpses, dim=1)
+
+
+def table_is_cheaper(height: int, width: int, *, size: int, scales: int, glimpses: int) -> bool:
+    """Whether an episode of ``glimpses`` reads fewer pixels through a summed-area table (one
+    pass over the image, then (size + 1)^2 reads per coarse scale) than by cropping its coarse
+    patches (their whole area): small images with wide patches and many glimpses."""
+    crop = glimpses * sum(w * w for w in patch_widths(size, scales)[1:])
+    through_table = 2 * height * width + glimpses * (scales - 1) * 4 * (size + 1) ** 2
+    return scales > 1 and through_table < crop
 
 
 def patch_boxes(locations: Tensor, *, height: int, width: int, size: int, scales: int) -> Tensor:

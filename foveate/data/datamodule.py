@@ -26,7 +26,7 @@ from foveate.data.datasets import (
 from foveate.data.mnist import load_mnist_sample
 from foveate.data.omniglot import omniglot_split
 from foveate.data.sources import DATA_SOURCES
-from foveate.data.tasks import TaskSpec, binarize, get_task, make_task_images, shift_randomly
+from foveate.data.tasks import TaskSpec, binarize, get_task, make_task_canvases, shift_randomly
 
 
 class TaskBatches(Dataset):
@@ -39,7 +39,9 @@ class TaskBatches(Dataset):
         digits: (N, H, W) uint8 images (MNIST digits: 28x28).
         labels: (N,) int64.
         spec: the task.
-        fixed_seed: generate every canvas once from this seed (validation, test); None draws new
+        fixed_seed: generate every canvas once from this seed (validation, test), kept as
+            ``images`` with ``centres``, where each image's object lies (the digit's centre,
+            (N, 2) pixel coordinates (x, y), for measuring where a model looks); None draws new
             canvases for each batch (training).
         clutter_pool: (M, H', W') uint8 images that clutter is cut from; default ``digits``.
         shift: move each generated image by up to this many pixels (training augmentation).
@@ -62,14 +64,20 @@ class TaskBatches(Dataset):
         self.clutter_pool = clutter_pool if clutter_pool is not None else digits
         self.generator = torch.Generator().manual_seed(fixed_seed if fixed_seed is not None else 0)
         self.fixed = fixed_seed is not None
-        self.images = self._make(digits) if self.fixed else None
+        self.images, self.centres = self._make(digits) if self.fixed else (None, None)
 
-    def _make(self, digits: Tensor) -> Tensor:
-        images = make_task_images(
+    def _make(self, digits: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Images (N, S, S) uint8 of these digits, and where each digit's centre lies, (N, 2)
+        pixel coordinates (x, y), or None where a random shift moved them."""
+        canvases = make_task_canvases(
             self.spec, digits, generator=self.generator, clutter_pool=self.clutter_pool
         )
-        images = shift_randomly(images, self.shift, generator=self.generator)
-        return binarize(images, generator=self.generator) if self.resample_binary else images
+        images = shift_randomly(canvases.images, self.shift, generator=self.generator)
+        if self.resample_binary:
+            images = binarize(images, generator=self.generator)
+        boxes = canvases.digit_boxes.float()
+        centres = (boxes[:, :2] + boxes[:, 2:]) / 2 if not self.shift else None
+        return images, centres
 
     def reseed(self, seed: int) -> None:
         """Seed the on-the-fly generator (differently per process under data parallelism)."""
@@ -81,7 +89,7 @@ class TaskBatches(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
         """indices -> images (B, 1, S, S) float in [0, 1], labels (B,)."""
         index = torch.as_tensor(indices)
-        images = self.images[index] if self.fixed else self._make(self.digits[index])
+        images = self.images[index] if self.fixed else self._make(self.digits[index])[0]
         return images[:, None].float().div_(255), self.labels[index]
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:

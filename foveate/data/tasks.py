@@ -50,6 +50,8 @@ TASKS: dict[str, TaskSpec] = {
         TaskSpec("translated", canvas=60),
         TaskSpec("cluttered60", canvas=60, clutter=4),
         TaskSpec("cluttered100", canvas=100, clutter=8),
+        # the digit alone on the 100x100 canvas: a curriculum's first stage for cluttered100
+        TaskSpec("translated100", canvas=100),
     )
 }
 
@@ -204,12 +206,15 @@ def binarize(images: Tensor, *, generator: torch.Generator) -> Tensor:
     return on.to(torch.uint8) * 255
 
 
-def make_task_images(
+def make_task_canvases(
     spec: TaskSpec, digits: Tensor, *, generator: torch.Generator, clutter_pool: Tensor | None
-) -> Tensor:
-    """The images (N, S, S) uint8 of a task for these (N, h, w) images (themselves for 'mnist')."""
+) -> Canvases:
+    """The canvases of a task for these (N, h, w) images: placed (with clutter), or for 'mnist'
+    the images themselves, each image's box the whole of it."""
     if spec.canvas is None:
-        return digits
+        N, h, w = digits.shape
+        boxes = torch.tensor([0, 0, w, h], device=digits.device).expand(N, 4)
+        return Canvases(digits, boxes, torch.zeros(N, 0, 4, dtype=torch.long, device=digits.device))
     return place(
         digits,
         canvas=spec.canvas,
@@ -217,4 +222,4 @@ def make_task_images(
         clutter_pool=clutter_pool,
         clutter=spec.clutter,
         piece=spec.piece,
-    ).images
+    )

@@ -80,4 +80,4 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-from foveate.models import air, bags, cnn, draw, pointer, ram, reader, stn  # noqa: E402, F401  (registers their models)
+from foveate.models import air, bags, cnn, draw, pointer, ram, ram_agent, ram_baselines, reader, stn  # noqa: E402, F401  (registers their models)

@@ -1,7 +1,7 @@
 """What training, evaluation and figures use of a model, written down once.
 
 Every registered model is a plain ``nn.Module`` that satisfies ``Model``; the capabilities below
-it (``Stochastic``, ``Classifier``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
+it (``Stochastic``, ``FollowsProgress``, ``Classifier``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
 asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name. ``Reads``: a reader of sequences; ``AnswersSets``: a model over sets of items.
 
 Shapes: B images of C channels, H x W pixels; T steps (glimpses, windows, objects); K windows
@@ -43,6 +43,15 @@ class Stochastic(Protocol):
     """
 
     def sample_noise(self, images: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class FollowsProgress(Protocol):
+    """A model some of whose settings follow training's progress (RAM's annealed policy std):
+    ``set_progress(fraction)``, ``fraction`` in [0, 1] the share of training steps done, is
+    called before every training step."""
+
+    def set_progress(self, fraction: float) -> None: ...
 
 
 @runtime_checkable
@@ -172,6 +181,20 @@ def boxes_to_outlines(boxes: Tensor) -> Tensor:
         ],
         -2,
     )
+
+
+def points_inside(corners: Tensor, points: Tensor) -> Tensor:
+    """Whether each point lies inside (or on) its convex quadrilateral.
+
+    corners: (..., 4, 2) the (x, y) corners in order around the quadrilateral (as
+    ``Glimpses.outlines``); points: (..., 2) as (x, y), broadcast against ``corners[..., 0, :]``.
+    Returns (...) booleans.
+    """
+    edge = corners.roll(-1, dims=-2) - corners  # (..., 4, 2)
+    to_point = points[..., None, :] - corners
+    cross = edge[..., 0] * to_point[..., 1] - edge[..., 1] * to_point[..., 0]  # (..., 4)
+    # inside a convex polygon: on the same side of every edge, whichever way round it runs
+    return (cross >= 0).all(-1) | (cross <= 0).all(-1)
 
 
 def loss_parts(loss: Any) -> dict[str, Tensor]:

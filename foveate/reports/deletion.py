@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from foveate.models.interface import Attends, Reading, Reads, Stochastic
+from foveate.models.interface import Attends, Reading, Reads, Stochastic, points_inside
 
 
 def inside_quadrilaterals(corners: Tensor, height: int, width: int) -> Tensor:
@@ -34,12 +34,8 @@ def inside_quadrilaterals(corners: Tensor, height: int, width: int) -> Tensor:
         torch.arange(width, device=corners.device, dtype=corners.dtype) + 0.5,
         indexing="ij",
     )
-    start = corners[..., None, None, :, :]  # (..., 1, 1, 4, 2)
-    edge = corners.roll(-1, dims=-2)[..., None, None, :, :] - start
-    to_pixel = torch.stack([x, y], -1)[..., None, :] - start  # (..., H, W, 4, 2)
-    cross = edge[..., 0] * to_pixel[..., 1] - edge[..., 1] * to_pixel[..., 0]  # (..., H, W, 4)
-    # inside a convex polygon: on the same side of every edge, whichever way round it runs
-    return (cross >= 0).all(-1) | (cross <= 0).all(-1)
+    centres = torch.stack([x, y], -1)  # (H, W, 2)
+    return points_inside(corners[..., None, None, :, :], centres)
 
 
 def reading_attention(reading: Reading) -> Tensor:

@@ -46,6 +46,9 @@ class TrainerSettings:
     progress_bar: show Lightning's progress bar.
     threads: torch intra-op threads per process (None: torch's default).
     gradient_clip_val: clip the gradient's norm to this (None: no clipping).
+    init_from: start from the model weights of this checkpoint (an earlier stage of a
+        curriculum, trained on an easier task); the optimiser, its schedule and the epochs start
+        afresh. Ignored when a run resumes (its own last checkpoint has the weights).
     precision: Lightning's precision: '32-true'; 'bf16-mixed' (matrix products in bfloat16,
         faster on CPUs with AVX-512 BF16 and on recent GPUs; losses and weights stay in
         float32); or '16-mixed' (float16 with loss scaling, GPUs only).
@@ -66,6 +69,7 @@ class TrainerSettings:
     threads: int | None = None
     gradient_clip_val: float | None = None
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
+    init_from: str | None = None
 
     def check(self, *, source: str | None = None) -> TrainerSettings:
         """These settings, if a run could use them; ints in float fields made floats.

@@ -259,6 +259,8 @@ def fit(
     L.seed_everything(settings.seed, workers=True, verbose=False)
     data, module, config = build(config)
     data.prepare_data()  # a missing or corrupt data file fails here, before training starts
+    if settings.init_from and not resume:
+        start_from(module, settings.init_from)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
     speed = TrainingSpeed()
@@ -290,6 +292,22 @@ def fit(
         global_rank=trainer.global_rank,
         module=module,
     )
+
+
+def start_from(module: L.LightningModule, checkpoint: str | os.PathLike) -> None:
+    """Load the model weights of ``checkpoint`` into ``module`` (``--init-from``); a checkpoint
+    of another model, or of other sizes, is refused in one line."""
+    state = read_checkpoint(Path(checkpoint)).get("state_dict")
+    if state is None:
+        raise ConfigError(f"--init-from {checkpoint}: it holds no model weights")
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0]
+        raise ConfigError(
+            f"--init-from {checkpoint}: its weights do not fit this model ({detail})"
+        ) from None
 
 
 def load_config(checkpoint: str | os.PathLike) -> RunConfig:

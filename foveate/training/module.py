@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from foveate.models import create_model
-from foveate.models.interface import Stochastic, loss_parts
+from foveate.models.interface import FollowsProgress, Stochastic, loss_parts
 from foveate.registry import Registry
 from foveate.training.optim import adam_with_schedule
 
@@ -86,7 +86,13 @@ class TrainingModule(L.LightningModule):
         self.model = create_model(model, **model_args)
         # Asked once: a runtime Protocol check costs microseconds, every training step.
         self._stochastic = isinstance(self.model, Stochastic)
+        self._follows_progress = isinstance(self.model, FollowsProgress)
         self._train_losses = torch.compile(self.losses) if compile else self.losses
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._follows_progress:
+            steps = max(1, self.trainer.estimated_stepping_batches)
+            self.model.set_progress(min(1.0, self.global_step / steps))
 
     def losses(self, batch: Any, *draws: Tensor) -> dict[str, Tensor]:
         """The loss parts of one batch, ``total`` the one to minimise; ``draws`` are the model's

@@ -102,6 +102,7 @@ class SceneModule(TrainingModule):
         return math.exp(math.log(start) + done * (math.log(end) - math.log(start)))
 
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        super().on_train_batch_start(batch, batch_idx)
         if self.hparams.z_pres_prior_start is not None:
             self.model.z_pres_prior.fill_(self.z_pres_prior_at(self.global_step))
 

@@ -1,0 +1,62 @@
+"""Whether a model's glimpses find the object: the glimpse hit rate.
+
+A hit, on one image: the finest window of at least one glimpse in the second half of the
+episode (steps T // 2 to T - 1) covers the centre of the object the image is about, which the
+task's generator knows (``TaskBatches.centres``). Early glimpses are left out: they search; the
+later ones should have found it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from foveate.models.interface import Attends, Stochastic, points_inside
+
+
+@torch.no_grad()
+def glimpse_hits(model: nn.Module, images: Tensor, centres: Tensor) -> tuple[Tensor, Tensor]:
+    """One episode of a model that ``Attends`` over images (B, C, H, W), with the objects'
+    centres (B, 2) as pixel (x, y).
+
+    Returns (hits (B,) bool, the class logits (B, classes) of the same episode).
+    """
+    if not isinstance(model, Attends):
+        raise TypeError(f"{type(model).__name__} does not say where it looked (no attended())")
+    draws = (model.sample_noise(images),) if isinstance(model, Stochastic) else ()
+    output = model(images, *draws)
+    finest = model.attended(images, output).outlines[:, :, 0]  # (B, T, 4, 2)
+    later = finest[:, finest.shape[1] // 2 :]
+    hits = points_inside(later, centres[:, None, :].to(later.dtype)).any(1)
+    return hits, output.logits
+
+
+def hit_rate(
+    model: nn.Module, images: Tensor, labels: Tensor, centres: Tensor, *, batch_size: int = 1000
+) -> dict[str, float]:
+    """The hit rate over a task's fixed images, one episode each (M = 1), in percent, overall and
+    among the images classified right and wrong in the same episodes.
+
+    images: (N, H, W) uint8 or (N, C, H, W) float in [0, 1]; labels (N,); centres (N, 2).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    hits, correct = [], []
+    for start in range(0, len(labels), batch_size):
+        batch = images[start : start + batch_size].to(device)
+        if batch.dtype == torch.uint8:
+            batch = batch[:, None].float() / 255
+        hit, logits = glimpse_hits(model, batch, centres[start : start + batch_size].to(device))
+        hits.append(hit.cpu())
+        correct.append(logits.argmax(-1).cpu() == labels[start : start + batch_size])
+    hit, right = torch.cat(hits), torch.cat(correct)
+
+    def pct(mask: Tensor) -> float:
+        return 100 * hit[mask].float().mean().item() if mask.any() else float("nan")
+
+    return {
+        "hit_rate_pct": pct(torch.ones_like(hit)),
+        "hit_rate_right_pct": pct(right),
+        "hit_rate_wrong_pct": pct(~right),
+        "episode_error_pct": 100 * (~right).float().mean().item(),
+    }
