@@ -1,6 +1,6 @@
 """A short RAM training run, judged on the validation split only: error and glimpse hit rate.
 
-    python benchmarks/ram_probe.py reward_probability --config ram/cluttered100.yaml \
+    python benchmarks/ram_probe.py reward_probability --config ram/cluttered100_80min.yaml \
         --set model_args.reward=probability --max-minutes 15 --threads 1
 
 For choosing what makes RAM's policy search well (docs/ram.md, "Ablation"): each probe trains

@@ -76,6 +76,20 @@ SET_NOTES = (
     "the queried digit (pointer) or a 9 (positive bags). The checkpoint is chosen on 2,000 "
     "validation sets of digits held out of the training set."
 )
+GAME_NOTES = (
+    "Catch (24x24 screen, 2-pixel paddle, a ball with a random column and drift, reward 1 for "
+    "a catch): test_return_pct is the share of 1,000 fixed held-out test games caught with the "
+    "policy's most likely moves and locations (greedy); test_return_sampled_pct with sampled "
+    "ones. The checkpoint is chosen on 1,000 other fixed validation games; training games are "
+    "drawn afresh for every step."
+)
+GAME_ALIASES = (
+    ("catch_rate_pct", "test_return_pct"),
+    ("catch_rate_sampled_pct", "test_return_sampled_pct"),
+)
+BASELINE_NOTES = CLASSIFICATION_NOTES.replace(
+    "test_error_pct uses M={M} (glimpse paths per image)", "test_error_pct (a deterministic network)"
+)
 READER_ALIASES = (
     ("sequence_accuracy_pct", "test_sequence_accuracy_pct"),
     ("digit_accuracy_pct", "test_digit_accuracy_pct"),
@@ -89,7 +103,12 @@ BAG_ALIASES = (
 
 BENCHMARKS = {
     "ram_mnist": Benchmark("ram/mnist.yaml", CLASSIFICATION_NOTES, more_samples=10),
-    "ram_cluttered100_8g": Benchmark("ram/cluttered100.yaml", CLASSIFICATION_NOTES),
+    "ram_catch": Benchmark("ram_agent/catch.yaml", GAME_NOTES, aliases=GAME_ALIASES),
+    **{
+        f"{name}_{task}": Benchmark(f"{folder}/{task}.yaml", BASELINE_NOTES)
+        for name, folder in (("fc", "fc"), ("cnn", "shallow_cnn"))
+        for task in ("mnist", "translated", "cluttered60", "cluttered100")
+    },
     "draw_cluttered100": Benchmark("draw/cluttered100.yaml", CLASSIFICATION_NOTES),
     "draw_cluttered100_160min": Benchmark("draw/cluttered100_160min.yaml", CLASSIFICATION_NOTES),
     "draw_mnist": Benchmark("draw/mnist.yaml", LIKELIHOOD_NOTES),

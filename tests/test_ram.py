@@ -194,3 +194,27 @@ def test_the_summed_area_table_changes_no_glimpse():
         ram.table_is_cheaper = cheaper
     torch.testing.assert_close(through_table.logits, cropped.logits, rtol=0, atol=1e-5)
     torch.testing.assert_close(through_table.locations, cropped.locations, rtol=0, atol=1e-5)
+
+
+def test_a_relative_policy_moves_from_the_last_location():
+    model = RecurrentAttentionModel(glimpses=3, relative_locations=True, location_std=1e-4)
+    with torch.no_grad():
+        model.location_network.mean.weight.zero_()
+        model.location_network.mean.bias.copy_(torch.atanh(torch.tensor([0.25, -0.5])))
+    out = model(torch.rand(2, 1, 28, 28))
+    # each step moves by (0.25, -0.5) from the last, starting from the centre, clamped to the image
+    expected = torch.tensor([[0.25, -0.5], [0.5, -1.0], [0.75, -1.0]])
+    torch.testing.assert_close(out.locations[0], expected, atol=1e-3, rtol=0)
+
+
+def test_a_policy_that_sees_the_glimpse_learns_from_its_pixels_by_reinforce_only(batch):
+    images, labels = batch
+    model = RecurrentAttentionModel(glimpses=3, scales=2, policy_sees_glimpse=True)
+    assert model.location_network.mean.in_features == 256 + 2 * 64
+    loss = model.loss(model(images), labels)
+    assert grads_of(model, loss.reinforce) == {
+        "location_network.mean.weight",
+        "location_network.mean.bias",
+    }
+    moved = grads_of(model, model.loss(model(images), labels).classification)
+    assert not any(n.startswith("location_network.") for n in moved)

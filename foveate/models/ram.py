@@ -34,7 +34,12 @@ from foveate.models.interface import Glimpses, boxes_to_outlines
 
 
 class GlimpseNetwork(nn.Module):
-    """f_g(x, l): what the retina sees at l, together with where l is ([1], sec. 4.1)."""
+    """f_g(x, l): what the retina sees at l, together with where l is ([1], sec. 4.1).
+
+    ``normalise``: batch normalisation of rho's pixels before the first layer (not in [1]): a
+    coarse patch is an average over 2^j x 2^j pixels, so a digit's stroke or a ball reads there
+    at a fraction of its brightness; normalised, every scale speaks as loudly from the start.
+    """
 
     def __init__(
         self,
@@ -45,23 +50,34 @@ class GlimpseNetwork(nn.Module):
         what_size: int = 128,
         where_size: int = 128,
         glimpse_size: int = 256,
+        normalise: bool = False,
     ) -> None:
         super().__init__()
         self.patch_size, self.scales = patch_size, scales
-        self.what = nn.Linear(scales * channels * patch_size**2, what_size)  # theta_g^0 -> h_g
+        pixels = scales * channels * patch_size**2
+        self.norm = nn.BatchNorm1d(pixels) if normalise else nn.Identity()
+        self.what = nn.Linear(pixels, what_size)  # theta_g^0 -> h_g
         self.where = nn.Linear(2, where_size)  # theta_g^1 -> h_l
         self.what_out = nn.Linear(what_size, glimpse_size)
         self.where_out = nn.Linear(where_size, glimpse_size)
 
-    def forward(self, images: Tensor, locations: Tensor, table: Tensor | None = None) -> Tensor:
-        """images (B, C, H, W), locations (B, 2) -> glimpse vector g_t (B, glimpse_size);
-        ``table``: the images' summed-area table, if the episode made one (``retina``)."""
-        rho = retina(
+    def sense(self, images: Tensor, locations: Tensor, table: Tensor | None = None) -> Tensor:
+        """rho(x, l): images (B, C, H, W), locations (B, 2) -> the retina's patches, flat
+        (B, scales * C * g * g); ``table``: the images' summed-area table, if the episode made
+        one (``retina``)."""
+        return retina(
             images, locations, size=self.patch_size, scales=self.scales, table=table
         ).flatten(1)
-        h_g = F.relu(self.what(rho))
+
+    def encode(self, rho: Tensor, locations: Tensor) -> Tensor:
+        """rho (B, scales * C * g * g), locations (B, 2) -> glimpse vector g_t (B, glimpse_size)."""
+        h_g = F.relu(self.what(self.norm(rho)))
         h_l = F.relu(self.where(locations))
         return F.relu(self.what_out(h_g) + self.where_out(h_l))
+
+    def forward(self, images: Tensor, locations: Tensor, table: Tensor | None = None) -> Tensor:
+        """images (B, C, H, W), locations (B, 2) -> glimpse vector g_t (B, glimpse_size)."""
+        return self.encode(self.sense(images, locations, table), locations)
 
 
 class CoreState(NamedTuple):
@@ -120,6 +136,12 @@ class LocationNetwork(nn.Module):
         hidden: 0, the mean is linear in h_t ([1]); otherwise a hidden layer of this many
             rectifiers comes first, so the policy can turn the core's state into a position
             without the core having to lay positions out linearly.
+        relative: the mean is the last location plus tanh(Linear(h_t)), a saccade from where
+            the agent looks, instead of a place on the image: the offset of what it saw in its
+            coarse patch maps straight onto the move.
+        seen_size: > 0, the policy also sees the last glimpse's pixels rho (this many numbers)
+            beside h_t: a "where" pathway that REINFORCE trains from the pixels, while the core
+            and the glimpse network learn what they need to classify.
     """
 
     def __init__(
@@ -131,6 +153,8 @@ class LocationNetwork(nn.Module):
         std_final: float = 0.05,
         detach: bool = True,
         hidden: int = 0,
+        relative: bool = False,
+        seen_size: int = 0,
     ) -> None:
         super().__init__()
         if std <= 0 or std_final <= 0:
@@ -141,17 +165,15 @@ class LocationNetwork(nn.Module):
             )
         if hidden < 0:
             raise ValueError(f"location network hidden units must be non-negative, got {hidden}")
+        inputs = hidden_size + seen_size
         self.mean = (
-            nn.Sequential(nn.Linear(hidden_size, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+            nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, 2))
             if hidden
-            else nn.Linear(hidden_size, 2)
+            else nn.Linear(inputs, 2)
         )
-        self.std_schedule, self.std_start, self.std_final, self.detach = (
-            std_schedule,
-            std,
-            std_final,
-            detach,
-        )
+        self.seen_size = seen_size
+        self.std_schedule, self.std_start, self.std_final = std_schedule, std, std_final
+        self.detach, self.relative = detach, relative
         if std_schedule == "learned":
             self.log_std = nn.Parameter(torch.full((2,), math.log(std)))
         else:
@@ -172,10 +194,19 @@ class LocationNetwork(nn.Module):
             return self.log_std.exp().clamp(self.std_final, 1.0)
         return self.std
 
-    def forward(self, h: Tensor) -> Normal:
-        """h_t (B, hidden) -> the policy pi(l | h_t), a Normal with batch shape (B, 2)."""
+    def forward(
+        self, h: Tensor, previous: Tensor | None = None, seen: Tensor | None = None
+    ) -> Normal:
+        """h_t (B, hidden) and, for a relative policy, the last location (B, 2), for one that
+        sees the last glimpse, its rho (B, seen_size) (None before the first glimpse: the
+        image's centre, zeros) -> the policy pi(l | h_t), a Normal with batch shape (B, 2)."""
         h = h.detach() if self.detach else h
+        if self.seen_size:
+            seen = h.new_zeros(h.shape[0], self.seen_size) if seen is None else seen.detach()
+            h = torch.cat([h, seen], -1)
         mean = torch.tanh(self.mean(h))
+        if self.relative and previous is not None:
+            mean = previous + mean
         return Normal(mean, self.current_std().expand_as(mean))
 
 
@@ -256,6 +287,10 @@ class RecurrentAttentionModel(nn.Module):
         location_std, location_std_schedule, location_std_final: the policy's std
             (``LocationNetwork``).
         location_hidden: a hidden layer in the location network (0: linear, as in [1]).
+        relative_locations: each location a saccade from the last (``LocationNetwork``).
+        policy_sees_glimpse: the location network sees the last glimpse's pixels too
+            (``LocationNetwork``'s ``seen_size``).
+        normalise_glimpse: batch normalisation of the retina's pixels (``GlimpseNetwork``).
         policy_to_core: let the REINFORCE gradient reach the core and glimpse networks.
         baseline: 'state' ([1]) or 'constant' (``Baseline``).
         reward: 'correct', 1 for a right final answer ([1], sec. 3.2); 'probability', the
@@ -286,6 +321,9 @@ class RecurrentAttentionModel(nn.Module):
         location_std_schedule: Literal["fixed", "annealed", "learned"] = "fixed",
         location_std_final: float = 0.05,
         location_hidden: int = 0,
+        relative_locations: bool = False,
+        policy_sees_glimpse: bool = False,
+        normalise_glimpse: bool = False,
         policy_to_core: bool = False,
         baseline: Literal["state", "constant"] = "state",
         reward: Literal["correct", "probability", "step_probability"] = "correct",
@@ -321,6 +359,7 @@ class RecurrentAttentionModel(nn.Module):
             what_size=what_size,
             where_size=where_size,
             glimpse_size=glimpse_size,
+            normalise=normalise_glimpse,
         )
         self.core_network = CoreNetwork(
             glimpse_size=glimpse_size, hidden_size=hidden_size, kind=core
@@ -332,6 +371,8 @@ class RecurrentAttentionModel(nn.Module):
             std_final=location_std_final,
             detach=not policy_to_core,
             hidden=location_hidden,
+            relative=relative_locations,
+            seen_size=scales * channels * patch_size**2 if policy_sees_glimpse else 0,
         )
         self.action_network = ActionNetwork(hidden_size=hidden_size, num_classes=num_classes)
         self.baseline = Baseline(hidden_size=hidden_size, kind=baseline)
@@ -341,22 +382,30 @@ class RecurrentAttentionModel(nn.Module):
         self.location_network.set_progress(fraction)
 
     def step(
-        self, images: Tensor, state: CoreState, noise: Tensor, table: Tensor | None = None
-    ) -> tuple[CoreState, Tensor, Tensor, Tensor]:
-        """One glimpse: choose l_t from h_{t-1}, look, update the core.
+        self,
+        images: Tensor,
+        state: CoreState,
+        noise: Tensor,
+        table: Tensor | None = None,
+        previous: Tensor | None = None,
+        seen: Tensor | None = None,
+    ) -> tuple[CoreState, Tensor, Tensor, Tensor, Tensor]:
+        """One glimpse: choose l_t from h_{t-1} (and l_{t-1}, ``previous``, for a relative
+        policy; rho_{t-1}, ``seen``, for one that sees the last glimpse), look, update the core.
 
         ``noise`` (B, 2) is a standard-normal draw: l_t = mean + std * noise is a sample of the
         policy, cut from the graph (the crop is not differentiable anyway, and the policy learns
         only through log_prob, i.e. REINFORCE).
 
-        Returns the new state, l_t (B, 2), log pi(l_t) (B,) and b_t (B,).
+        Returns the new state, l_t (B, 2), log pi(l_t) (B,), b_t (B,) and rho_t.
         """
-        policy = self.location_network(state.h)
+        policy = self.location_network(state.h, previous, seen)
         location = (policy.mean + policy.stddev * noise).detach().clamp(-1, 1)
         log_prob = policy.log_prob(location).sum(-1)
         baseline = self.baseline(state.h)
-        g = self.glimpse_network(images, location, table)
-        return self.core_network(g, state), location, log_prob, baseline
+        rho = self.glimpse_network.sense(images, location, table)
+        g = self.glimpse_network.encode(rho, location)
+        return self.core_network(g, state), location, log_prob, baseline, rho
 
     def forward(self, images: Tensor, noise: Tensor | None = None) -> RamOutput:
         """Unroll T glimpses over images (B, C, H, W).
@@ -379,8 +428,11 @@ class RecurrentAttentionModel(nn.Module):
         )
         table = summed_area_table(images) if cheaper else None
         locations, log_probs, baselines, step_logits = [], [], [], []
+        location = rho = None
         for t in range(self.glimpses):
-            state, location, log_prob, baseline = self.step(images, state, noise[:, t], table)
+            state, location, log_prob, baseline, rho = self.step(
+                images, state, noise[:, t], table, location, rho
+            )
             locations.append(location)
             log_probs.append(log_prob)
             baselines.append(baseline)

@@ -176,6 +176,7 @@ def _trainer(
     run_dir: Path,
     speed: TrainingSpeed,
     module: L.LightningModule,
+    extra: tuple[L.Callback, ...] = (),
 ) -> L.Trainer:
     checkpoints = run_dir / "checkpoints"
     best = ModelCheckpoint(
@@ -200,7 +201,7 @@ def _trainer(
         precision=settings.precision,
         # speed first: the checkpoints written after it then count the current batch;
         # the divergence guard before the checkpoints: a spoilt step is never saved
-        callbacks=[speed, RunRecord(record), StopOnNonFiniteLoss(last.path), best, last],
+        callbacks=[speed, RunRecord(record), StopOnNonFiniteLoss(last.path), best, last, *extra],
         plugins=[AtomicCheckpointIO()],
         logger=ResumableCSVLogger(run_dir, name="", version=""),
         enable_progress_bar=settings.progress_bar,
@@ -246,9 +247,11 @@ def fit(
     *,
     resume: bool = False,
     overwrite: bool = False,
+    callbacks: tuple[L.Callback, ...] = (),
 ) -> FitResult:
     """Train ``config`` in ``run_dir``; with ``resume``, continue from its ``last.ckpt``; with
-    ``overwrite``, replace a run that is already there (else that is refused)."""
+    ``overwrite``, replace a run that is already there (else that is refused). ``callbacks``:
+    more Lightning callbacks, after the harness's own (a benchmark's measurements)."""
     run_dir = Path(run_dir)
     settings = config.trainer_settings()
     check_accelerator(settings)
@@ -264,7 +267,7 @@ def fit(
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
     speed = TrainingSpeed()
-    trainer = _trainer(settings, config.as_dict(), run_dir, speed, module)
+    trainer = _trainer(settings, config.as_dict(), run_dir, speed, module, callbacks)
     with _quiet_warnings():
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
     if torch.distributed.is_initialized():

@@ -88,13 +88,18 @@ class GameModule(TrainingModule):
 
     def validation_step(self, batch: GameBatch, batch_idx: int) -> None:
         with torch.no_grad():
-            self.log("val_return_pct", self._return_pct(batch, greedy=True), prog_bar=True)
+            games = len(batch.games)
+            self.log(
+                "val_return_pct", self._return_pct(batch, greedy=True), prog_bar=True, batch_size=games
+            )
 
     def test_step(self, batch: GameBatch, batch_idx: int) -> None:
+        games = len(batch.games)
         with torch.no_grad():
-            self.log("test_return_pct", self._return_pct(batch, greedy=True))
-            self.log("test_return_sampled_pct", self._return_pct(batch, greedy=False))
-        self.log("test_games", float(len(batch.games)))
+            self.log("test_return_pct", self._return_pct(batch, greedy=True), batch_size=games)
+            sampled = self._return_pct(batch, greedy=False)
+            self.log("test_return_sampled_pct", sampled, batch_size=games)
+        self.log("test_games", float(games), batch_size=games)
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:

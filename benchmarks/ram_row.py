@@ -1,0 +1,152 @@
+"""One row of RAM's classification tables, one seed at a time: train, test, and look where it looked.
+
+    python benchmarks/ram_row.py cluttered100_8g --seed 0 --threads 1 --data-dir ../shared/data/mnist
+    python benchmarks/ram_row.py cluttered100_8g --seed 0 --resume     # after a stop
+
+Trains ``configs/ram/<row>.yaml`` (``mnist.yaml`` for MNIST with 6 glimpses) with the seed, chooses the checkpoint on the 5,000 validation
+digits, and tests it once on the task's 10,000 fixed test canvases: the error with one glimpse
+path per image (M = 1, the paper's measure) and with M = 10 beside it, and the glimpse hit rate
+(``foveate.reports.hits``: a glimpse of the second half whose finest patch covers the digit's
+centre). Each seed's record goes to benchmarks/results/logs/ram_rows/ram_<row>_seed<k>.json
+(with its metrics.csv); then every seed recorded so far is summed up in
+benchmarks/results/ram_<row>.json: the mean error over seeds and its sample standard deviation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+from common import RESULTS, load_run, write_results
+
+from foveate.reports.hits import hit_rate
+from foveate.training.config import RunConfig
+from foveate.training.fit import evaluate, train_and_test
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = RESULTS / "logs" / "ram_rows"
+PAPER = {  # Mnih et al. 2014, tables 1-2 (cluttered 100x100 as cited in DRAW's table 1)
+    "mnist_6g": 1.12,
+    "mnist_7g": 1.07,
+    "translated_4g": 1.54,
+    "translated_6g": 1.22,
+    "translated_8g": 1.2,
+    "cluttered60_4g": 4.96,
+    "cluttered60_8g": 4.04,
+    "cluttered100_4g": 9.41,
+    "cluttered100_8g": 8.11,
+}
+CONFIGS = {"mnist_6g": "mnist.yaml"}  # the README's name
+
+
+def config_path(row: str) -> Path:
+    return ROOT / "configs" / "ram" / CONFIGS.get(row, f"{row}.yaml")
+
+
+def one_seed(row: str, args: argparse.Namespace) -> dict:
+    run_dir = ROOT / "runs" / f"bench-ram_{row}-seed{args.seed}"
+    trainer = {"seed": args.seed, "progress_bar": False}
+    if args.threads:
+        trainer["threads"] = args.threads
+    if args.resume:
+        config = RunConfig.from_yaml(run_dir / "config.yaml")
+    else:
+        config = RunConfig.from_yaml(config_path(row))
+    data = {"data_dir": args.data_dir} if args.data_dir else {}
+    config = config.updated({"data": data, "trainer": trainer})
+    summary = train_and_test(config, run_dir, resume=args.resume)
+    started = time.perf_counter()
+    more = evaluate(summary["best_checkpoint"], eval_samples=10)
+    model, _, module = load_run(summary["best_checkpoint"], stage="test")
+    test = module.datasets["test"]
+    hits = hit_rate(model, test.images, test.labels, test.centres)
+    record = {
+        "row": row,
+        "seed": args.seed,
+        "test_error_pct": round(summary["test_error_pct"], 3),
+        "test_error_pct_M10": round(more["test_error_pct"], 3),
+        "best_val_error_pct": round(summary["best_val_error_pct"], 3),
+        **{k: round(v, 2) for k, v in hits.items()},
+        "epochs": summary["epochs"],
+        "train_images_per_s": round(summary["train_images_per_s"], 1),
+        "wall_s": round(summary["wall_s"] + time.perf_counter() - started, 1),
+        "resumed": bool(args.resume),
+        "config": config.as_dict(),
+    }
+    ROWS.mkdir(parents=True, exist_ok=True)
+    (ROWS / f"ram_{row}_seed{args.seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copy(run_dir / "metrics.csv", ROWS / f"ram_{row}_seed{args.seed}.metrics.csv")
+    return record
+
+
+def summarise(row: str) -> Path:
+    """benchmarks/results/ram_<row>.json from every seed recorded for the row."""
+    seeds = sorted(
+        (json.loads(p.read_text()) for p in ROWS.glob(f"ram_{row}_seed*.json")),
+        key=lambda r: r["seed"],
+    )
+
+    def mean(key: str) -> float:
+        return round(statistics.fmean(s[key] for s in seeds), 3)
+
+    errors = [s["test_error_pct"] for s in seeds]
+    metrics = {
+        "test_error_pct": mean("test_error_pct"),
+        "test_error_pct_std": round(statistics.stdev(errors), 3) if len(errors) > 1 else 0.0,
+        "seeds": [s["seed"] for s in seeds],
+        "test_error_pct_per_seed": errors,
+        "test_error_pct_M10": mean("test_error_pct_M10"),
+        "hit_rate_pct": round(statistics.fmean(s["hit_rate_pct"] for s in seeds), 2),
+        "hit_rate_right_pct": round(statistics.fmean(s["hit_rate_right_pct"] for s in seeds), 2),
+        "hit_rate_wrong_pct": round(statistics.fmean(s["hit_rate_wrong_pct"] for s in seeds), 2),
+        "best_val_error_pct": mean("best_val_error_pct"),
+        "epochs": [s["epochs"] for s in seeds],
+        "wall_s": max(s["wall_s"] for s in seeds),  # the longest seed: each trains on its own
+        "train_images_per_s": mean("train_images_per_s"),
+    }
+    command = "python benchmarks/ram_row.py " + row + " --seed K --threads 1"
+    return write_results(
+        f"ram_{row}",
+        metrics=metrics,
+        seed=seeds[0]["seed"],
+        wall_s=metrics["wall_s"],
+        notes=(
+            f"RAM, {config_path(row).relative_to(ROOT)}; per seed: best checkpoint by validation error "
+            "(5,000 held-out training digits), tested once on the task's 10,000 fixed test "
+            "canvases with one glimpse path per image (M=1; test_error_pct_M10 averages 10). "
+            "test_error_pct is the mean over the seeds listed, test_error_pct_std their sample "
+            "standard deviation. hit_rate_pct: test canvases on which the finest patch of at "
+            "least one glimpse of the episode's second half covers the digit's centre (one "
+            "episode each). wall_s: the longest seed's training and testing, every session of "
+            "a resumed run summed; each seed's record, with its command, is in "
+            f"benchmarks/results/logs/ram_rows/. Seeds recorded: {len(seeds)}. Command per "
+            f"seed: {command}"
+        ),
+        config=seeds[-1]["config"],
+        paper={"test_error_pct": PAPER.get(row)},
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("row", choices=sorted(PAPER), help="<task>_<glimpses>g")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--summarise-only", action="store_true", help="only rewrite ram_<row>.json from the seeds"
+    )
+    args = parser.parse_args()
+    if not args.summarise_only:
+        record = one_seed(args.row, args)
+        print(json.dumps({k: v for k, v in record.items() if k != "config"}))
+    print(f"wrote {summarise(args.row)}")
+
+
+if __name__ == "__main__":
+    main()
