@@ -125,7 +125,8 @@ def main() -> None:
         raise SystemExit("the loop and the retina disagree: the comparison would be meaningless")
     retina_s = median_seconds(lambda: retina(images, locations, size=12, scales=4), args.repeats)
     loop_s = median_seconds(
-        lambda: crop_and_resize_loop(images, locations, size=12, scales=4), max(3, args.repeats // 4)
+        lambda: crop_and_resize_loop(images, locations, size=12, scales=4),
+        max(3, args.repeats // 4),
     )
     metrics = {
         "ram_cost_ratio_400_vs_60": round(last["ram_us_per_image"] / first["ram_us_per_image"], 3),

@@ -64,7 +64,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--config", default="ram/mnist_20min.yaml")
-    parser.add_argument("--run-dir", type=Path, default=ROOT / "runs" / "bench-ram_time_to_accuracy")
+    parser.add_argument(
+        "--run-dir", type=Path, default=ROOT / "runs" / "bench-ram_time_to_accuracy"
+    )
     parser.add_argument("--results-name", default="ram_time_to_accuracy")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

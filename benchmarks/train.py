@@ -88,7 +88,8 @@ GAME_ALIASES = (
     ("catch_rate_sampled_pct", "test_return_sampled_pct"),
 )
 BASELINE_NOTES = CLASSIFICATION_NOTES.replace(
-    "test_error_pct uses M={M} (glimpse paths per image)", "test_error_pct (a deterministic network)"
+    "test_error_pct uses M={M} (glimpse paths per image)",
+    "test_error_pct (a deterministic network)",
 )
 READER_ALIASES = (
     ("sequence_accuracy_pct", "test_sequence_accuracy_pct"),

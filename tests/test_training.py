@@ -188,3 +188,31 @@ def test_checkpoint_without_config_is_refused_with_a_clear_error(tmp_path):
     torch.save({"state_dict": {}}, stray)
     with pytest.raises(CheckpointError, match="not a foveate checkpoint: it carries no run config"):
         load_config(stray)
+
+
+def test_a_run_can_start_from_another_runs_weights_and_refuses_a_misfit(tmp_path):
+    import lightning as L
+
+    from foveate.training.fit import fit
+    from foveate.training.schema import ConfigError
+
+    quick = {**TINY, "trainer": {**TINY["trainer"], "max_epochs": 1, "limit_train_batches": 2}}
+    first = fit(RunConfig.from_dict(quick), tmp_path / "first")
+    trained = {k: v.clone() for k, v in first.module.model.state_dict().items()}
+
+    class FirstWeights(L.Callback):
+        def on_train_start(self, trainer, module):
+            self.seen = {k: v.clone() for k, v in module.model.state_dict().items()}
+
+    seen = FirstWeights()
+    config = RunConfig.from_dict(quick).updated(
+        {"trainer": {"init_from": str(first.last_checkpoint)}, "data": {"task": "translated"}}
+    )
+    fit(config, tmp_path / "second", callbacks=(seen,))
+    assert all(torch.equal(seen.seen[k], v) for k, v in trained.items())
+
+    other = RunConfig.from_dict(quick).updated(
+        {"model_args": {"hidden_size": 32}, "trainer": {"init_from": str(first.last_checkpoint)}}
+    )
+    with pytest.raises(ConfigError, match="do not fit this model"):
+        fit(other, tmp_path / "third")

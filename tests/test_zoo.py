@@ -28,12 +28,14 @@ IMAGE_MODELS = [
 
 
 def tiny(name: str, **trainer) -> RunConfig:
-    """A registered model at its tiny size, on the digits shipped in the package."""
+    """A registered model at its tiny size, on the digits shipped in the package (a model that
+    learns from something else than images, a game, on its source's defaults, 8 at a time)."""
+    data = {"sample": True, "batch_size": 8} if name in IMAGE_MODELS else {"batch_size": 8}
     return RunConfig.from_dict(
         {
             "model": name,
             "model_args": model_entry(name).tiny,
-            "data": {"sample": True, "batch_size": 8},
+            "data": data,
             "trainer": {"max_epochs": 1, "progress_bar": False, **trainer},
         }
     )
@@ -95,9 +97,11 @@ def test_every_config_loads_builds_and_trains_one_step(path):
     config = RunConfig.from_yaml(path)
     # The shipped MNIST sample stands in for any dataset (Omniglot's characters too).
     stand_in = {"dataset": "mnist"} if "dataset" in config.data else {}
-    config = config.updated(
-        {"data": {"sample": True, "eval_batch_size": 64, **stand_in}, "optim": {"compile": False}}
-    )
+    if config.model in IMAGE_MODELS:
+        data = {"sample": True, "eval_batch_size": 64, **stand_in}
+    else:  # a game: a few games a step
+        data = {"batch_size": 8, "val_games": 16, "test_games": 16}
+    config = config.updated({"data": data, "optim": {"compile": False}})
     settings = config.trainer_settings()
     data, module, resolved = build(config)
     assert resolved.model == config.model

@@ -1,7 +1,7 @@
 """What training, evaluation and figures use of a model, written down once.
 
 Every registered model is a plain ``nn.Module`` that satisfies ``Model``; the capabilities below
-it (``Stochastic``, ``FollowsProgress``, ``Classifier``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
+it (``Stochastic``, ``FollowsProgress``, ``Classifier``, ``Plays``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
 asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name. ``Reads``: a reader of sequences; ``AnswersSets``: a model over sets of items.
 
 Shapes: B images of C channels, H x W pixels; T steps (glimpses, windows, objects); K windows
@@ -104,6 +104,18 @@ class Reads(Protocol):
     ``reading(images)`` -> ``Reading``."""
 
     def reading(self, images: Tensor) -> Reading: ...
+
+
+@runtime_checkable
+class Plays(Protocol):
+    """An agent in a game: ``initial_state(games, device)``, then ``forward(screens, state,
+    generator=..., greedy=...)`` once per step (an ``AgentStep``-like output with ``state``,
+    ``location`` and ``action``); ``glimpse_outlines(locations, height, width)`` turns its
+    locations (..., 2) into the corners of its windows (..., K, 4, 2) in pixels."""
+
+    def initial_state(self, games: int, device: torch.device) -> Any: ...
+
+    def glimpse_outlines(self, locations: Tensor, height: int, width: int) -> Tensor: ...
 
 
 @dataclass

@@ -21,7 +21,9 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Categorical
 
+from foveate.attention.retina import patch_boxes
 from foveate.models import register_model
+from foveate.models.interface import boxes_to_outlines
 from foveate.models.ram import Baseline, CoreNetwork, CoreState, GlimpseNetwork, LocationNetwork
 
 
@@ -163,6 +165,13 @@ class RecurrentAttentionAgent(nn.Module):
 
     def initial_state(self, games: int, device: torch.device) -> CoreState:
         return self.core_network.initial_state(games, device)
+
+    def glimpse_outlines(self, locations: Tensor, height: int, width: int) -> Tensor:
+        """Normalised locations (..., 2) -> the retina's windows (..., scales, 4, 2) in pixels."""
+        boxes = patch_boxes(
+            locations, height=height, width=width, size=self.patch_size, scales=self.scales
+        )
+        return boxes_to_outlines(boxes)
 
     def forward(
         self,

@@ -8,7 +8,8 @@ own colour beside the reconstruction, and their animation step by step; a ``Clas
 saw at each step) and, beside its attention, its salience (``salience.png``); any other
 ``Classifier`` gets its answers and its salience; a model that ``Reads`` gets each
 step's attention map and token, as a table and an animation; a model that ``AnswersSets`` gets
-sets with the weight it put on each item.
+sets with the weight it put on each item; an agent that ``Plays`` gets held-out games played
+greedily, its glimpses on each step's screen (an animation and one game's strip).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from foveate.models.interface import (
     Classifier,
     Decomposes,
     Generative,
+    Plays,
     Reads,
 )
 from foveate.reports.deletion import reading_attention
 from foveate.reports.drawings import drawing_animation, sample_grid
 from foveate.reports.explanations import attention_and_salience
+from foveate.reports.games import play_animation, play_strip
 from foveate.reports.glimpses import glimpse_animation, glimpse_episodes, glimpse_grid, view_strips
 from foveate.reports.readings import reading_animation, reading_steps
 from foveate.reports.salience import reading_score, salience
@@ -111,6 +114,28 @@ def show_checkpoint(
             paths.append(glimpse_animation(out / "glimpses.gif", episodes))
             if episodes.views is not None:
                 paths.append(view_strips(out / "views.png", episodes))
+    if isinstance(model, Plays):
+        paths += _play(model, config, out, games=images)
     if not paths:
         raise ValueError(f"{checkpoint}: 'show' has no figure for a {type(model).__name__}")
     return paths
+
+
+def _play(model, config, out: Path, *, games: int) -> list[Path]:
+    """The first ``games`` test games, played greedily, drawn with the agent's glimpses."""
+    from foveate.data.games import GameBatch
+    from foveate.training.fit import build_data
+    from foveate.training.games import play
+
+    data = build_data(config)
+    data.setup("test")
+    (test,) = list(data.test_dataloader())
+    batch = GameBatch(test.games[:games], test.seed, test.make)
+    with torch.no_grad():
+        episode, screens = play(model, batch, greedy=True, record=True)
+    H, W = screens.shape[-2:]
+    outlines = model.glimpse_outlines(episode.locations, H, W)
+    return [
+        play_animation(out / "play.gif", screens, outlines, episode.actions, episode.returns),
+        play_strip(out / "play.png", screens[0], outlines[0], episode.actions[0]),
+    ]

@@ -90,7 +90,10 @@ class GameModule(TrainingModule):
         with torch.no_grad():
             games = len(batch.games)
             self.log(
-                "val_return_pct", self._return_pct(batch, greedy=True), prog_bar=True, batch_size=games
+                "val_return_pct",
+                self._return_pct(batch, greedy=True),
+                prog_bar=True,
+                batch_size=games,
             )
 
     def test_step(self, batch: GameBatch, batch_idx: int) -> None:
