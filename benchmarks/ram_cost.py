@@ -66,6 +66,26 @@ def macs(model, images: torch.Tensor) -> int:
     return counter.get_total_flops() // 2
 
 
+def measure(side: int, repeats: int) -> dict:
+    """Per-image time and multiply-accumulates of both models on canvases of ``side`` pixels."""
+    images = canvases(side, BATCH)
+    ram = RecurrentAttentionModel(glimpses=8, patch_size=12, scales=4).eval()
+    cnn = ShallowConvNet(image_size=side).eval()
+    noise = ram.sample_noise(images)
+    ram_logits = torch.compile(lambda x, n: ram(x, n).logits)
+    cnn_logits = torch.compile(cnn)
+    with torch.no_grad():
+        ram_s = median_seconds(lambda: ram_logits(images, noise), repeats)
+        cnn_s = median_seconds(lambda: cnn_logits(images), repeats)
+    return {
+        "side": side,
+        "ram_us_per_image": 1e6 * ram_s / BATCH,
+        "cnn_us_per_image": 1e6 * cnn_s / BATCH,
+        "ram_macs": macs(lambda x: ram(x, noise[:1]), images[:1]),
+        "cnn_macs": macs(cnn, images[:1]),
+    }
+
+
 def crop_and_resize_loop(images: torch.Tensor, locations: torch.Tensor, *, size: int, scales: int):
     """The straightforward retina: for each image and scale, pad, slice, and resize by area."""
     H, W = images.shape[-2:]
@@ -92,28 +112,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     torch.manual_seed(0)
-    rows = []
-    for side in SIDES:
-        images = canvases(side, BATCH)
-        ram = RecurrentAttentionModel(glimpses=8, patch_size=12, scales=4).eval()
-        cnn = ShallowConvNet(image_size=side).eval()
-        noise = ram.sample_noise(images)
-        ram_logits = torch.compile(lambda x, n, m=ram: m(x, n).logits)
-        cnn_logits = torch.compile(lambda x, m=cnn: m(x))
-        with torch.no_grad():
-            ram_s = median_seconds(lambda: ram_logits(images, noise), args.repeats)
-            cnn_s = median_seconds(lambda: cnn_logits(images), args.repeats)
-        row = {
-            "side": side,
-            "ram_us_per_image": 1e6 * ram_s / BATCH,
-            "cnn_us_per_image": 1e6 * cnn_s / BATCH,
-            "ram_macs": macs(lambda x: ram(x, noise[:1]), images[:1]),
-            "cnn_macs": macs(cnn, images[:1]),
-        }
-        rows.append(row)
+    rows = [measure(side, args.repeats) for side in SIDES]
+    for row in rows:
         print(
-            f"{side:>4} px: RAM {row['ram_us_per_image']:8.1f} us/image {row['ram_macs']:>12,} MACs;"
-            f" CNN {row['cnn_us_per_image']:8.1f} us/image {row['cnn_macs']:>12,} MACs"
+            f"{row['side']:>4} px: RAM {row['ram_us_per_image']:8.1f} us/image "
+            f"{row['ram_macs']:>12,} MACs; CNN {row['cnn_us_per_image']:8.1f} us/image "
+            f"{row['cnn_macs']:>12,} MACs"
         )
     first, last = rows[0], rows[-1]
 
