@@ -245,11 +245,13 @@ def cmd_show(argv: list[str]) -> int:
 
 def cmd_list(argv: list[str]) -> int:
     from foveate.data.datasets import DATASETS
+    from foveate.data.games import GAMES
     from foveate.models import list_models
 
     print("models:  ", " ".join(list_models()))
     print("tasks:   ", " ".join(TASKS))
     print("datasets:", " ".join(DATASETS))
+    print("games:   ", " ".join(GAMES.names()))
     return 0
 
 
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             "  train MODEL   train a model (foveate train ram --task mnist)\n"
             "  eval CKPT     test metrics of a checkpoint\n"
             "  show CKPT     figures: where it looked and what it saw, or what it draws\n"
-            "  list          registered models, tasks and datasets",
+            "  list          registered models, tasks, datasets and games",
             file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2
