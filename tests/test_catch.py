@@ -126,3 +126,20 @@ def test_an_agent_learns_to_catch_better_than_chance():
     with torch.no_grad():
         played, _ = play(agent, GameBatch(torch.arange(1000), 7, small), greedy=True)
     assert played.returns.mean() > 0.5  # a still paddle: about 0.2
+
+
+@pytest.mark.slow
+def test_train_eval_show_an_agent_from_the_command_line(tmp_path, capsys):
+    from foveate.cli import main
+
+    run = tmp_path / "run"
+    flags = ["--max-epochs", "1", "--limit-train-batches", "2", "--no-progress-bar"]
+    small = ["--batch-size", "8", "--val-games", "20", "--test-games", "20", "--hidden-size", "16"]
+    assert main(["train", "ram_agent", "--run-dir", str(run), *flags, *small]) == 0
+    assert "test return" in capsys.readouterr().out
+    checkpoint = run / "checkpoints" / "best.ckpt"
+    assert main(["eval", str(checkpoint)]) == 0
+    assert "of the most a game gives" in capsys.readouterr().out
+    assert main(["show", str(checkpoint), "--images", "3", "--out", str(tmp_path / "fig")]) == 0
+    written = [p for p in capsys.readouterr().out.split()]
+    assert {p.rsplit("/", 1)[-1] for p in written} == {"play.gif", "play.png"}

@@ -46,6 +46,17 @@ class GlimpseEpisodes:
     def steps(self) -> int:
         return 0 if self.outlines is None else self.outlines.shape[1]
 
+    def select(self, index: Tensor) -> GlimpseEpisodes:
+        """The episodes at ``index`` (a LongTensor of positions)."""
+        pick = lambda x: None if x is None else x[index]  # noqa: E731
+        return GlimpseEpisodes(
+            pick(self.images),
+            pick(self.outlines),
+            pick(self.views),
+            pick(self.predictions),
+            pick(self.labels),
+        )
+
 
 def _draw_panels(episodes: GlimpseEpisodes, *, steps: int) -> plt.Figure:
     """A grid of panels, one per image, showing its first ``steps`` glimpses."""
@@ -183,18 +194,21 @@ def view_strips(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
 
 def glimpse_episodes(model, images: Tensor, labels: Tensor) -> GlimpseEpisodes:
     """Run a classifier on images (N, C, H, W): where it looked (if it ``Attends``), what it saw,
-    and what it answered. Works on any device; the episodes come back on the CPU."""
+    and what it answered in that same pass. Works on any device; the episodes come back on the
+    CPU."""
     from foveate.models.interface import Attends
 
     with torch.no_grad():
         output = model(images)
         glimpses = model.attended(images, output) if isinstance(model, Attends) else None
-        probs = model.predict_proba(images)
+        # the answer of the episode drawn (a stochastic model's next pass would look elsewhere)
+        logits = getattr(output, "logits", output if isinstance(output, Tensor) else None)
+        scores = logits if logits is not None else model.predict_proba(images)
     cpu = lambda x: None if x is None else x.detach().float().cpu()  # noqa: E731
     return GlimpseEpisodes(
         images=cpu(images.mean(1)),
         outlines=cpu(glimpses.outlines) if glimpses is not None else None,
         views=cpu(glimpses.views) if glimpses is not None else None,
-        predictions=cpu(probs.argmax(-1)).long(),
+        predictions=cpu(scores.argmax(-1)).long(),
         labels=cpu(labels).long(),
     )
