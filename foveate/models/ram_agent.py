@@ -108,6 +108,8 @@ class RecurrentAttentionAgent(nn.Module):
         entropy_weight: a bonus on the entropy of the move policy, against an early collapse
             onto one move (0: none, as in [1]).
         normalise_glimpse: batch normalisation of the retina's pixels (``GlimpseNetwork``).
+        policy_to_core: let the location policy's REINFORCE gradient into the core too (the
+            move policy's always goes there).
     """
 
     def __init__(
@@ -127,6 +129,7 @@ class RecurrentAttentionAgent(nn.Module):
         location_std_final: float = 0.05,
         entropy_weight: float = 0.01,
         normalise_glimpse: bool = False,
+        policy_to_core: bool = False,
     ) -> None:
         super().__init__()
         if num_actions < 2:
@@ -147,14 +150,15 @@ class RecurrentAttentionAgent(nn.Module):
         self.core_network = CoreNetwork(
             glimpse_size=glimpse_size, hidden_size=hidden_size, kind=core
         )
-        # The location policy sees the core through ``detach``: the core learns from the move
-        # policy's REINFORCE gradient only. With the location's gradient let in too, an agent
-        # on a 10x10 screen stayed at chance for 800 steps; without it, 85% of balls caught.
+        # By default the location policy sees the core through ``detach``: the core learns
+        # from the move policy's REINFORCE gradient only. With the location's gradient let in
+        # too, an agent on a 10x10 screen stayed at chance (docs/ram.md, "The game of Catch").
         self.location_network = LocationNetwork(
             hidden_size=hidden_size,
             std=location_std,
             std_schedule=location_std_schedule,
             std_final=location_std_final,
+            detach=not policy_to_core,
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
         self.baseline = Baseline(hidden_size=hidden_size)
