@@ -50,7 +50,7 @@ def canvases(side: int, count: int) -> torch.Tensor:
 
 
 def median_seconds(run, repeats: int) -> float:
-    for _ in range(3):  # warm-up (and compilation)
+    for _ in range(5):  # warm-up (and compilation)
         run()
     times = []
     for _ in range(repeats):
@@ -108,11 +108,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--no-figure", action="store_true")
+    parser.add_argument("--sides", type=int, nargs="+", default=list(SIDES), help="canvas sides")
+    parser.add_argument("--results-name", default="ram_cost")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     torch.manual_seed(0)
-    rows = [measure(side, args.repeats) for side in SIDES]
+    rows = [measure(side, args.repeats) for side in args.sides]
     for row in rows:
         print(
             f"{row['side']:>4} px: RAM {row['ram_us_per_image']:8.1f} us/image "
@@ -133,10 +135,18 @@ def main() -> None:
         max(3, args.repeats // 4),
     )
     metrics = {
-        "ram_cost_ratio_400_vs_60": round(last["ram_us_per_image"] / first["ram_us_per_image"], 3),
-        "cnn_cost_ratio_400_vs_60": round(last["cnn_us_per_image"] / first["cnn_us_per_image"], 3),
-        "ram_macs_ratio_400_vs_60": round(last["ram_macs"] / first["ram_macs"], 3),
-        "cnn_macs_ratio_400_vs_60": round(last["cnn_macs"] / first["cnn_macs"], 3),
+        f"ram_cost_ratio_{last['side']}_vs_{first['side']}": round(
+            last["ram_us_per_image"] / first["ram_us_per_image"], 3
+        ),
+        f"cnn_cost_ratio_{last['side']}_vs_{first['side']}": round(
+            last["cnn_us_per_image"] / first["cnn_us_per_image"], 3
+        ),
+        f"ram_macs_ratio_{last['side']}_vs_{first['side']}": round(
+            last["ram_macs"] / first["ram_macs"], 3
+        ),
+        f"cnn_macs_ratio_{last['side']}_vs_{first['side']}": round(
+            last["cnn_macs"] / first["cnn_macs"], 3
+        ),
         "retina_speedup_vs_loop": round(loop_s / retina_s, 1),
         "retina_ms_per_batch": round(1e3 * retina_s, 2),
         "loop_ms_per_batch": round(1e3 * loop_s, 2),
@@ -145,7 +155,7 @@ def main() -> None:
         ],
     }
     path = write_results(
-        "ram_cost",
+        args.results_name,
         metrics=metrics,
         seed=0,
         wall_s=time.perf_counter() - started,

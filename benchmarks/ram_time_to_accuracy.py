@@ -36,7 +36,7 @@ class Snapshots(L.Callback):
         self.started, self.taken = started, []
 
     def on_validation_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.training:
+        if trainer.sanity_checking or trainer.state.fn != "fit":
             return
         state = {k: v.detach().clone() for k, v in module.model.state_dict().items()}
         val = trainer.callback_metrics.get("val_error_pct")
@@ -62,20 +62,25 @@ def test_error_pct(model: torch.nn.Module, loader) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--data-dir", help="MNIST's directory (default: as foveate train)")
     parser.add_argument("--config", default="ram/mnist_20min.yaml")
     parser.add_argument(
         "--run-dir", type=Path, default=ROOT / "runs" / "bench-ram_time_to_accuracy"
     )
     parser.add_argument("--results-name", default="ram_time_to_accuracy")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--sample", action="store_true", help="the shipped MNIST sample (a smoke run)"
+    )
+    parser.add_argument("--max-epochs", type=int, help="override the config's (a smoke run)")
     args = parser.parse_args()
     started = time.perf_counter()
+    data = {"sample": True} if args.sample else {"data_dir": args.data_dir}
+    trainer = {"seed": args.seed, "progress_bar": False}
+    if args.max_epochs:
+        trainer["max_epochs"] = args.max_epochs
     config = RunConfig.from_yaml(ROOT / "configs" / args.config).updated(
-        {
-            "data": {"data_dir": args.data_dir},
-            "trainer": {"seed": args.seed, "progress_bar": False},
-        }
+        {"data": data, "trainer": trainer}
     )
     snapshots = Snapshots(started)
     result = fit(config, args.run_dir, overwrite=True, callbacks=(snapshots,))
