@@ -52,6 +52,8 @@ def one_seed(row: str, args: argparse.Namespace) -> dict:
     trainer = {"seed": args.seed, "progress_bar": False}
     if args.threads:
         trainer["threads"] = args.threads
+    if args.max_minutes:
+        trainer["max_minutes"] = args.max_minutes
     if args.resume:
         config = RunConfig.from_yaml(run_dir / "config.yaml")
     else:
@@ -75,6 +77,7 @@ def one_seed(row: str, args: argparse.Namespace) -> dict:
         "train_images_per_s": round(summary["train_images_per_s"], 1),
         "wall_s": round(summary["wall_s"] + time.perf_counter() - started, 1),
         "resumed": bool(args.resume),
+        "max_minutes": config.trainer_settings().max_minutes,
         "config": config.as_dict(),
     }
     ROWS.mkdir(parents=True, exist_ok=True)
@@ -138,6 +141,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--max-minutes", type=float, help="a shorter training budget than the config's (say so)"
+    )
     parser.add_argument(
         "--summarise-only", action="store_true", help="only rewrite ram_<row>.json from the seeds"
     )

@@ -111,6 +111,10 @@ def test_an_annealed_std_follows_training_and_a_fixed_one_does_not():
         fixed.set_progress(fraction)
         assert annealed.location_network.current_std().item() == pytest.approx(expected)
         assert fixed.location_network.current_std().item() == pytest.approx(0.3)
+    # evaluation uses the schedule's end, wherever training stopped
+    annealed.set_progress(0.3)
+    assert annealed.eval().location_network.current_std().item() == pytest.approx(0.1)
+    assert annealed.train().location_network.current_std().item() == pytest.approx(0.24)
     # the std it reached is saved with the model
     assert "location_network.std" in annealed.state_dict()
     assert "location_network.std" not in fixed.state_dict()

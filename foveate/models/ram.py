@@ -189,9 +189,13 @@ class LocationNetwork(nn.Module):
             self.std.fill_(self.std_start + (self.std_final - self.std_start) * fraction)
 
     def current_std(self) -> Tensor:
-        """The policy's std: () or (2,) for a learned one."""
+        """The policy's std: () or (2,) for a learned one. An annealed std is the exploration of
+        training; in evaluation mode the policy uses the std its schedule ends at, so that
+        validation measures the policy that will be tested, wherever a run was stopped."""
         if self.std_schedule == "learned":
             return self.log_std.exp().clamp(self.std_final, 1.0)
+        if self.std_schedule == "annealed" and not self.training:
+            return self.std.new_tensor(self.std_final)
         return self.std
 
     def forward(
