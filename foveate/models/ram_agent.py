@@ -152,7 +152,8 @@ class RecurrentAttentionAgent(nn.Module):
         )
         # By default the location policy sees the core through ``detach``: the core learns
         # from the move policy's REINFORCE gradient only. With the location's gradient let in
-        # too, an agent on a 10x10 screen stayed at chance (docs/ram.md, "The game of Catch").
+        # too, an agent on a 10x10 screen began to learn about five times later (docs/ram.md,
+        # "The game of Catch").
         self.location_network = LocationNetwork(
             hidden_size=hidden_size,
             std=location_std,
