@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument(
-        "--max-minutes", type=float, help="a shorter training budget than the config's (say so)"
+        "--max-minutes", type=float, help="another training budget than the config's (say so)"
     )
     parser.add_argument(
         "--summarise-only", action="store_true", help="only rewrite ram_<row>.json from the seeds"
