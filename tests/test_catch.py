@@ -108,6 +108,20 @@ def test_a_played_episode_is_one_batch_of_steps_and_reproducible():
     assert agent.core_network.cell.weight_ih.grad.abs().sum() > 0  # REINFORCE trains the core
 
 
+def test_normalised_advantages_scale_the_policy_term_by_their_spread():
+    torch.manual_seed(0)
+    sizes = dict(hidden_size=16, what_size=8, where_size=8, glimpse_size=16, location_hidden=8)
+    plain = RecurrentAttentionAgent(**sizes)
+    scaled = RecurrentAttentionAgent(**sizes, normalise_advantage=True)
+    episode, _ = play(plain, GameBatch(torch.arange(32), 3, CatchVectorEnv))
+    returns = torch.rand(32)  # spread, unlike a fresh agent's mostly-zero returns
+    spread = (returns[:, None] - episode.baselines.detach()).std()
+    expected = plain.loss(episode, returns).reinforce / spread
+    got = scaled.loss(episode, returns)
+    assert torch.allclose(got.reinforce, expected, rtol=1e-4)
+    assert torch.equal(got.baseline, plain.loss(episode, returns).baseline)  # b_t's fit unscaled
+
+
 @pytest.mark.slow
 def test_an_agent_learns_to_catch_better_than_chance():
     """Four hundred steps of REINFORCE on a 10x10 screen (9 steps a game) beat a still paddle."""

@@ -76,13 +76,25 @@ def per_sample_retina(images, locations, size, scales):
     return torch.stack(out)
 
 
-@pytest.mark.parametrize("size,scales,channels", [(8, 1, 1), (5, 3, 2), (12, 4, 1)])
+@pytest.mark.parametrize(
+    "size,scales,channels", [(8, 1, 1), (5, 3, 2), (12, 4, 1), (8, 3, 1), (6, 3, 1)]
+)
 def test_batched_retina_agrees_with_a_per_sample_loop(size, scales, channels):
     g = torch.Generator().manual_seed(0)
     images = torch.rand(16, channels, 30, 23, generator=g)
     locations = torch.rand(16, 2, generator=g) * 2.4 - 1.2
     expected = per_sample_retina(images, locations, size, scales)
     assert torch.allclose(retina(images, locations, size=size, scales=scales), expected)
+
+
+@pytest.mark.parametrize("size,scales", [(8, 3), (12, 4), (6, 3)])
+def test_patches_cut_from_one_crop_round_half_pixels_as_their_own_crops(size, scales):
+    # Centres on half pixels: every corner is rounded from an exact .5, halves to even.
+    g = torch.Generator().manual_seed(size)
+    images = torch.rand(64, 1, 32, 32, generator=g)
+    locations = torch.randint(-40, 41, (64, 2), generator=g) / 32  # exact in binary
+    expected = per_sample_retina(images, locations, size, scales)
+    assert torch.equal(retina(images, locations, size=size, scales=scales), expected)
 
 
 def test_patch_boxes_match_the_crops():

@@ -110,6 +110,11 @@ class RecurrentAttentionAgent(nn.Module):
         normalise_glimpse: batch normalisation of the retina's pixels (``GlimpseNetwork``).
         policy_to_core: let the location policy's REINFORCE gradient into the core too (the
             move policy's always goes there).
+        location_hidden: a hidden layer of rectifiers in the location policy
+            (``LocationNetwork``'s ``hidden``; 0, none, as in [1]).
+        normalise_advantage: divide each batch's advantages R - b_t by their standard deviation
+            (not in [1]): the step of the policies stays the same size whether the returns of
+            a batch spread widely or hardly at all.
     """
 
     def __init__(
@@ -130,6 +135,8 @@ class RecurrentAttentionAgent(nn.Module):
         entropy_weight: float = 0.01,
         normalise_glimpse: bool = False,
         policy_to_core: bool = False,
+        location_hidden: int = 0,
+        normalise_advantage: bool = False,
     ) -> None:
         super().__init__()
         if num_actions < 2:
@@ -137,7 +144,7 @@ class RecurrentAttentionAgent(nn.Module):
         if entropy_weight < 0:
             raise ValueError(f"entropy_weight must be non-negative, got {entropy_weight}")
         self.num_actions, self.patch_size, self.scales = num_actions, patch_size, scales
-        self.entropy_weight = entropy_weight
+        self.entropy_weight, self.normalise_advantage = entropy_weight, normalise_advantage
         self.glimpse_network = GlimpseNetwork(
             patch_size=patch_size,
             scales=scales,
@@ -160,6 +167,7 @@ class RecurrentAttentionAgent(nn.Module):
             std_schedule=location_std_schedule,
             std_final=location_std_final,
             detach=not policy_to_core,
+            hidden=location_hidden,
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
         self.baseline = Baseline(hidden_size=hidden_size)
@@ -224,6 +232,9 @@ class RecurrentAttentionAgent(nn.Module):
         alive = episode.alive
         target = returns[:, None].expand_as(episode.baselines)
         advantage = target - episode.baselines.detach()
+        if self.normalise_advantage:
+            spread = advantage[alive.bool()].std() if alive.sum() > 1 else advantage.new_ones(())
+            advantage = advantage / (spread + 1e-6)
         reinforce = -(episode.log_probs * advantage * alive).sum(1).mean()
         baseline = ((episode.baselines - target).square() * alive).sum() / alive.sum()
         entropy = (episode.entropies * alive).sum() / alive.sum()
