@@ -5,7 +5,8 @@
 
 Plays ``--games`` training games a step (new seeds each step) and every 100 steps 1,000 fixed
 games greedily; prints and writes to benchmarks/results/logs/catch_probes/NAME.log one line per
-check: step, seconds, the training games' mean return, the greedy return, the moves' entropy.
+check: step, seconds, the training games' mean return, the greedy return, the moves' entropy,
+the mean height of the greedy agent's last glimpse (-1 top, 1 bottom).
 Model and game settings are keyword arguments of ``RecurrentAttentionAgent`` and
 ``CatchVectorEnv``, as ``key=value`` pairs separated by commas.
 """
@@ -50,10 +51,15 @@ def main() -> None:
     out = RESULTS / "logs" / "catch_probes"
     out.mkdir(parents=True, exist_ok=True)
     log = Path(out / f"{args.name}.log")
-    lines = [f"# {vars(args)}", "step seconds train_return greedy_return entropy"]
+    lines = [
+        f"# {vars(args)}",
+        "step seconds train_return greedy_return entropy last_glimpse_height",
+    ]
     started = time.time()
     step = 0
     while True:
+        # an annealed schedule runs over the probe's budget
+        agent.set_progress(min(1.0, (time.time() - started) / args.seconds))
         episode, _ = play(agent, GameBatch(torch.arange(args.games), 1000 + step, make))
         loss = agent.loss(episode)
         optimiser.zero_grad()
@@ -64,7 +70,8 @@ def main() -> None:
                 greedy, _ = play(agent, GameBatch(torch.arange(1000), 7, make), greedy=True)
             line = (
                 f"{step} {time.time() - started:.0f} {episode.returns.mean():.3f} "
-                f"{greedy.returns.mean():.3f} {loss.entropy.item():.3f}"
+                f"{greedy.returns.mean():.3f} {loss.entropy.item():.3f} "
+                f"{greedy.locations[:, -1, 1].mean():.2f}"
             )
             print(line, flush=True)
             lines.append(line)
