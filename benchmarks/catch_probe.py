@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import time
 from pathlib import Path
 
@@ -29,7 +30,8 @@ from foveate.training.games import play
 
 
 def settings(text: str) -> dict:
-    pairs = [item.partition("=") for item in text.split(",") if item.strip()]
+    items = re.split(r",(?![^\[]*\])", text)  # commas inside [...] belong to a list
+    pairs = [item.partition("=") for item in items if item.strip()]
     return {key.strip(): yaml.safe_load(value) for key, _, value in pairs}
 
 
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("name")
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--games", type=int, default=128)
+    parser.add_argument("--copies", type=int, default=1, help="plays of each training game")
     parser.add_argument("--seconds", type=float, default=240)
     parser.add_argument("--model", default="", help="agent settings, e.g. hidden_size=64,scales=2")
     parser.add_argument("--game", default="", help="Catch settings, e.g. size=10,max_drift=0.5")
@@ -60,8 +63,9 @@ def main() -> None:
     while True:
         # an annealed schedule runs over the probe's budget
         agent.set_progress(min(1.0, (time.time() - started) / args.seconds))
-        episode, _ = play(agent, GameBatch(torch.arange(args.games), 1000 + step, make))
-        loss = agent.loss(episode)
+        batch = GameBatch(torch.arange(args.games), 1000 + step, make, args.copies)
+        episode, _ = play(agent, batch)
+        loss = agent.loss(episode, copies=args.copies)
         optimiser.zero_grad()
         loss.total.backward()
         optimiser.step()

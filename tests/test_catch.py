@@ -157,3 +157,53 @@ def test_train_eval_show_an_agent_from_the_command_line(tmp_path, capsys):
     assert main(["show", str(checkpoint), "--images", "3", "--out", str(tmp_path / "fig")]) == 0
     written = [p for p in capsys.readouterr().out.split()]
     assert {p.rsplit("/", 1)[-1] for p in written} == {"play.gif", "play.png"}
+
+
+@pytest.mark.parametrize("hidden", [0, 8])
+def test_an_untrained_agent_looks_where_it_is_told_to_start(hidden):
+    torch.manual_seed(0)
+    agent = RecurrentAttentionAgent(
+        hidden_size=16,
+        what_size=8,
+        where_size=8,
+        glimpse_size=16,
+        location_hidden=hidden,
+        location_start=(-0.2, 0.6),
+    )
+    state = agent.initial_state(4, torch.device("cpu"))  # h = 0
+    step = agent(torch.zeros(4, 1, 24, 24), state, greedy=True)
+    if hidden == 0:
+        assert torch.allclose(step.location, torch.tensor([-0.2, 0.6]).expand(4, 2), atol=1e-6)
+    else:  # the hidden layer's rectified biases add a little of their own
+        assert (step.location - torch.tensor([-0.2, 0.6])).abs().max() < 0.3
+    with pytest.raises(ValueError, match="inside"):
+        RecurrentAttentionAgent(location_start=(0.0, 1.0))
+
+
+def test_copies_are_the_same_game_played_side_by_side():
+    env = CatchVectorEnv(8)
+    screens, _ = env.reset(seed=3, options={"copies": 4})
+    moves = torch.tensor([0, 1, 2, 1, 0, 0, 2, 2])
+    for _ in range(5):
+        # each copy moves its own way; the balls of a game still fall alike
+        ball = screens[:, 0, :-1]
+        assert torch.equal(ball[0], ball[3]) and torch.equal(ball[4], ball[7])
+        screens, *_ = env.step(moves)
+    assert not torch.equal(screens[0, 0, :-1], screens[4, 0, :-1])  # two different games
+    with pytest.raises(ValueError, match="copies"):
+        env.reset(seed=3, options={"copies": 3})
+
+
+def test_the_copies_baseline_credits_each_play_against_its_game_s_other_plays():
+    torch.manual_seed(0)
+    sizes = dict(hidden_size=16, what_size=8, where_size=8, glimpse_size=16)
+    agent = RecurrentAttentionAgent(**sizes, baseline="copies", entropy_weight=0.0)
+    episode, _ = play(agent, GameBatch(torch.arange(6), 5, CatchVectorEnv, copies=3))
+    returns = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+    # game 1: each play less the mean of the two others; game 2: all alike, nothing to learn
+    advantage = torch.tensor([1.0, -0.5, -0.5, 0.0, 0.0, 0.0])
+    expected = -(episode.log_probs * advantage[:, None]).sum(1).mean()
+    loss = agent.loss(episode, returns, copies=3)
+    assert torch.allclose(loss.reinforce, expected)
+    with pytest.raises(ValueError, match="twice"):
+        agent.loss(episode, returns)

@@ -82,13 +82,17 @@ class CatchVectorEnv(gymnasium.vector.VectorEnv):
         draw = torch.rand(self.num_envs, generator=self.generator, device=self.device)
         return low + (high - low) * draw
 
-    def _new_games(self, which: Tensor) -> None:
-        """Start new games where ``which`` (num_envs,) is True."""
+    def _new_games(self, which: Tensor, copies: int = 1) -> None:
+        """Start new games where ``which`` (num_envs,) is True; with ``copies``, every run of
+        that many games starts as the first of them."""
         column = torch.floor(self._uniform(0, self.size)).clamp(max=self.size - 1)
         drift = self._uniform(-self.max_drift, self.max_drift)
         paddle = torch.floor(self._uniform(0, self.size - self.paddle + 1)).clamp(
             max=self.size - self.paddle
         )
+        if copies > 1:
+            first = torch.arange(self.num_envs, device=self.device) // copies * copies
+            column, drift, paddle = column[first], drift[first], paddle[first]
         self.ball_x = torch.where(which, column, self.ball_x)
         self.ball_y = torch.where(which, torch.zeros_like(self.ball_y), self.ball_y)
         self.drift = torch.where(which, drift, self.drift)
@@ -112,10 +116,15 @@ class CatchVectorEnv(gymnasium.vector.VectorEnv):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Tensor, dict[str, Any]]:
-        """Start every game; ``seed`` fixes all of them. Returns (screens, {})."""
+        """Start every game; ``seed`` fixes all of them; ``options={"copies": k}`` makes every
+        run of k games (num_envs a multiple of k) the same game, played k times side by side.
+        Returns (screens, {})."""
+        copies = int((options or {}).get("copies", 1))
+        if copies < 1 or self.num_envs % copies:
+            raise ValueError(f"{self.num_envs} games cannot be copies of {copies} games each")
         if seed is not None:
             self.generator.manual_seed(seed)
-        self._new_games(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
+        self._new_games(torch.ones(self.num_envs, dtype=torch.bool, device=self.device), copies)
         return self.screens(), {}
 
     def step(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Any]]:

@@ -28,11 +28,14 @@ GAMES.add("catch", CatchVectorEnv)
 
 class GameBatch(NamedTuple):
     """games: (N,) the games' numbers (N games are played); seed: starts them all; make:
-    ``make(N, device=...)`` builds their environment."""
+    ``make(N, device=...)`` builds their environment; copies: each game is played this many
+    times side by side, from the same start (N / copies different games), so that a game's
+    plays can be compared with each other (the environment's ``reset`` option ``copies``)."""
 
     games: Tensor
     seed: int
     make: Callable[..., gymnasium.vector.VectorEnv]
+    copies: int = 1
 
 
 class GameOrders(Dataset):
@@ -46,7 +49,10 @@ class GameOrders(Dataset):
         *,
         seeds: list[int] | None = None,
         avoid: tuple[int, ...] = (),
+        copies: int = 1,
     ) -> None:
+        if games % copies:
+            raise ValueError(f"{games} games a batch cannot be {copies} copies of whole games")
         self.make, self.games, self.batches, self.seeds, self.avoid = (
             make,
             games,
@@ -54,6 +60,7 @@ class GameOrders(Dataset):
             seeds,
             avoid,
         )
+        self.copies = copies
         self.generator = torch.Generator().manual_seed(0)
 
     def reseed(self, seed: int) -> None:
@@ -69,7 +76,7 @@ class GameOrders(Dataset):
             seed = int(torch.randint(2**62, (), generator=self.generator))
             while seed in self.avoid:
                 seed = int(torch.randint(2**62, (), generator=self.generator))
-        return GameBatch(torch.arange(self.games), seed, self.make)
+        return GameBatch(torch.arange(self.games), seed, self.make, self.copies)
 
 
 @DATA_SOURCES.register("games")
@@ -82,6 +89,9 @@ class GameDataModule(L.LightningDataModule):
         batches_per_epoch: training steps per epoch.
         val_games, test_games: the fixed games of validation and test.
         data_seed: seeds the validation (data_seed + 1) and test (data_seed) games.
+        copies: training plays each game this many times side by side (``GameBatch``; a
+            batch of ``batch_size`` plays holds batch_size / copies games); validation and
+            test play every game once.
         size, paddle, max_drift: Catch's screen side, paddle width and the ball's largest
             horizontal speed (``CatchVectorEnv``).
     """
@@ -95,6 +105,7 @@ class GameDataModule(L.LightningDataModule):
         val_games: int = 1000,
         test_games: int = 1000,
         data_seed: int = 0,
+        copies: int = 1,
         size: int = 24,
         paddle: int = 2,
         max_drift: float = 1.0,
@@ -105,6 +116,7 @@ class GameDataModule(L.LightningDataModule):
             ("batches_per_epoch", batches_per_epoch),
             ("val_games", val_games),
             ("test_games", test_games),
+            ("copies", copies),
         ]:
             if value < 1:
                 raise ValueError(f"{name} must be positive, got {value}")
@@ -114,6 +126,9 @@ class GameDataModule(L.LightningDataModule):
         self.screen_shape = tuple(probe.single_observation_space.shape)
         self.game, self.batch_size, self.batches_per_epoch = game, batch_size, batches_per_epoch
         self.val_games, self.test_games, self.data_seed = val_games, test_games, data_seed
+        if batch_size % copies:
+            raise ValueError(f"batch_size {batch_size} is not a whole number of {copies} copies")
+        self.copies = copies
         self.orders: dict[str, GameOrders] = {}
 
     def record(self) -> dict[str, str]:
@@ -129,7 +144,11 @@ class GameDataModule(L.LightningDataModule):
         val_seed, test_seed = self.data_seed + 1, self.data_seed
         self.orders = {
             "train": GameOrders(
-                self.make, self.batch_size, self.batches_per_epoch, avoid=(val_seed, test_seed)
+                self.make,
+                self.batch_size,
+                self.batches_per_epoch,
+                avoid=(val_seed, test_seed),
+                copies=self.copies,
             ),
             "val": GameOrders(self.make, self.val_games, 1, seeds=[val_seed]),
             "test": GameOrders(self.make, self.test_games, 1, seeds=[test_seed]),

@@ -142,6 +142,8 @@ class LocationNetwork(nn.Module):
         seen_size: > 0, the policy also sees the last glimpse's pixels rho (this many numbers)
             beside h_t: a "where" pathway that REINFORCE trains from the pixels, while the core
             and the glimpse network learn what they need to classify.
+        start: where the untrained policy looks, (x, y) inside (-1, 1): the bias of the mean's
+            last layer starts at atanh(start) (None: zeros, the image's centre).
     """
 
     def __init__(
@@ -155,8 +157,11 @@ class LocationNetwork(nn.Module):
         hidden: int = 0,
         relative: bool = False,
         seen_size: int = 0,
+        start: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
+        if start is not None and (len(start) != 2 or not all(-1 < v < 1 for v in start)):
+            raise ValueError(f"location start must be (x, y) inside (-1, 1), got {start}")
         if std <= 0 or std_final <= 0:
             raise ValueError(f"location std must be positive, got {std} and final {std_final}")
         if std_schedule not in ("fixed", "annealed", "learned"):
@@ -171,6 +176,10 @@ class LocationNetwork(nn.Module):
             if hidden
             else nn.Linear(inputs, 2)
         )
+        if start is not None:
+            last = self.mean[-1] if hidden else self.mean
+            with torch.no_grad():
+                last.bias.copy_(torch.atanh(torch.tensor(start, dtype=last.bias.dtype)))
         self.seen_size = seen_size
         self.std_schedule, self.std_start, self.std_final = std_schedule, std, std_final
         self.detach, self.relative = detach, relative

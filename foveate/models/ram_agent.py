@@ -112,6 +112,12 @@ class RecurrentAttentionAgent(nn.Module):
             move policy's always goes there).
         location_hidden: a hidden layer of rectifiers in the location policy
             (``LocationNetwork``'s ``hidden``; 0, none, as in [1]).
+        location_start: where the untrained agent looks, (x, y) (``LocationNetwork``'s
+            ``start``; None: the screen's centre).
+        baseline: what REINFORCE's return is compared with: 'state', b_t, learned from the
+            core's state ([1]); 'copies', the mean return of the other plays of the same game
+            (a batch of ``GameBatch.copies`` > 1; not in [1]): how much better than its usual
+            this play did on this very ball. b_t is learned either way.
         normalise_advantage: divide each batch's advantages R - b_t by their standard deviation
             (not in [1]): the step of the policies stays the same size whether the returns of
             a batch spread widely or hardly at all.
@@ -136,9 +142,14 @@ class RecurrentAttentionAgent(nn.Module):
         normalise_glimpse: bool = False,
         policy_to_core: bool = False,
         location_hidden: int = 0,
+        location_start: tuple[float, float] | None = None,
+        baseline: Literal["state", "copies"] = "state",
         normalise_advantage: bool = False,
     ) -> None:
         super().__init__()
+        if baseline not in ("state", "copies"):
+            raise ValueError(f"baseline must be 'state' or 'copies', got {baseline!r}")
+        self.baseline_kind = baseline
         if num_actions < 2:
             raise ValueError(f"an agent needs at least two moves, got num_actions={num_actions}")
         if entropy_weight < 0:
@@ -168,6 +179,7 @@ class RecurrentAttentionAgent(nn.Module):
             std_final=location_std_final,
             detach=not policy_to_core,
             hidden=location_hidden,
+            start=None if location_start is None else tuple(location_start),
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
         self.baseline = Baseline(hidden_size=hidden_size)
@@ -224,14 +236,25 @@ class RecurrentAttentionAgent(nn.Module):
             baseline=baseline,
         )
 
-    def loss(self, episode: AgentEpisode, returns: Tensor | None = None) -> AgentLoss:
+    def loss(
+        self, episode: AgentEpisode, returns: Tensor | None = None, *, copies: int = 1
+    ) -> AgentLoss:
         """REINFORCE with a baseline ([1], eq. 2) for B games of T steps: every draw of a game
         is credited with its whole return (``returns`` (B,), default the episode's: the reward
-        comes at the end), less b_t; steps after a game ended count for nothing."""
+        comes at the end), less the baseline; steps after a game ended count for nothing.
+        ``copies``: every run of that many games is one game played again (``GameBatch``),
+        which the 'copies' baseline needs."""
         returns = episode.returns if returns is None else returns
         alive = episode.alive
         target = returns[:, None].expand_as(episode.baselines)
-        advantage = target - episode.baselines.detach()
+        if self.baseline_kind == "copies":
+            if copies < 2:
+                raise ValueError("the 'copies' baseline needs each game played at least twice")
+            plays = returns.view(-1, copies)  # (games, copies)
+            others = (plays.sum(1, keepdim=True) - plays) / (copies - 1)  # leave-one-out mean
+            advantage = (plays - others).view(-1, 1).expand_as(episode.baselines)
+        else:
+            advantage = target - episode.baselines.detach()
         if self.normalise_advantage:
             spread = advantage[alive.bool()].std() if alive.sum() > 1 else advantage.new_ones(())
             advantage = advantage / (spread + 1e-6)

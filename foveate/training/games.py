@@ -36,7 +36,7 @@ def play(
     device = next(agent.parameters()).device
     games = len(batch.games)
     env = batch.make(games, device=device)
-    screens, _ = env.reset(seed=batch.seed)
+    screens, _ = env.reset(seed=batch.seed, options={"copies": batch.copies})
     # the agent's draws come from their own generator: one seed fixes a whole batch of games
     generator = torch.Generator().manual_seed(batch.seed % 2**63 + 1)
     state = agent.initial_state(games, device)
@@ -75,7 +75,7 @@ class GameModule(TrainingModule):
 
     def losses(self, batch: GameBatch, *draws: Tensor) -> dict[str, Tensor]:
         episode, _ = play(self.model, batch)
-        return self._as_dict(self.model.loss(episode))
+        return self._as_dict(self.model.loss(episode, copies=batch.copies))
 
     def training_step(self, batch: GameBatch, batch_idx: int) -> Tensor:
         losses = self.losses(batch)
