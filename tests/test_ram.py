@@ -222,3 +222,25 @@ def test_a_policy_that_sees_the_glimpse_learns_from_its_pixels_by_reinforce_only
     }
     moved = grads_of(model, model.loss(model(images), labels).classification)
     assert not any(n.startswith("location_network.") for n in moved)
+
+
+def test_a_baseline_with_a_hidden_layer_fits_what_a_linear_one_cannot():
+    from foveate.models.ram import Baseline
+
+    torch.manual_seed(0)
+    h = torch.randn(512, 2, requires_grad=True)
+    target = (h[:, 0] * h[:, 1] > 0).float().detach()  # XOR of the signs
+    fits = {}
+    for layer in (0, 32):
+        baseline = Baseline(hidden_size=2, layer=layer)
+        optimiser = torch.optim.Adam(baseline.parameters(), lr=0.03)
+        for _ in range(300):
+            loss = (baseline(h) - target).square().mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        fits[layer] = loss.item()
+    assert h.grad is None  # b_t learns through detach: nothing flows back into the state
+    assert fits[0] > 0.2 and fits[32] < 0.1
+    with pytest.raises(ValueError, match="hidden layer"):
+        Baseline(hidden_size=2, kind="constant", layer=8)

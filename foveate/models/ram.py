@@ -225,25 +225,41 @@ class LocationNetwork(nn.Module):
 
 class Baseline(nn.Module):
     """b_t, the reward REINFORCE expects ([1], sec. 3.2): 'state', linear in h_t as in [1]
-    (through ``detach``: it learns by its own squared error only); 'constant', one learned number
+    (through ``detach``: it learns by its own squared error only), or, with ``layer`` > 0,
+    linear in a hidden layer of that many rectifiers over h_t; 'constant', one learned number
     for every state. h (B, hidden) -> (B,)."""
 
-    def __init__(self, *, hidden_size: int = 256, kind: Literal["state", "constant"] = "state"):
+    def __init__(
+        self,
+        *,
+        hidden_size: int = 256,
+        kind: Literal["state", "constant"] = "state",
+        layer: int = 0,
+    ):
         super().__init__()
         if kind not in ("state", "constant"):
             raise ValueError(f"baseline must be 'state' or 'constant', got {kind!r}")
+        if layer < 0 or (layer and kind != "state"):
+            raise ValueError(
+                f"a baseline's hidden layer needs kind 'state' and layer > 0, got {layer}"
+            )
         self.kind = kind
+        self.layer = nn.Sequential(nn.Linear(hidden_size, layer), nn.ReLU()) if layer else None
+        readout = layer or hidden_size
         # The names of an nn.Linear(hidden, 1), which older checkpoints hold.
         self.bias = nn.Parameter(torch.zeros(1))
         if kind == "state":
-            self.weight = nn.Parameter(torch.empty(1, hidden_size))
-            bound = 1 / math.sqrt(hidden_size)  # nn.Linear's initialisation
+            self.weight = nn.Parameter(torch.empty(1, readout))
+            bound = 1 / math.sqrt(readout)  # nn.Linear's initialisation
             nn.init.uniform_(self.weight, -bound, bound)
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, h: Tensor) -> Tensor:
         if self.kind == "state":
-            return F.linear(h.detach(), self.weight, self.bias).squeeze(-1)
+            h = h.detach()
+            if self.layer is not None:
+                h = self.layer(h)
+            return F.linear(h, self.weight, self.bias).squeeze(-1)
         return self.bias.expand(h.shape[0])
 
 

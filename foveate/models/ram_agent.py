@@ -118,6 +118,8 @@ class RecurrentAttentionAgent(nn.Module):
             core's state ([1]); 'copies', the mean return of the other plays of the same game
             (a batch of ``GameBatch.copies`` > 1; not in [1]): how much better than its usual
             this play did on this very ball. b_t is learned either way.
+        baseline_hidden: a hidden layer of rectifiers in b_t (``Baseline``'s ``layer``; 0:
+            linear in the core's state, as in [1]).
         normalise_advantage: divide each batch's advantages R - b_t by their standard deviation
             (not in [1]): the step of the policies stays the same size whether the returns of
             a batch spread widely or hardly at all.
@@ -144,6 +146,7 @@ class RecurrentAttentionAgent(nn.Module):
         location_hidden: int = 0,
         location_start: tuple[float, float] | None = None,
         baseline: Literal["state", "copies"] = "state",
+        baseline_hidden: int = 0,
         normalise_advantage: bool = False,
     ) -> None:
         super().__init__()
@@ -182,7 +185,7 @@ class RecurrentAttentionAgent(nn.Module):
             start=None if location_start is None else tuple(location_start),
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
-        self.baseline = Baseline(hidden_size=hidden_size)
+        self.baseline = Baseline(hidden_size=hidden_size, layer=baseline_hidden)
 
     def set_progress(self, fraction: float) -> None:
         """Training is ``fraction`` of the way through: an annealed policy std follows it."""
