@@ -207,3 +207,16 @@ def test_the_copies_baseline_credits_each_play_against_its_game_s_other_plays():
     assert torch.allclose(loss.reinforce, expected)
     with pytest.raises(ValueError, match="twice"):
         agent.loss(episode, returns)
+
+
+def test_a_relative_agent_saccades_from_where_it_looked():
+    torch.manual_seed(0)
+    sizes = dict(hidden_size=16, what_size=8, where_size=8, glimpse_size=16)
+    agent = RecurrentAttentionAgent(**sizes, relative_locations=True, location_start=(0.1, 0.2))
+    state = agent.initial_state(3, torch.device("cpu"))  # h = 0: the offset is tanh(bias)
+    before = torch.tensor([[0.0, 0.0], [0.5, -0.5], [0.95, 0.95]])
+    step = agent(torch.zeros(3, 1, 24, 24), state, before, greedy=True)
+    expected = (before + torch.tensor([0.1, 0.2])).clamp(-1, 1)  # kept on the screen
+    assert torch.allclose(step.location, expected, atol=1e-6)
+    first = agent(torch.zeros(3, 1, 24, 24), state, greedy=True)  # no last glimpse yet
+    assert torch.allclose(first.location, torch.tensor([0.1, 0.2]).expand(3, 2), atol=1e-6)

@@ -114,6 +114,8 @@ class RecurrentAttentionAgent(nn.Module):
             (``LocationNetwork``'s ``hidden``; 0, none, as in [1]).
         location_start: where the untrained agent looks, (x, y) (``LocationNetwork``'s
             ``start``; None: the screen's centre).
+        relative_locations: each location a saccade from the last one (``LocationNetwork``'s
+            ``relative``; not in [1]): following a falling ball is then a steady offset.
         baseline: what REINFORCE's return is compared with: 'state', b_t, learned from the
             core's state ([1]); 'copies', the mean return of the other plays of the same game
             (a batch of ``GameBatch.copies`` > 1; not in [1]): how much better than its usual
@@ -145,6 +147,7 @@ class RecurrentAttentionAgent(nn.Module):
         policy_to_core: bool = False,
         location_hidden: int = 0,
         location_start: tuple[float, float] | None = None,
+        relative_locations: bool = False,
         baseline: Literal["state", "copies"] = "state",
         baseline_hidden: int = 0,
         normalise_advantage: bool = False,
@@ -183,6 +186,7 @@ class RecurrentAttentionAgent(nn.Module):
             detach=not policy_to_core,
             hidden=location_hidden,
             start=None if location_start is None else tuple(location_start),
+            relative=relative_locations,
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
         self.baseline = Baseline(hidden_size=hidden_size, layer=baseline_hidden)
@@ -205,17 +209,19 @@ class RecurrentAttentionAgent(nn.Module):
         self,
         screens: Tensor,
         state: CoreState,
+        previous: Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
         greedy: bool = False,
     ) -> AgentStep:
-        """One step over screens (B, C, H, W): choose l_t from the state, glimpse, update the
-        core, choose a move. ``greedy``: the policies' means and most likely moves instead of
-        draws; ``generator`` draws the rest."""
-        policy = self.location_network(state.h)
+        """One step over screens (B, C, H, W): choose l_t from the state (and from l_{t-1},
+        ``previous`` (B, 2), for relative locations; None at a game's first step), glimpse,
+        update the core, choose a move. ``greedy``: the policies' means and most likely moves
+        instead of draws; ``generator`` draws the rest."""
+        policy = self.location_network(state.h, previous)
         B = screens.shape[0]
         if greedy:
-            location = policy.mean.detach()
+            location = policy.mean.detach().clamp(-1, 1)
         else:
             noise = _draw(torch.randn, (B, 2), generator, screens.device)
             location = (policy.mean + policy.stddev * noise).detach().clamp(-1, 1)

@@ -43,8 +43,9 @@ def play(
     returns = torch.zeros(games, device=device)
     going = torch.ones(games, dtype=torch.bool, device=device)
     steps, alive, seen = [], [], []
+    location = None
     for _ in range(max_steps):
-        step = agent(screens, state, generator=generator, greedy=greedy)
+        step = agent(screens, state, location, generator=generator, greedy=greedy)
         if record:
             seen.append(screens)
         screens, rewards, terminated, truncated, _ = env.step(step.action)
@@ -52,7 +53,7 @@ def play(
         alive.append(going)
         returns = returns + rewards * going
         going = going & ~(terminated | truncated)
-        state = step.state
+        state, location = step.state, step.location
         if not going.any():
             break
     else:
