@@ -128,25 +128,24 @@ def retina(
     H, W = images.shape[-2:]
     centres = location_to_pixel(locations, H, W)
     widths = patch_widths(size, scales)
-    if table is not None:
-        glimpses = [extract_patches(images, centres, size)]
-        for k, width in enumerate(widths[1:], start=1):
+    if table is None and size % 4 == 0:
+        # Every patch is the centre of the widest one: patch j's corner lies (widest - w_j) / 2
+        # pixels inside the widest's, an even number when size is a multiple of 4, so the
+        # rounded corners (halves to even) differ by exactly that. One crop reads a quarter
+        # fewer pixels than one per scale.
+        widest = extract_patches(images, centres, widths[-1])
+        glimpses = []
+        for k, width in enumerate(widths):
+            inset = (widths[-1] - width) // 2
+            patch = widest[..., inset : inset + width, inset : inset + width]
+            glimpses.append(F.avg_pool2d(patch, 2**k) if k else patch)
+        return torch.stack(glimpses, dim=1)
+    glimpses = [extract_patches(images, centres, size)]
+    for k, width in enumerate(widths[1:], start=1):
+        if table is not None:
             glimpses.append(block_averages(table, centres, width, 2**k).to(images.dtype))
-        return torch.stack(glimpses, dim=1)
-    if size % 4:
-        glimpses = [extract_patches(images, centres, size)]
-        for k, width in enumerate(widths[1:], start=1):
+        else:
             glimpses.append(F.avg_pool2d(extract_patches(images, centres, width), 2**k))
-        return torch.stack(glimpses, dim=1)
-    # Every patch is the centre of the widest one: patch j's corner lies (widest - w_j) / 2
-    # pixels inside the widest's, an even number when size is a multiple of 4, so the rounded
-    # corners (halves to even) differ by exactly that. One crop reads a quarter fewer pixels.
-    widest = extract_patches(images, centres, widths[-1])
-    glimpses = []
-    for k, width in enumerate(widths):
-        inset = (widths[-1] - width) // 2
-        patch = widest[..., inset : inset + width, inset : inset + width]
-        glimpses.append(F.avg_pool2d(patch, 2**k) if k else patch)
     return torch.stack(glimpses, dim=1)
 
 
