@@ -70,8 +70,10 @@ def main() -> None:
         loss.total.backward()
         optimiser.step()
         if step % 100 == 0:
+            agent.eval()  # as validation plays: batch-normalised glimpses use running statistics
             with torch.no_grad():
                 greedy, _ = play(agent, GameBatch(torch.arange(1000), 7, make), greedy=True)
+            agent.train()
             line = (
                 f"{step} {time.time() - started:.0f} {episode.returns.mean():.3f} "
                 f"{greedy.returns.mean():.3f} {loss.entropy.item():.3f} "

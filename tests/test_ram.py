@@ -244,3 +244,51 @@ def test_a_baseline_with_a_hidden_layer_fits_what_a_linear_one_cannot():
     assert fits[0] > 0.2 and fits[32] < 0.1
     with pytest.raises(ValueError, match="hidden layer"):
         Baseline(hidden_size=2, kind="constant", layer=8)
+
+
+def test_area_normalised_glimpses_read_a_one_pixel_ball_as_one_at_every_scale():
+    from foveate.models.ram import GlimpseNetwork
+
+    net = GlimpseNetwork(patch_size=6, scales=3, normalise="area")
+    screen = torch.zeros(1, 1, 24, 24)
+    screen[0, 0, 13, 13] = 1.0  # inside the finest 6x6 patch around the centre
+    rho = net.norm(net.sense(screen, torch.zeros(1, 2))).view(3, 6, 6)
+    assert torch.allclose(rho.sum((1, 2)), torch.ones(3))
+    assert rho.max() == 1.0
+    with pytest.raises(ValueError, match="normalise"):
+        GlimpseNetwork(patch_size=6, scales=3, normalise="layer")
+
+
+def test_area_normalised_glimpses_are_the_same_in_training_and_evaluation():
+    """Unlike batch normalisation, whose statistics differ between a training batch and the
+    running average used in evaluation, the area gain is a fixed function of each image."""
+    from foveate.models.ram import GlimpseNetwork
+
+    torch.manual_seed(0)
+    images, where = torch.rand(5, 1, 24, 24), torch.rand(5, 2) * 2 - 1
+    for normalise, same in (("area", True), ("batch", False)):
+        net = GlimpseNetwork(patch_size=6, scales=3, normalise=normalise)
+        trained = net.train()(images, where)
+        evaluated = net.eval()(images, where)
+        assert torch.allclose(trained, evaluated) == same
+
+
+def test_episode_reinforce_on_known_answers():
+    from foveate.models.reinforce import episode_reinforce
+
+    log_probs = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    returns = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    baselines = torch.tensor([[0.5, 0.25], [0.5, 0.5]], requires_grad=True)
+    alive = torch.tensor([[1.0, 1.0], [1.0, 0.0]])  # the second episode ended after a step
+    reinforce, baseline = episode_reinforce(log_probs, returns, baselines, alive=alive)
+    # -mean_b sum_t log_pi (R - b) alive: -((1*0.5 + 2*0.75) + (3*-0.5)) / 2
+    assert reinforce.item() == pytest.approx(-0.25)
+    # live steps' squared errors 0.25, 0.5625, 0.25 over 3 steps
+    assert baseline.item() == pytest.approx(1.0625 / 3)
+    (reinforce + baseline).backward()
+    assert torch.allclose(log_probs.grad, torch.tensor([[-0.25, -0.375], [0.25, 0.0]]))
+    # the baseline learns from its squared error only, never through the advantage
+    assert torch.allclose(baselines.grad, 2 * (baselines - returns).detach() * alive / 3)
+    given = torch.ones(2, 2)
+    reinforce, _ = episode_reinforce(log_probs, returns, baselines, advantage=given)
+    assert reinforce.item() == pytest.approx(-5.0)

@@ -25,6 +25,7 @@ from foveate.attention.retina import patch_boxes
 from foveate.models import register_model
 from foveate.models.interface import boxes_to_outlines
 from foveate.models.ram import Baseline, CoreNetwork, CoreState, GlimpseNetwork, LocationNetwork
+from foveate.models.reinforce import episode_reinforce
 
 
 @dataclass
@@ -107,7 +108,8 @@ class RecurrentAttentionAgent(nn.Module):
             (``LocationNetwork``).
         entropy_weight: a bonus on the entropy of the move policy, against an early collapse
             onto one move (0: none, as in [1]).
-        normalise_glimpse: batch normalisation of the retina's pixels (``GlimpseNetwork``).
+        normalise_glimpse: False, 'area' or 'batch' (True): how the retina's coarse pixels are
+            brought to the finest one's brightness (``GlimpseNetwork``).
         policy_to_core: let the location policy's REINFORCE gradient into the core too (the
             move policy's always goes there).
         location_hidden: a hidden layer of rectifiers in the location policy
@@ -143,7 +145,7 @@ class RecurrentAttentionAgent(nn.Module):
         location_std_schedule: Literal["fixed", "annealed", "learned"] = "fixed",
         location_std_final: float = 0.05,
         entropy_weight: float = 0.01,
-        normalise_glimpse: bool = False,
+        normalise_glimpse: bool | Literal["batch", "area"] = False,
         policy_to_core: bool = False,
         location_hidden: int = 0,
         location_start: tuple[float, float] | None = None,
@@ -267,8 +269,9 @@ class RecurrentAttentionAgent(nn.Module):
         if self.normalise_advantage:
             spread = advantage[alive.bool()].std() if alive.sum() > 1 else advantage.new_ones(())
             advantage = advantage / (spread + 1e-6)
-        reinforce = -(episode.log_probs * advantage * alive).sum(1).mean()
-        baseline = ((episode.baselines - target).square() * alive).sum() / alive.sum()
+        reinforce, baseline = episode_reinforce(
+            episode.log_probs, target, episode.baselines, advantage=advantage, alive=alive
+        )
         entropy = (episode.entropies * alive).sum() / alive.sum()
         return AgentLoss(
             total=reinforce + baseline - self.entropy_weight * entropy,

@@ -1,5 +1,10 @@
-"""The REINFORCE rule of hard attention with a moving-average baseline, shared by the models
-that draw where to attend (the reader's cell, the pointer's and the bag's item).
+"""REINFORCE with a baseline, shared by the models that draw where to attend: RAM's episodes of
+glimpses (and its agent's moves), and hard item-wise attention with a moving-average baseline
+(the reader's cell, the pointer's and the bag's item).
+
+Williams, "Simple statistical gradient-following algorithms for connectionist reinforcement
+learning", Machine Learning 1992; Mnih et al., "Recurrent Models of Visual Attention", NIPS 2014,
+eq. 2: the gradient of sum_t log pi(u_t | s_t) (R_t - b_t), with b_t trained towards R_t.
 
 Xu et al., "Show, Attend and Tell", ICML 2015, sec. 4.1, eq. 12: the gradient of
 lambda_r (R - b) log p(s) + lambda_e H(alpha) for a drawn attention s with reward R, where b is
@@ -10,6 +15,37 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
+
+
+def episode_reinforce(
+    log_probs: Tensor,
+    returns: Tensor,
+    baselines: Tensor,
+    *,
+    advantage: Tensor | None = None,
+    alive: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """REINFORCE's surrogate and the baseline's squared error for B episodes of T steps.
+
+    Args:
+        log_probs: (B, T) log pi of each step's draws (summed over the draws of a step).
+        returns: (B, T) R_t, what each step's draws are credited with (detached).
+        baselines: (B, T) b_t, trained towards R_t; detached in the advantage.
+        advantage: (B, T) to use instead of R_t - b_t (another baseline, or a rescaled one).
+        alive: (B, T) 1 at the steps an episode was still going; None: every step.
+
+    Returns:
+        (reinforce, baseline): scalars; reinforce = -mean_b sum_t log pi (R_t - b_t) alive_t,
+        baseline = the mean over live steps of (b_t - R_t)^2.
+    """
+    returns = returns.detach()
+    if advantage is None:
+        advantage = returns - baselines.detach()
+    if alive is None:
+        alive = torch.ones_like(returns)
+    reinforce = -(log_probs * advantage.detach() * alive).sum(1).mean()
+    baseline = ((baselines - returns).square() * alive).sum() / alive.sum()
+    return reinforce, baseline
 
 
 class HardAttentionLoss(nn.Module):
