@@ -10,12 +10,15 @@ column 0 or 1 pixels right of the paddle's left end after the move, and the ball
 most a pixel on its last row, so -2 to 3 may still be caught); the mean height of the glimpse at each step (normalised,
 -1 top, 1 bottom); the share of games in which the bottom row lies inside the retina's
 middle and finest patches at the last step; and the mean horizontal distance from the glimpse
-to the ball at each step, in pixels.
+to the ball at each step, in pixels. ``return_training_mode_pct`` plays the same games with
+the agent in training mode: where the glimpses are batch-normalised, with each step's batch
+statistics instead of the running ones (the two differ for an agent trained that way).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 
 import torch
@@ -42,6 +45,11 @@ def main() -> None:
             GameBatch(torch.arange(args.games), args.seed, CatchVectorEnv),
             greedy=True,
             record=True,
+        )
+        in_training_mode, _ = play(
+            copy.deepcopy(agent).train(),  # a copy: its running statistics must not move
+            GameBatch(torch.arange(args.games), args.seed, CatchVectorEnv),
+            greedy=True,
         )
     size = screens.shape[-1]
     field = screens[:, :, 0, :-1]  # (B, T, size - 1, size): the rows the ball falls through
@@ -71,6 +79,7 @@ def main() -> None:
     record = {
         "checkpoint": args.checkpoint,
         "return_pct": round(100 * episode.returns.mean().item(), 2),
+        "return_training_mode_pct": round(100 * in_training_mode.returns.mean().item(), 2),
         "ball_minus_paddle_before_last_move": histogram,
         "within_reach_before_last_move_pct": round(
             100 * sum(v for d, v in histogram.items() if -2 <= d <= 3) / len(offset), 1
