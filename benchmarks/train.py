@@ -104,6 +104,7 @@ BAG_ALIASES = (
 
 BENCHMARKS = {
     "ram_mnist": Benchmark("ram/mnist.yaml", CLASSIFICATION_NOTES, more_samples=10),
+    "ram_catch_stage1": Benchmark("ram_agent/catch_stage1.yaml", GAME_NOTES, aliases=GAME_ALIASES),
     "ram_catch": Benchmark("ram_agent/catch.yaml", GAME_NOTES, aliases=GAME_ALIASES),
     **{
         f"{name}_{task}": Benchmark(f"{folder}/{task}.yaml", BASELINE_NOTES)
