@@ -39,16 +39,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     agent = load_module(args.checkpoint).model.eval()
+    games = GameBatch(torch.arange(args.games), args.seed, CatchVectorEnv)
     with torch.no_grad():
         episode, screens = play(
             agent,
-            GameBatch(torch.arange(args.games), args.seed, CatchVectorEnv),
+            games,
             greedy=True,
             record=True,
         )
         in_training_mode, _ = play(
             copy.deepcopy(agent).train(),  # a copy: its running statistics must not move
-            GameBatch(torch.arange(args.games), args.seed, CatchVectorEnv),
+            games,
             greedy=True,
         )
     size = screens.shape[-1]
