@@ -292,3 +292,21 @@ def test_episode_reinforce_on_known_answers():
     given = torch.ones(2, 2)
     reinforce, _ = episode_reinforce(log_probs, returns, baselines, advantage=given)
     assert reinforce.item() == pytest.approx(-5.0)
+
+
+def test_episode_reinforce_normalises_advantages_over_live_steps_only():
+    from foveate.models.reinforce import episode_reinforce
+
+    log_probs = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    returns = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    baselines = torch.tensor([[0.5, 0.25], [0.5, 0.5]])
+    alive = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    plain, fit = episode_reinforce(log_probs, returns, baselines, alive=alive)
+    scaled, fit_scaled = episode_reinforce(
+        log_probs, returns, baselines, alive=alive, normalise=True
+    )
+    spread = torch.tensor([0.5, 0.75, -0.5]).std()  # the three live advantages
+    assert scaled.item() == pytest.approx(plain.item() / spread.item(), rel=1e-5)
+    assert fit_scaled.item() == pytest.approx(fit.item())  # b_t's fit is not rescaled
+    one, _ = episode_reinforce(log_probs[:1, :1], returns[:1, :1], baselines[:1, :1], normalise=True)
+    assert one.item() == pytest.approx(-0.5)  # a single step has no spread and stays as it is

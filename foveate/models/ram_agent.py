@@ -258,19 +258,20 @@ class RecurrentAttentionAgent(nn.Module):
         returns = episode.returns if returns is None else returns
         alive = episode.alive
         target = returns[:, None].expand_as(episode.baselines)
+        advantage = None  # R - b_t, episode_reinforce's own
         if self.baseline_kind == "copies":
             if copies < 2:
                 raise ValueError("the 'copies' baseline needs each game played at least twice")
             plays = returns.view(-1, copies)  # (games, copies)
             others = (plays.sum(1, keepdim=True) - plays) / (copies - 1)  # leave-one-out mean
             advantage = (plays - others).view(-1, 1).expand_as(episode.baselines)
-        else:
-            advantage = target - episode.baselines.detach()
-        if self.normalise_advantage:
-            spread = advantage[alive.bool()].std() if alive.sum() > 1 else advantage.new_ones(())
-            advantage = advantage / (spread + 1e-6)
         reinforce, baseline = episode_reinforce(
-            episode.log_probs, target, episode.baselines, advantage=advantage, alive=alive
+            episode.log_probs,
+            target,
+            episode.baselines,
+            advantage=advantage,
+            alive=alive,
+            normalise=self.normalise_advantage,
         )
         entropy = (episode.entropies * alive).sum() / alive.sum()
         return AgentLoss(

@@ -24,6 +24,7 @@ def episode_reinforce(
     *,
     advantage: Tensor | None = None,
     alive: Tensor | None = None,
+    normalise: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """REINFORCE's surrogate and the baseline's squared error for B episodes of T steps.
 
@@ -33,6 +34,9 @@ def episode_reinforce(
         baselines: (B, T) b_t, trained towards R_t; detached in the advantage.
         advantage: (B, T) to use instead of R_t - b_t (another baseline, or a rescaled one).
         alive: (B, T) 1 at the steps an episode was still going; None: every step.
+        normalise: divide the advantages by their standard deviation over the live steps, so
+            that the policy's step keeps its size whether a batch's returns spread widely or
+            hardly at all (not in Williams 1992 or Mnih et al. 2014).
 
     Returns:
         (reinforce, baseline): scalars; reinforce = -mean_b sum_t log pi (R_t - b_t) alive_t,
@@ -43,6 +47,10 @@ def episode_reinforce(
         advantage = returns - baselines.detach()
     if alive is None:
         alive = torch.ones_like(returns)
+    if normalise:
+        live = advantage[alive.bool()]
+        # one live step has no spread: leave it as it is
+        advantage = advantage / (live.std() + 1e-6) if live.numel() > 1 else advantage
     reinforce = -(log_probs * advantage.detach() * alive).sum(1).mean()
     baseline = ((baselines - returns).square() * alive).sum() / alive.sum()
     return reinforce, baseline
