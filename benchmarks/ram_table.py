@@ -4,8 +4,9 @@ and the baselines on the same canvases, as markdown.
     python benchmarks/ram_table.py
 
 Reads benchmarks/results/ram_<row>.json (written by ram_row.py), fc_<task>.json and
-cnn_<task>.json (benchmarks/train.py); a row or baseline not yet run says so. Prints the two
-tables that docs/ram.md shows.
+cnn_<task>.json (benchmarks/train.py), and the ablation probes'
+benchmarks/results/logs/ram_probes/c100_ablation_<name>.json (benchmarks/ram_probe.py); a row,
+baseline or probe not yet run says so. Prints the three tables that docs/ram.md shows.
 """
 
 from __future__ import annotations
@@ -23,9 +24,38 @@ TASKS = {
 }
 
 
+PROBES = RESULTS / "logs" / "ram_probes"
+# Each probe changes one part of configs/ram/cluttered100_8g.yaml, trained 32 epochs (docs/ram.md,
+# "Ablation of the recipe"); the table gives the --set options each probe recorded.
+ABLATIONS = {
+    "base": "none",
+    "std_fixed": "the policy's std fixed at 0.1 (as in the paper; no anneal)",
+    "std_learned": "the policy's std learned from 0.2, floored at 0.05",
+    "core_rnn": "the paper's rectifier core instead of the LSTM",
+    "baseline_constant": "a constant baseline instead of b_t from the core's state",
+    "reinforce0.03": "the REINFORCE term's weight 0.03 (base: 0.1)",
+    "reinforce0.3": "the REINFORCE term's weight 0.3 (base: 0.1)",
+    "lr_constant": "a constant learning rate (base: cosine)",
+    "curriculum": "16 epochs on translated100, then 16 on cluttered100 (trainer.init_from)",
+}
+
+
 def read(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def ablation_line(name: str) -> str:
+    path = PROBES / f"c100_ablation_{name}.json"
+    head = f"| `c100_ablation_{name}` | {ABLATIONS[name]} |"
+    if not path.exists():
+        return head + " not run yet | | |"
+    found = json.loads(path.read_text())
+    sets = " ".join(f"`{c}`" for c in found["changes"] if not c.startswith("trainer.max_epochs"))
+    m = found["metrics"]
+    return (
+        f"{head} {sets or 'none'} | {m['best_val_error_pct']:.2f}% | {m['val_hit_rate_pct']:.1f}% |"
+    )
 
 
 def row_line(row: str) -> str:
@@ -67,6 +97,11 @@ def main() -> None:
     print("| --- | --- | --- |")
     for task, label in TASKS.items():
         print(f"| {label} | {baseline_cell(f'fc_{task}')} | {baseline_cell(f'cnn_{task}')} |")
+    print()
+    print("| probe | change | --set | best val error | val hit rate |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in ABLATIONS:
+        print(ablation_line(name))
 
 
 if __name__ == "__main__":

@@ -308,5 +308,7 @@ def test_episode_reinforce_normalises_advantages_over_live_steps_only():
     spread = torch.tensor([0.5, 0.75, -0.5]).std()  # the three live advantages
     assert scaled.item() == pytest.approx(plain.item() / spread.item(), rel=1e-5)
     assert fit_scaled.item() == pytest.approx(fit.item())  # b_t's fit is not rescaled
-    one, _ = episode_reinforce(log_probs[:1, :1], returns[:1, :1], baselines[:1, :1], normalise=True)
+    one, _ = episode_reinforce(
+        log_probs[:1, :1], returns[:1, :1], baselines[:1, :1], normalise=True
+    )
     assert one.item() == pytest.approx(-0.5)  # a single step has no spread and stays as it is
