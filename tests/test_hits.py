@@ -80,3 +80,31 @@ def test_task_batches_know_where_their_digits_are():
     assert (fixed.images[torch.arange(5), y, x] == 255).all()
     mnist = TaskBatches(digits, torch.zeros(5, dtype=torch.long), get_task("mnist"), fixed_seed=0)
     assert mnist.centres.tolist() == [[14.0, 14.0]] * 5
+
+
+def test_offsets_measure_each_finest_window_from_the_centre():
+    from foveate.reports.hits import glimpse_offsets
+
+    boxes = torch.tensor([[[40, 40, 52, 52], [0, 0, 100, 100]], [[10, 20, 22, 32], [0, 0, 9, 9]]])
+    model = PlacedWindows(boxes)
+    centres = torch.tensor([[46.0, 46.0], [16.0, 30.0]])
+    offsets, half, logits = glimpse_offsets(model, torch.zeros(2, 1, 100, 100), centres)
+    assert offsets.tolist() == [[[0.0, 0.0], [-30.0, -20.0]], [[30.0, 16.0], [0.0, -4.0]]]
+    assert (half == 6).all() and logits.shape == (2, 10)
+    # the same rule as the hit rate: covered where |offset| <= half in both axes
+    covered = (offsets.abs() <= half).all(-1)[:, 1:]
+    hits, _ = glimpse_hits(model, torch.zeros(2, 1, 100, 100), centres)
+    assert covered.any(1).tolist() == hits.tolist()
+
+
+def test_a_greedy_path_follows_the_policy_mean_and_a_sampled_one_does_not():
+    from foveate.models.ram import RecurrentAttentionModel
+    from foveate.reports.hits import glimpse_offsets
+
+    torch.manual_seed(0)
+    model = RecurrentAttentionModel(glimpses=3, location_std=0.3).eval()
+    images, centres = torch.rand(4, 1, 28, 28), torch.full((4, 2), 14.0)
+    greedy = [glimpse_offsets(model, images, centres, greedy=True)[0] for _ in range(2)]
+    sampled = [glimpse_offsets(model, images, centres)[0] for _ in range(2)]
+    assert torch.equal(greedy[0], greedy[1])
+    assert not torch.equal(sampled[0], sampled[1])

@@ -60,3 +60,29 @@ def hit_rate(
         "hit_rate_wrong_pct": pct(~right),
         "episode_error_pct": 100 * (~right).float().mean().item(),
     }
+
+
+@torch.no_grad()
+def glimpse_offsets(
+    model: nn.Module, images: Tensor, centres: Tensor, *, greedy: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Where each glimpse's finest window lies from the object, for telling near misses from
+    glimpses that look elsewhere.
+
+    images (B, C, H, W); centres (B, 2) pixel (x, y). ``greedy`` follows the policy's mean
+    (zero noise) instead of sampling, for a model that is ``Stochastic``.
+    Returns (offsets (B, T, 2): the finest window's centre minus the object's centre, in
+    pixels; half_sizes (B, T, 2): half the finest window's width and height, so a glimpse
+    covers the centre where |offset| <= half_size in both; logits (B, classes)).
+    """
+    if not isinstance(model, Attends):
+        raise TypeError(f"{type(model).__name__} does not say where it looked (no attended())")
+    draws = ()
+    if isinstance(model, Stochastic):
+        noise = model.sample_noise(images)
+        draws = (torch.zeros_like(noise) if greedy else noise,)
+    output = model(images, *draws)
+    finest = model.attended(images, output).outlines[:, :, 0]  # (B, T, 4, 2)
+    low, high = finest.amin(-2), finest.amax(-2)
+    offsets = (low + high) / 2 - centres[:, None, :].to(finest.dtype)
+    return offsets, (high - low) / 2, output.logits

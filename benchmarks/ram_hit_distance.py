@@ -1,0 +1,112 @@
+"""How far a trained RAM's glimpses land from the digit, on the validation canvases.
+
+    cd benchmarks && python ram_hit_distance.py ../runs/bench-ram_cluttered100_8g-seed0/checkpoints/best.ckpt \
+        --name cluttered100_8g --data-dir ../../shared/data/mnist
+
+The hit rate (``foveate.reports.hits``) says whether a glimpse of the episode's second half
+covers the digit's centre with its finest window; this says, for the canvases it misses, by how
+much: a few pixels (the policy found the digit and the finest window sits beside its centre) or
+far (it looks elsewhere). For each path, sampled as in the hit rate and greedy (the policy's
+mean), it measures the Chebyshev distance in pixels from each glimpse's finest window centre
+to the digit's centre and bins, per canvas, the nearest glimpse of the second half. Validation
+canvases only (held-out training digits): it is for choosing what to change. Writes
+benchmarks/results/logs/ram_hit_distance/<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from common import RESULTS, load_run, machine
+
+from foveate.reports.hits import glimpse_offsets
+
+OUT = RESULTS / "logs" / "ram_hit_distance"
+EDGES = (1.0, 1.5, 2.0, 4.0, 8.0)  # in finest-window half-widths: 1 is a hit
+
+
+def measure(model, images, labels, centres, *, greedy: bool, batch_size: int = 500) -> dict:
+    offsets, halves, right = [], [], []
+    for start in range(0, len(labels), batch_size):
+        batch = images[start : start + batch_size][:, None].float() / 255
+        offset, half, logits = glimpse_offsets(
+            model, batch, centres[start : start + batch_size], greedy=greedy
+        )
+        offsets.append(offset)
+        halves.append(half)
+        right.append(logits.argmax(-1) == labels[start : start + batch_size])
+    offset, half, right = torch.cat(offsets), torch.cat(halves), torch.cat(right)
+    T = offset.shape[1]
+    # in half-widths, so 1 is the edge of the finest window whatever the retina's size
+    distance = (offset.abs() / half).amax(-1)  # (N, T)
+    nearest = distance[:, T // 2 :].amin(1)  # (N,)
+    bins, low = {}, -1.0
+    for edge in (*EDGES, float("inf")):
+        name = f"within_{edge:g}" if edge != float("inf") else f"beyond_{EDGES[-1]:g}"
+        bins[name] = round(100 * ((nearest > low) & (nearest <= edge)).float().mean().item(), 2)
+        low = edge
+    missed = nearest > 1
+    return {
+        "hit_rate_pct": round(100 * (~missed).float().mean().item(), 2),
+        "error_pct": round(100 * (~right).float().mean().item(), 2),
+        "nearest_later_glimpse_pct_by_half_widths": bins,
+        "median_nearest_of_misses_px": (
+            round((nearest[missed] * half[missed, 0, 0]).median().item(), 1)
+            if missed.any()
+            else None
+        ),
+        "covers_centre_pct_by_step": [
+            round(100 * (distance[:, t] <= 1).float().mean().item(), 1) for t in range(T)
+        ],
+        "error_pct_when_missed": round(100 * (~right[missed]).float().mean().item(), 2)
+        if missed.any()
+        else None,
+        "error_pct_when_hit": round(100 * (~right[~missed]).float().mean().item(), 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("--name", required=True, help="the record's name, e.g. the table row")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    started = time.perf_counter()
+    model, config, data = load_run(args.checkpoint, data_dir=args.data_dir, stage="fit")
+    val = data.datasets["val"]
+    paths = {
+        path: measure(model, val.images, val.labels, val.centres, greedy=path == "greedy")
+        for path in ("sampled", "greedy")
+    }
+    record = {
+        "metrics": paths,
+        "checkpoint": args.checkpoint,
+        "command": f"cd benchmarks && python ram_hit_distance.py {args.checkpoint} --name {args.name}",
+        "seed": args.seed,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        "notes": (
+            f"{len(val.labels)} validation canvases of {config.data['task']}, one episode per path. "
+            "Distances in the finest window's half-widths (Chebyshev, centre to digit centre): "
+            "<= 1 covers the centre (a hit). nearest_later_glimpse: the nearest glimpse of the "
+            "episode's second half, per canvas, binned by the upper edge. greedy: the policy's "
+            "mean at every step (no exploration noise), so the core sees other glimpses too."
+        ),
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"{args.name}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(json.dumps(paths, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
