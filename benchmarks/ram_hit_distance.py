@@ -29,17 +29,21 @@ EDGES = (1.0, 1.5, 2.0, 4.0, 8.0)  # in finest-window half-widths: 1 is a hit
 
 
 def measure(model, images, labels, centres, *, greedy: bool, batch_size: int = 500) -> dict:
-    offsets, halves, right = [], [], []
+    offsets, halves, step_logits, locations = [], [], [], []
     for start in range(0, len(labels), batch_size):
         batch = images[start : start + batch_size][:, None].float() / 255
-        offset, half, logits = glimpse_offsets(
+        offset, half, output = glimpse_offsets(
             model, batch, centres[start : start + batch_size], greedy=greedy
         )
         offsets.append(offset)
         halves.append(half)
-        right.append(logits.argmax(-1) == labels[start : start + batch_size])
-    offset, half, right = torch.cat(offsets), torch.cat(halves), torch.cat(right)
+        step_logits.append(output.step_logits)
+        locations.append(output.locations)
+    offset, half = torch.cat(offsets), torch.cat(halves)
+    step_logits, locations = torch.cat(step_logits), torch.cat(locations)  # (N, T, C), (N, T, 2)
+    right = step_logits[:, -1].argmax(-1) == labels
     T = offset.shape[1]
+    true_class = step_logits.softmax(-1).gather(2, labels[:, None, None].expand(-1, T, 1))[..., 0]
     # in half-widths, so 1 is the edge of the finest window whatever the retina's size
     distance = (offset.abs() / half).amax(-1)  # (N, T)
     nearest = distance[:, T // 2 :].amin(1)  # (N,)
@@ -48,7 +52,7 @@ def measure(model, images, labels, centres, *, greedy: bool, batch_size: int = 5
         name = f"within_{edge:g}" if edge != float("inf") else f"beyond_{EDGES[-1]:g}"
         bins[name] = round(100 * ((nearest > low) & (nearest <= edge)).float().mean().item(), 2)
         low = edge
-    missed = nearest > 1
+    missed, far = nearest > 1, nearest > 2
     return {
         "hit_rate_pct": round(100 * (~missed).float().mean().item(), 2),
         "error_pct": round(100 * (~right).float().mean().item(), 2),
@@ -65,6 +69,41 @@ def measure(model, images, labels, centres, *, greedy: bool, batch_size: int = 5
         if missed.any()
         else None,
         "error_pct_when_hit": round(100 * (~right[~missed]).float().mean().item(), 2),
+        "hit_rate_pct_by_class": [
+            round(100 * (nearest[labels == k] <= 1).float().mean().item(), 1)
+            for k in range(step_logits.shape[-1])
+        ],
+        # the canvases whose nearest later glimpse is beyond twice the half-width: which
+        # digits, how sure the model already was when the second half began, and where it looked
+        "far_misses": {
+            "pct": round(100 * far.float().mean().item(), 2),
+            "count_by_class": torch.bincount(labels[far], minlength=step_logits.shape[-1]).tolist(),
+            "true_class_probability_by_step": [
+                round(p, 3) for p in true_class[far].mean(0).tolist()
+            ],
+            "later_locations_mean_xy": [
+                round(v, 2) for v in locations[far][:, T // 2 :].mean((0, 1)).tolist()
+            ],
+            **most_common(far, labels, true_class, locations),
+        },
+    }
+
+
+def most_common(far: torch.Tensor, labels, true_class, locations) -> dict:
+    """The same for the far misses of the class that has most of them."""
+    if not far.any():
+        return {}
+    k = torch.bincount(labels[far]).argmax().item()
+    among = far & (labels == k)
+    T = locations.shape[1]
+    return {
+        "most_common_class": k,
+        "its_true_class_probability_by_step": [
+            round(p, 3) for p in true_class[among].mean(0).tolist()
+        ],
+        "its_later_locations_mean_xy": [
+            round(v, 2) for v in locations[among][:, T // 2 :].mean((0, 1)).tolist()
+        ],
     }
 
 
@@ -98,7 +137,10 @@ def main() -> None:
             "Distances in the finest window's half-widths (Chebyshev, centre to digit centre): "
             "<= 1 covers the centre (a hit). nearest_later_glimpse: the nearest glimpse of the "
             "episode's second half, per canvas, binned by the upper edge. greedy: the policy's "
-            "mean at every step (no exploration noise), so the core sees other glimpses too."
+            "mean at every step (no exploration noise), so the core sees other glimpses too. "
+            "far_misses: canvases whose nearest later glimpse lies beyond 2 half-widths; "
+            "later_locations_mean_xy in the model's normalised coordinates (-1 to 1, x right, "
+            "y down)."
         ),
     }
     OUT.mkdir(parents=True, exist_ok=True)

@@ -88,9 +88,9 @@ def test_offsets_measure_each_finest_window_from_the_centre():
     boxes = torch.tensor([[[40, 40, 52, 52], [0, 0, 100, 100]], [[10, 20, 22, 32], [0, 0, 9, 9]]])
     model = PlacedWindows(boxes)
     centres = torch.tensor([[46.0, 46.0], [16.0, 30.0]])
-    offsets, half, logits = glimpse_offsets(model, torch.zeros(2, 1, 100, 100), centres)
+    offsets, half, output = glimpse_offsets(model, torch.zeros(2, 1, 100, 100), centres)
     assert offsets.tolist() == [[[0.0, 0.0], [-30.0, -20.0]], [[30.0, 16.0], [0.0, -4.0]]]
-    assert (half == 6).all() and logits.shape == (2, 10)
+    assert (half == 6).all() and output.logits.shape == (2, 10)
     # the same rule as the hit rate: covered where |offset| <= half in both axes
     covered = (offsets.abs() <= half).all(-1)[:, 1:]
     hits, _ = glimpse_hits(model, torch.zeros(2, 1, 100, 100), centres)

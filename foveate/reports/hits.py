@@ -65,7 +65,7 @@ def hit_rate(
 @torch.no_grad()
 def glimpse_offsets(
     model: nn.Module, images: Tensor, centres: Tensor, *, greedy: bool = False
-) -> tuple[Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, object]:
     """Where each glimpse's finest window lies from the object, for telling near misses from
     glimpses that look elsewhere.
 
@@ -73,7 +73,8 @@ def glimpse_offsets(
     (zero noise) instead of sampling, for a model that is ``Stochastic``.
     Returns (offsets (B, T, 2): the finest window's centre minus the object's centre, in
     pixels; half_sizes (B, T, 2): half the finest window's width and height, so a glimpse
-    covers the centre where |offset| <= half_size in both; logits (B, classes)).
+    covers the centre where |offset| <= half_size in both; the model's output for the same
+    episode).
     """
     if not isinstance(model, Attends):
         raise TypeError(f"{type(model).__name__} does not say where it looked (no attended())")
@@ -85,4 +86,4 @@ def glimpse_offsets(
     finest = model.attended(images, output).outlines[:, :, 0]  # (B, T, 4, 2)
     low, high = finest.amin(-2), finest.amax(-2)
     offsets = (low + high) / 2 - centres[:, None, :].to(finest.dtype)
-    return offsets, (high - low) / 2, output.logits
+    return offsets, (high - low) / 2, output
