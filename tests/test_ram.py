@@ -172,6 +172,37 @@ def test_step_rewards_sum_from_each_glimpse_on_known_answer():
     assert every.item() == pytest.approx(-torch.log(probs).mean().item(), abs=1e-5)
 
 
+def test_a_capped_reward_stops_paying_for_certainty():
+    """Answers giving the true class 0.2, 0.95, 0.999 with the cap at 0.9: the locations earn
+    0.2 + 0.9 + 0.9, 0.9 + 0.9 and 0.9."""
+    probs = torch.tensor([[0.2, 0.95, 0.999]])
+    true, other = probs.log(), ((1 - probs) / 9).log()
+    step_logits = torch.cat([true[..., None], other[..., None].expand(1, 3, 9)], -1)
+    output = RamOutput(
+        logits=step_logits[:, -1],
+        step_logits=step_logits,
+        locations=torch.zeros(1, 3, 2),
+        log_probs=torch.ones(1, 3),
+        baselines=torch.zeros(1, 3),
+    )
+    loss = hybrid_loss(
+        output,
+        torch.tensor([0]),
+        reward="step_probability",
+        reward_cap=0.9,
+        classify_every_step=True,
+    )
+    assert loss.reinforce.item() == pytest.approx(-(2.0 + 1.8 + 0.9), abs=1e-5)
+    with pytest.raises(ValueError, match="reward_cap must be"):
+        RecurrentAttentionModel(reward="probability", reward_cap=0)
+    with pytest.raises(ValueError, match="0 or 1"):
+        RecurrentAttentionModel(reward_cap=0.9)
+    capped = RecurrentAttentionModel(
+        glimpses=2, reward="step_probability", classify_every_step=True, reward_cap=0.9
+    )
+    assert capped.loss(capped(torch.rand(2, 1, 28, 28)), torch.tensor([1, 2])).total.isfinite()
+
+
 def test_step_rewards_need_every_step_classified():
     with pytest.raises(ValueError, match="classify_every_step"):
         RecurrentAttentionModel(reward="step_probability")

@@ -352,6 +352,9 @@ class RecurrentAttentionModel(nn.Module):
             graded reward); 'step_probability', that probability after every glimpse, each
             glimpse's location credited with the sum of those from its own glimpse on (needs
             ``classify_every_step``).
+        reward_cap: a probability reward is min(p, reward_cap): once the answer is this sure,
+            a glimpse that keeps clear of clutter earns no more than one on the digit (1: no
+            cap).
         classify_every_step: train the action network on the state after every glimpse, not
             only the last (the mean cross-entropy over the steps); the answer is still the
             last step's.
@@ -381,6 +384,7 @@ class RecurrentAttentionModel(nn.Module):
         policy_to_core: bool = False,
         baseline: Literal["state", "constant"] = "state",
         reward: Literal["correct", "probability", "step_probability"] = "correct",
+        reward_cap: float = 1.0,
         classify_every_step: bool = False,
         reinforce_weight: float = 1.0,
     ) -> None:
@@ -400,11 +404,16 @@ class RecurrentAttentionModel(nn.Module):
                 "reward 'step_probability' rewards every glimpse by the action network's answer "
                 "after it: set classify_every_step too"
             )
+        if not 0 < reward_cap <= 1:
+            raise ValueError(f"reward_cap must be in (0, 1], got {reward_cap}")
+        if reward_cap < 1 and reward == "correct":
+            raise ValueError("reward_cap caps a probability reward; reward 'correct' is 0 or 1")
         if reinforce_weight < 0:
             raise ValueError(f"reinforce_weight must be non-negative, got {reinforce_weight}")
         self.glimpses, self.patch_size, self.scales = glimpses, patch_size, scales
         self.num_classes = num_classes
-        self.reward, self.reinforce_weight = reward, reinforce_weight
+        self.reward, self.reward_cap = reward, reward_cap
+        self.reinforce_weight = reinforce_weight
         self.classify_every_step = classify_every_step
         self.glimpse_network = GlimpseNetwork(
             patch_size=patch_size,
@@ -528,6 +537,7 @@ class RecurrentAttentionModel(nn.Module):
             output,
             targets,
             reward=self.reward,
+            reward_cap=self.reward_cap,
             reinforce_weight=self.reinforce_weight,
             classify_every_step=self.classify_every_step,
         )
@@ -548,6 +558,7 @@ def hybrid_loss(
     targets: Tensor,
     *,
     reward: Literal["correct", "probability", "step_probability"] = "correct",
+    reward_cap: float = 1.0,
     reinforce_weight: float = 1.0,
     classify_every_step: bool = False,
 ) -> RamLoss:
@@ -563,6 +574,7 @@ def hybrid_loss(
         reward: 'correct' ([1]), 'probability' (the true class's final probability) or
             'step_probability' (its probability after each glimpse; the location of glimpse t
             earns the sum over steps t..T-1). Rewards are detached.
+        reward_cap: a probability reward is min(p, reward_cap).
         reinforce_weight: the weight of the REINFORCE term in ``total``.
         classify_every_step: the cross-entropy averaged over every step's answer, not only
             the last one's.
@@ -580,6 +592,7 @@ def hybrid_loss(
     else:
         probs = output.step_logits.detach().float().softmax(-1)  # (B, T, C)
         true_class = probs.gather(2, targets[:, None, None].expand(B, T, 1)).squeeze(2)
+        true_class = true_class.clamp(max=reward_cap)
         if reward == "probability":
             returns = true_class[:, -1:].expand(B, T)
         else:  # the sum of the rewards from step t on: a reversed cumulative sum
