@@ -8,10 +8,26 @@ later ones should have found it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from foveate.models.interface import Attends, Stochastic, points_inside
+
+
+def finest_windows(model: nn.Module, images: Tensor, *, greedy: bool = False) -> tuple[Tensor, Any]:
+    """One episode over images (B, C, H, W): the finest window of each glimpse as its corners
+    (B, T, 4, 2) in pixel (x, y), and the model's output. ``greedy``: zero noise for a model
+    that is ``Stochastic`` (the policy's mean), instead of a draw."""
+    if not isinstance(model, Attends):
+        raise TypeError(f"{type(model).__name__} does not say where it looked (no attended())")
+    draws = ()
+    if isinstance(model, Stochastic):
+        noise = model.sample_noise(images)
+        draws = (torch.zeros_like(noise) if greedy else noise,)
+    output = model(images, *draws)
+    return model.attended(images, output).outlines[:, :, 0], output
 
 
 @torch.no_grad()
@@ -21,11 +37,7 @@ def glimpse_hits(model: nn.Module, images: Tensor, centres: Tensor) -> tuple[Ten
 
     Returns (hits (B,) bool, the class logits (B, classes) of the same episode).
     """
-    if not isinstance(model, Attends):
-        raise TypeError(f"{type(model).__name__} does not say where it looked (no attended())")
-    draws = (model.sample_noise(images),) if isinstance(model, Stochastic) else ()
-    output = model(images, *draws)
-    finest = model.attended(images, output).outlines[:, :, 0]  # (B, T, 4, 2)
+    finest, output = finest_windows(model, images)
     later = finest[:, finest.shape[1] // 2 :]
     hits = points_inside(later, centres[:, None, :].to(later.dtype)).any(1)
     return hits, output.logits
@@ -65,7 +77,7 @@ def hit_rate(
 @torch.no_grad()
 def glimpse_offsets(
     model: nn.Module, images: Tensor, centres: Tensor, *, greedy: bool = False
-) -> tuple[Tensor, Tensor, object]:
+) -> tuple[Tensor, Tensor, Any]:
     """Where each glimpse's finest window lies from the object, for telling near misses from
     glimpses that look elsewhere.
 
@@ -76,14 +88,7 @@ def glimpse_offsets(
     covers the centre where |offset| <= half_size in both; the model's output for the same
     episode).
     """
-    if not isinstance(model, Attends):
-        raise TypeError(f"{type(model).__name__} does not say where it looked (no attended())")
-    draws = ()
-    if isinstance(model, Stochastic):
-        noise = model.sample_noise(images)
-        draws = (torch.zeros_like(noise) if greedy else noise,)
-    output = model(images, *draws)
-    finest = model.attended(images, output).outlines[:, :, 0]  # (B, T, 4, 2)
+    finest, output = finest_windows(model, images, greedy=greedy)
     low, high = finest.amin(-2), finest.amax(-2)
     offsets = (low + high) / 2 - centres[:, None, :].to(finest.dtype)
     return offsets, (high - low) / 2, output
