@@ -149,19 +149,26 @@ def test_a_constant_baseline_is_one_number():
     assert torch.equal(out.baselines, torch.zeros(4, 2))
 
 
+def episode_answering(probs):
+    """A one-image episode whose answer after glimpse t gives class 0 (the true one) probs[0, t]
+    and the other nine classes the rest evenly; log pi is 1 at every step, the baselines 0."""
+    T = probs.shape[1]
+    true, other = probs.log(), ((1 - probs) / 9).log()
+    step_logits = torch.cat([true[..., None], other[..., None].expand(1, T, 9)], -1)
+    return RamOutput(
+        logits=step_logits[:, -1],
+        step_logits=step_logits,
+        locations=torch.zeros(1, T, 2),
+        log_probs=torch.ones(1, T),
+        baselines=torch.zeros(1, T),
+    )
+
+
 def test_step_rewards_sum_from_each_glimpse_on_known_answer():
     """Three glimpses whose answers give the true class 0.2, 0.5, 0.9: the locations earn
     1.6, 1.4 and 0.9, so with zero baselines REINFORCE is -(1.6 + 1.4 + 0.9) * log pi."""
     probs = torch.tensor([[0.2, 0.5, 0.9]])
-    true, other = probs.log(), ((1 - probs) / 9).log()
-    step_logits = torch.cat([true[..., None], other[..., None].expand(1, 3, 9)], -1)  # class 0
-    output = RamOutput(
-        logits=step_logits[:, -1],
-        step_logits=step_logits,
-        locations=torch.zeros(1, 3, 2),
-        log_probs=torch.ones(1, 3),
-        baselines=torch.zeros(1, 3),
-    )
+    output = episode_answering(probs)
     targets = torch.tensor([0])
     loss = hybrid_loss(output, targets, reward="step_probability", classify_every_step=True)
     assert loss.reinforce.item() == pytest.approx(-(1.6 + 1.4 + 0.9), abs=1e-5)
@@ -175,16 +182,7 @@ def test_step_rewards_sum_from_each_glimpse_on_known_answer():
 def test_a_capped_reward_stops_paying_for_certainty():
     """Answers giving the true class 0.2, 0.95, 0.999 with the cap at 0.9: the locations earn
     0.2 + 0.9 + 0.9, 0.9 + 0.9 and 0.9."""
-    probs = torch.tensor([[0.2, 0.95, 0.999]])
-    true, other = probs.log(), ((1 - probs) / 9).log()
-    step_logits = torch.cat([true[..., None], other[..., None].expand(1, 3, 9)], -1)
-    output = RamOutput(
-        logits=step_logits[:, -1],
-        step_logits=step_logits,
-        locations=torch.zeros(1, 3, 2),
-        log_probs=torch.ones(1, 3),
-        baselines=torch.zeros(1, 3),
-    )
+    output = episode_answering(torch.tensor([[0.2, 0.95, 0.999]]))
     loss = hybrid_loss(
         output,
         torch.tensor([0]),
