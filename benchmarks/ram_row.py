@@ -2,12 +2,14 @@
 
     python benchmarks/ram_row.py cluttered100_8g --seed 0 --threads 1 --data-dir ../shared/data/mnist
     python benchmarks/ram_row.py cluttered100_8g --seed 0 --resume     # after a stop
+    python benchmarks/ram_row.py cluttered100_8g --seed 0 --from-probe c100_reward_cap0.9
 
 Trains ``configs/ram/<row>.yaml`` (``mnist.yaml`` for MNIST with 6 glimpses) with the seed, chooses the checkpoint on the 5,000 validation
 digits, and tests it once on the task's 10,000 fixed test canvases: the error with one glimpse
 path per image (M = 1, the paper's measure) and with M = 10 beside it, and the glimpse hit rate
 (``foveate.reports.hits``: a glimpse of the second half whose finest patch covers the digit's
-centre). Each seed's record goes to benchmarks/results/logs/ram_rows/ram_<row>_seed<k>.json
+centre). --from-probe tests, as the seed, a probe (benchmarks/ram_probe.py) that trained the
+row's config in full, checkpoint chosen on validation like the row's own. Each seed's record goes to benchmarks/results/logs/ram_rows/ram_<row>_seed<k>.json
 (with its metrics.csv); then every seed recorded so far is summed up in
 benchmarks/results/ram_<row>.json: the mean error over seeds and its sample standard deviation.
 """
@@ -29,6 +31,7 @@ from foveate.training.fit import evaluate, train_and_test
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = RESULTS / "logs" / "ram_rows"
+PROBES = RESULTS / "logs" / "ram_probes"
 PAPER = {  # Mnih et al. 2014, tables 1-2 (cluttered 100x100 as cited in DRAW's table 1)
     "mnist_6g": 1.12,
     "mnist_7g": 1.07,
@@ -61,28 +64,105 @@ def one_seed(row: str, args: argparse.Namespace) -> dict:
     data = {"data_dir": args.data_dir} if args.data_dir else {}
     config = config.updated({"data": data, "trainer": trainer})
     summary = train_and_test(config, run_dir, resume=args.resume)
+    trained = {k: summary[k] for k in ("best_val_error_pct", "epochs", "train_images_per_s")}
+    return tested(
+        row,
+        args.seed,
+        summary["best_checkpoint"],
+        config,
+        trained={
+            **trained,
+            "wall_s": summary["wall_s"],
+            "test_error_pct": summary["test_error_pct"],
+        },
+        metrics_csv=run_dir / "metrics.csv",
+        resumed=bool(args.resume),
+    )
+
+
+def from_probe(row: str, args: argparse.Namespace) -> dict:
+    """A seed of the row from a finished probe that trained exactly the row's config."""
+    probe = json.loads((PROBES / f"{args.from_probe}.json").read_text())
+    config = RunConfig.from_dict(probe["config"])
+    wanted = RunConfig.from_yaml(config_path(row))
+    for section in ("model", "model_args", "optim"):
+        if config.as_dict()[section] != wanted.as_dict()[section]:
+            raise SystemExit(
+                f"probe {args.from_probe} trained another {section} than {row}'s config"
+            )
+    same_data = {k: v for k, v in config.data.items() if k != "data_dir"} == wanted.data
+    if not same_data or config.trainer.get("max_epochs") != wanted.trainer.get("max_epochs"):
+        raise SystemExit(
+            f"probe {args.from_probe} trained other data or epochs than {row}'s config"
+        )
+    if config.trainer.get("seed", 0) != args.seed:
+        raise SystemExit(f"probe {args.from_probe} ran seed {config.trainer.get('seed', 0)}")
+    if probe["metrics"]["epochs"] < wanted.trainer["max_epochs"]:
+        raise SystemExit(f"probe {args.from_probe} stopped before its last epoch")
+    if args.data_dir:
+        config = config.updated({"data": {"data_dir": args.data_dir}})
+    checkpoint = ROOT / "runs" / f"probe-{args.from_probe}" / "checkpoints" / "best.ckpt"
+    data = {"data_dir": args.data_dir} if args.data_dir else None
+    m1 = evaluate(checkpoint, eval_samples=1, data_overrides=data)
+    metrics = probe["metrics"]
+    return tested(
+        row,
+        args.seed,
+        str(checkpoint),
+        config,
+        trained={
+            "best_val_error_pct": metrics["best_val_error_pct"],
+            "epochs": metrics["epochs"],
+            "train_images_per_s": metrics["train_images_per_s"],
+            "wall_s": probe["wall_s"],
+            "test_error_pct": m1["test_error_pct"],
+        },
+        metrics_csv=PROBES / f"{args.from_probe}.metrics.csv",
+        resumed=False,
+        trained_by=f"python benchmarks/ram_probe.py {args.from_probe} ("
+        + " ".join(probe["changes"])
+        + ")",
+    )
+
+
+def tested(
+    row: str,
+    seed: int,
+    checkpoint: str,
+    config: RunConfig,
+    *,
+    trained: dict,
+    metrics_csv: Path,
+    resumed: bool,
+    **more,
+) -> dict:
+    """The seed's record: M = 10 and the hit rate beside the training's M = 1 test."""
     started = time.perf_counter()
-    more = evaluate(summary["best_checkpoint"], eval_samples=10)
-    model, _, module = load_run(summary["best_checkpoint"], stage="test")
+    data_dir = config.data.get("data_dir")
+    m10 = evaluate(
+        checkpoint, eval_samples=10, data_overrides={"data_dir": data_dir} if data_dir else None
+    )
+    model, _, module = load_run(checkpoint, data_dir=data_dir, stage="test")
     test = module.datasets["test"]
     hits = hit_rate(model, test.images, test.labels, test.centres)
     record = {
         "row": row,
-        "seed": args.seed,
-        "test_error_pct": round(summary["test_error_pct"], 3),
-        "test_error_pct_M10": round(more["test_error_pct"], 3),
-        "best_val_error_pct": round(summary["best_val_error_pct"], 3),
+        "seed": seed,
+        "test_error_pct": round(trained["test_error_pct"], 3),
+        "test_error_pct_M10": round(m10["test_error_pct"], 3),
+        "best_val_error_pct": round(trained["best_val_error_pct"], 3),
         **{k: round(v, 2) for k, v in hits.items()},
-        "epochs": summary["epochs"],
-        "train_images_per_s": round(summary["train_images_per_s"], 1),
-        "wall_s": round(summary["wall_s"] + time.perf_counter() - started, 1),
-        "resumed": bool(args.resume),
+        "epochs": trained["epochs"],
+        "train_images_per_s": round(trained["train_images_per_s"], 1),
+        "wall_s": round(trained["wall_s"] + time.perf_counter() - started, 1),
+        "resumed": resumed,
         "max_minutes": config.trainer_settings().max_minutes,
+        **more,
         "config": config.as_dict(),
     }
     ROWS.mkdir(parents=True, exist_ok=True)
-    (ROWS / f"ram_{row}_seed{args.seed}.json").write_text(json.dumps(record, indent=2) + "\n")
-    shutil.copy(run_dir / "metrics.csv", ROWS / f"ram_{row}_seed{args.seed}.metrics.csv")
+    (ROWS / f"ram_{row}_seed{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
+    shutil.copy(metrics_csv, ROWS / f"ram_{row}_seed{seed}.metrics.csv")
     return record
 
 
@@ -142,6 +222,9 @@ def main() -> None:
     parser.add_argument("--data-dir", help="the dataset's directory (default: as foveate train)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument(
+        "--from-probe", metavar="NAME", help="test a probe that trained the row's config in full"
+    )
+    parser.add_argument(
         "--max-minutes", type=float, help="another training budget than the config's (say so)"
     )
     parser.add_argument(
@@ -149,7 +232,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if not args.summarise_only:
-        record = one_seed(args.row, args)
+        record = from_probe(args.row, args) if args.from_probe else one_seed(args.row, args)
         print(json.dumps({k: v for k, v in record.items() if k != "config"}))
     print(f"wrote {summarise(args.row)}")
 
