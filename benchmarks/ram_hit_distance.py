@@ -78,14 +78,23 @@ def measure(model, images, labels, centres, *, greedy: bool, batch_size: int = 5
         "far_misses": {
             "pct": round(100 * far.float().mean().item(), 2),
             "count_by_class": torch.bincount(labels[far], minlength=step_logits.shape[-1]).tolist(),
-            "true_class_probability_by_step": [
-                round(p, 3) for p in true_class[far].mean(0).tolist()
-            ],
-            "later_locations_mean_xy": [
-                round(v, 2) for v in locations[far][:, T // 2 :].mean((0, 1)).tolist()
-            ],
+            **sureness_and_place(far, true_class, locations),
             **most_common(far, labels, true_class, locations),
         },
+    }
+
+
+def sureness_and_place(among: torch.Tensor, true_class, locations, prefix: str = "") -> dict:
+    """For the canvases ``among`` (N,) bool: the true class's mean probability after each
+    glimpse, and the mean location of the episode's second half."""
+    T = locations.shape[1]
+    return {
+        f"{prefix}true_class_probability_by_step": [
+            round(p, 3) for p in true_class[among].mean(0).tolist()
+        ],
+        f"{prefix}later_locations_mean_xy": [
+            round(v, 2) for v in locations[among][:, T // 2 :].mean((0, 1)).tolist()
+        ],
     }
 
 
@@ -95,16 +104,7 @@ def most_common(far: torch.Tensor, labels, true_class, locations) -> dict:
         return {}
     k = torch.bincount(labels[far]).argmax().item()
     among = far & (labels == k)
-    T = locations.shape[1]
-    return {
-        "most_common_class": k,
-        "its_true_class_probability_by_step": [
-            round(p, 3) for p in true_class[among].mean(0).tolist()
-        ],
-        "its_later_locations_mean_xy": [
-            round(v, 2) for v in locations[among][:, T // 2 :].mean((0, 1)).tolist()
-        ],
-    }
+    return {"most_common_class": k, **sureness_and_place(among, true_class, locations, "its_")}
 
 
 def main() -> None:

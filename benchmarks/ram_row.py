@@ -9,8 +9,9 @@ digits, and tests it once on the task's 10,000 fixed test canvases: the error wi
 path per image (M = 1, the paper's measure) and with M = 10 beside it, and the glimpse hit rate
 (``foveate.reports.hits``: a glimpse of the second half whose finest patch covers the digit's
 centre). --from-probe tests, as the seed, a probe (benchmarks/ram_probe.py) that trained the
-row's config in full, checkpoint chosen on validation like the row's own. Each seed's record goes to benchmarks/results/logs/ram_rows/ram_<row>_seed<k>.json
-(with its metrics.csv); then every seed recorded so far is summed up in
+row's config in full, its checkpoint chosen on validation like the row's own. Each seed's
+record goes to benchmarks/results/logs/ram_rows/ram_<row>_seed<k>.json (with its
+metrics.csv); then every seed recorded so far is summed up in
 benchmarks/results/ram_<row>.json: the mean error over seeds and its sample standard deviation.
 """
 
