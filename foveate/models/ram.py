@@ -309,6 +309,8 @@ class RamOutput:
     log_probs: (B, T) log pi(l_t | h_{t-1}), summed over x and y; the only path of gradient into
         the location network.
     baselines: (B, T) b_t, the predicted reward from the state that chose l_t.
+    glimpse_logits: (B, T, num_classes) the glimpse reader's answer from each glimpse's pixels
+        rho_t alone, or None for a model without one (``glimpse_reward`` 0).
     """
 
     logits: Tensor
@@ -316,18 +318,21 @@ class RamOutput:
     locations: Tensor
     log_probs: Tensor
     baselines: Tensor
+    glimpse_logits: Tensor | None = None
 
 
 @dataclass
 class RamLoss:
     """The hybrid loss of [1], sec. 4, and its parts (scalars); correct: (B,) 1 where the final
-    class is right, which is also the reward R of sec. 3.2."""
+        class is right, which is also the reward R of sec. 3.2; glimpse_reading, the glimpse reader's
+    cross-entropy (0 without one)."""
 
     total: Tensor
     classification: Tensor
     reinforce: Tensor
     baseline: Tensor
     correct: Tensor
+    glimpse_reading: Tensor
 
 
 @register_model(
@@ -355,6 +360,11 @@ class RecurrentAttentionModel(nn.Module):
         reward_cap: a probability reward is min(p, reward_cap): once the answer is this sure,
             a glimpse that keeps clear of clutter earns no more than one on the digit (1: no
             cap).
+        glimpse_reward: w > 0 adds a glimpse reader, a linear classifier of each glimpse's
+            pixels rho_t alone (trained by its own cross-entropy; no gradient reaches the other
+            networks), and credits the location of glimpse t with w times the true class's
+            probability in the reader's answers from glimpse t on: a glimpse earns by what it
+            shows even after the core is sure of the answer (0: none, as in [1]).
         classify_every_step: train the action network on the state after every glimpse, not
             only the last (the mean cross-entropy over the steps); the answer is still the
             last step's.
@@ -385,6 +395,7 @@ class RecurrentAttentionModel(nn.Module):
         baseline: Literal["state", "constant"] = "state",
         reward: Literal["correct", "probability", "step_probability"] = "correct",
         reward_cap: float = 1.0,
+        glimpse_reward: float = 0.0,
         classify_every_step: bool = False,
         reinforce_weight: float = 1.0,
     ) -> None:
@@ -410,9 +421,11 @@ class RecurrentAttentionModel(nn.Module):
             raise ValueError("reward_cap caps a probability reward; reward 'correct' is 0 or 1")
         if reinforce_weight < 0:
             raise ValueError(f"reinforce_weight must be non-negative, got {reinforce_weight}")
+        if glimpse_reward < 0:
+            raise ValueError(f"glimpse_reward must be non-negative, got {glimpse_reward}")
         self.glimpses, self.patch_size, self.scales = glimpses, patch_size, scales
         self.num_classes = num_classes
-        self.reward, self.reward_cap = reward, reward_cap
+        self.reward, self.reward_cap, self.glimpse_reward = reward, reward_cap, glimpse_reward
         self.reinforce_weight = reinforce_weight
         self.classify_every_step = classify_every_step
         self.glimpse_network = GlimpseNetwork(
@@ -439,6 +452,8 @@ class RecurrentAttentionModel(nn.Module):
         )
         self.action_network = ActionNetwork(hidden_size=hidden_size, num_classes=num_classes)
         self.baseline = Baseline(hidden_size=hidden_size, kind=baseline)
+        pixels = scales * channels * patch_size**2
+        self.glimpse_reader = nn.Linear(pixels, num_classes) if glimpse_reward else None
 
     def set_progress(self, fraction: float) -> None:
         """Training is ``fraction`` of the way through: an annealed policy std follows it."""
@@ -490,7 +505,7 @@ class RecurrentAttentionModel(nn.Module):
             H, W, size=self.patch_size, scales=self.scales, glimpses=self.glimpses
         )
         table = summed_area_table(images) if cheaper else None
-        locations, log_probs, baselines, step_logits = [], [], [], []
+        locations, log_probs, baselines, step_logits, glimpse_logits = [], [], [], [], []
         location = rho = None
         for t in range(self.glimpses):
             state, location, log_prob, baseline, rho = self.step(
@@ -500,12 +515,15 @@ class RecurrentAttentionModel(nn.Module):
             log_probs.append(log_prob)
             baselines.append(baseline)
             step_logits.append(self.action_network(state.h))
+            if self.glimpse_reader is not None:
+                glimpse_logits.append(self.glimpse_reader(rho.detach()))
         return RamOutput(
             logits=step_logits[-1],
             step_logits=torch.stack(step_logits, 1),
             locations=torch.stack(locations, 1),
             log_probs=torch.stack(log_probs, 1),
             baselines=torch.stack(baselines, 1),
+            glimpse_logits=torch.stack(glimpse_logits, 1) if glimpse_logits else None,
         )
 
     def sample_noise(self, images: Tensor) -> Tensor:
@@ -538,6 +556,7 @@ class RecurrentAttentionModel(nn.Module):
             targets,
             reward=self.reward,
             reward_cap=self.reward_cap,
+            glimpse_reward=self.glimpse_reward,
             reinforce_weight=self.reinforce_weight,
             classify_every_step=self.classify_every_step,
         )
@@ -559,6 +578,7 @@ def hybrid_loss(
     *,
     reward: Literal["correct", "probability", "step_probability"] = "correct",
     reward_cap: float = 1.0,
+    glimpse_reward: float = 0.0,
     reinforce_weight: float = 1.0,
     classify_every_step: bool = False,
 ) -> RamLoss:
@@ -575,6 +595,8 @@ def hybrid_loss(
             'step_probability' (its probability after each glimpse; the location of glimpse t
             earns the sum over steps t..T-1). Rewards are detached.
         reward_cap: a probability reward is min(p, reward_cap).
+        glimpse_reward: w > 0 adds to the return of glimpse t w times the sum over steps t..T-1
+            of the true class's probability in ``output.glimpse_logits``, which then must exist.
         reinforce_weight: the weight of the REINFORCE term in ``total``.
         classify_every_step: the cross-entropy averaged over every step's answer, not only
             the last one's.
@@ -595,13 +617,30 @@ def hybrid_loss(
         true_class = true_class.clamp(max=reward_cap)
         if reward == "probability":
             returns = true_class[:, -1:].expand(B, T)
-        else:  # the sum of the rewards from step t on: a reversed cumulative sum
-            returns = true_class.flip(1).cumsum(1).flip(1)
+        else:
+            returns = from_each_step_on(true_class)
+    glimpse_reading = classification.new_zeros(())
+    if glimpse_reward:
+        if output.glimpse_logits is None:
+            raise ValueError("glimpse_reward needs an episode with glimpse_logits")
+        glimpse_reading = F.cross_entropy(
+            output.glimpse_logits.reshape(B * T, C), targets.repeat_interleave(T)
+        )
+        shown = output.glimpse_logits.detach().float().softmax(-1)
+        shown = shown.gather(2, targets[:, None, None].expand(B, T, 1)).squeeze(2)  # (B, T)
+        returns = returns + glimpse_reward * from_each_step_on(shown)
     reinforce, baseline = episode_reinforce(output.log_probs, returns, output.baselines)
     return RamLoss(
-        total=classification + reinforce_weight * reinforce + baseline,
+        total=classification + reinforce_weight * reinforce + baseline + glimpse_reading,
         classification=classification,
         reinforce=reinforce,
         baseline=baseline,
         correct=correct,
+        glimpse_reading=glimpse_reading,
     )
+
+
+def from_each_step_on(rewards: Tensor) -> Tensor:
+    """rewards (B, T) -> (B, T): at step t, the sum of the rewards of steps t..T-1 (a reversed
+    cumulative sum)."""
+    return rewards.flip(1).cumsum(1).flip(1)
