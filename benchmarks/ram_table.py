@@ -37,6 +37,7 @@ ABLATIONS = {
     "reinforce0.3": "the REINFORCE term's weight 0.3 (base: 0.1)",
     "lr_constant": "a constant learning rate (base: cosine)",
     "curriculum": "16 epochs on translated100, then 16 on cluttered100 (trainer.init_from)",
+    "glimpse_reward0.5": "each location also earns 0.5 x a glimpse reader's answer from its pixels",
 }
 
 
