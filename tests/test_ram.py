@@ -149,12 +149,17 @@ def test_a_constant_baseline_is_one_number():
     assert torch.equal(out.baselines, torch.zeros(4, 2))
 
 
+def answers_giving(probs):
+    """Logits (1, T, 10) that give class 0 probs[0, t] at step t and the others the rest evenly."""
+    true, other = probs.log(), ((1 - probs) / 9).log()
+    return torch.cat([true[..., None], other[..., None].expand(*probs.shape, 9)], -1)
+
+
 def episode_answering(probs):
     """A one-image episode whose answer after glimpse t gives class 0 (the true one) probs[0, t]
     and the other nine classes the rest evenly; log pi is 1 at every step, the baselines 0."""
     T = probs.shape[1]
-    true, other = probs.log(), ((1 - probs) / 9).log()
-    step_logits = torch.cat([true[..., None], other[..., None].expand(1, T, 9)], -1)
+    step_logits = answers_giving(probs)
     return RamOutput(
         logits=step_logits[:, -1],
         step_logits=step_logits,
@@ -348,9 +353,7 @@ def test_glimpse_rewards_add_what_each_glimpse_shows_known_answer():
     0.3; with w = 0.5 the locations earn 1.6 + 0.45, 1.4 + 0.2 and 0.9 + 0.15."""
     output = episode_answering(torch.tensor([[0.2, 0.5, 0.9]]))
     shown = torch.tensor([[0.5, 0.1, 0.3]])
-    output.glimpse_logits = torch.cat(
-        [shown.log()[..., None], ((1 - shown) / 9).log()[..., None].expand(1, 3, 9)], -1
-    )
+    output.glimpse_logits = answers_giving(shown)
     loss = hybrid_loss(
         output,
         torch.tensor([0]),

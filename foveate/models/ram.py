@@ -324,8 +324,8 @@ class RamOutput:
 @dataclass
 class RamLoss:
     """The hybrid loss of [1], sec. 4, and its parts (scalars); correct: (B,) 1 where the final
-        class is right, which is also the reward R of sec. 3.2; glimpse_reading, the glimpse reader's
-    cross-entropy (0 without one)."""
+    class is right, which is also the reward R of sec. 3.2; glimpse_reading, the glimpse
+    reader's cross-entropy (0 without one)."""
 
     total: Tensor
     classification: Tensor
@@ -601,20 +601,16 @@ def hybrid_loss(
         classify_every_step: the cross-entropy averaged over every step's answer, not only
             the last one's.
     """
-    B, T, C = output.step_logits.shape
+    B, T = output.step_logits.shape[:2]
     if classify_every_step:
-        classification = F.cross_entropy(
-            output.step_logits.reshape(B * T, C), targets.repeat_interleave(T)
-        )
+        classification = every_step_cross_entropy(output.step_logits, targets)
     else:
         classification = F.cross_entropy(output.logits, targets)
     correct = (output.logits.argmax(-1) == targets).float()  # (B,)
     if reward == "correct":
         returns = correct[:, None].expand(B, T)
     else:
-        probs = output.step_logits.detach().float().softmax(-1)  # (B, T, C)
-        true_class = probs.gather(2, targets[:, None, None].expand(B, T, 1)).squeeze(2)
-        true_class = true_class.clamp(max=reward_cap)
+        true_class = true_class_probability(output.step_logits, targets).clamp(max=reward_cap)
         if reward == "probability":
             returns = true_class[:, -1:].expand(B, T)
         else:
@@ -623,11 +619,8 @@ def hybrid_loss(
     if glimpse_reward:
         if output.glimpse_logits is None:
             raise ValueError("glimpse_reward needs an episode with glimpse_logits")
-        glimpse_reading = F.cross_entropy(
-            output.glimpse_logits.reshape(B * T, C), targets.repeat_interleave(T)
-        )
-        shown = output.glimpse_logits.detach().float().softmax(-1)
-        shown = shown.gather(2, targets[:, None, None].expand(B, T, 1)).squeeze(2)  # (B, T)
+        glimpse_reading = every_step_cross_entropy(output.glimpse_logits, targets)
+        shown = true_class_probability(output.glimpse_logits, targets)
         returns = returns + glimpse_reward * from_each_step_on(shown)
     reinforce, baseline = episode_reinforce(output.log_probs, returns, output.baselines)
     return RamLoss(
@@ -638,6 +631,18 @@ def hybrid_loss(
         correct=correct,
         glimpse_reading=glimpse_reading,
     )
+
+
+def every_step_cross_entropy(step_logits: Tensor, targets: Tensor) -> Tensor:
+    """The mean cross-entropy of answers (B, T, C) after every step against targets (B,)."""
+    B, T, C = step_logits.shape
+    return F.cross_entropy(step_logits.reshape(B * T, C), targets.repeat_interleave(T))
+
+
+def true_class_probability(step_logits: Tensor, targets: Tensor) -> Tensor:
+    """Answers (B, T, C) -> (B, T), detached: the probability each gives the true class."""
+    probs = step_logits.detach().float().softmax(-1)
+    return probs.gather(2, targets[:, None, None].expand(*probs.shape[:2], 1)).squeeze(2)
 
 
 def from_each_step_on(rewards: Tensor) -> Tensor:
