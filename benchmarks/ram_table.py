@@ -38,6 +38,7 @@ ABLATIONS = {
     "lr_constant": "a constant learning rate (base: cosine)",
     "curriculum": "16 epochs on translated100, then 16 on cluttered100 (trainer.init_from)",
     "glimpse_reward0.5": "each location also earns 0.5 x a glimpse reader's answer from its pixels",
+    "glimpse_reward0.5_finest": "as above, the reader seeing only the finest 12x12 patch",
 }
 
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from foveate.attention.retina import retina
 from foveate.models import create_model, list_models
 from foveate.models.ram import RamOutput, RecurrentAttentionModel, hybrid_loss
 
@@ -384,6 +385,24 @@ def test_the_glimpse_reader_learns_alone(batch):
         "glimpse_reader.bias",
     }
     assert RecurrentAttentionModel(glimpses=3)(images).glimpse_logits is None
+
+
+def test_a_finest_scale_reader_reads_the_finest_patch_alone():
+    """With glimpse_reader_scales=1 the reader's answer at every step is its linear map of
+    the finest patch at that step's location, whatever the coarser scales show."""
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(4, 1, 60, 60, generator=g)
+    model = RecurrentAttentionModel(
+        glimpses=3, patch_size=12, scales=3, glimpse_reward=0.5, glimpse_reader_scales=1
+    )
+    assert model.glimpse_reader.weight.shape == (10, 12 * 12)
+    out = model(images)
+    for t in range(3):
+        finest = retina(images, out.locations[:, t], size=12).flatten(1)
+        torch.testing.assert_close(out.glimpse_logits[:, t], model.glimpse_reader(finest))
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="glimpse_reader_scales must be between 1 and"):
+            RecurrentAttentionModel(scales=3, glimpse_reward=0.5, glimpse_reader_scales=bad)
 
 
 def test_glimpse_rewards_draw_the_policy_to_what_the_reader_recognises():

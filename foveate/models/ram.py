@@ -310,7 +310,7 @@ class RamOutput:
         the location network.
     baselines: (B, T) b_t, the predicted reward from the state that chose l_t.
     glimpse_logits: (B, T, num_classes) the glimpse reader's answer from each glimpse's pixels
-        rho_t alone, or None for a model without one (``glimpse_reward`` 0).
+        rho_t alone (its finest ``glimpse_reader_scales``), or None for a model without one (``glimpse_reward`` 0).
     """
 
     logits: Tensor
@@ -365,6 +365,9 @@ class RecurrentAttentionModel(nn.Module):
             networks), and credits the location of glimpse t with w times the true class's
             probability in the reader's answers from glimpse t on: a glimpse earns by what it
             shows even after the core is sure of the answer (0: none, as in [1]).
+        glimpse_reader_scales: the reader sees only this many of the retina's finest scales
+            (None: all): a coarse scale shows the digit from a glimpse beside it, the finest
+            one only from a glimpse on it.
         classify_every_step: train the action network on the state after every glimpse, not
             only the last (the mean cross-entropy over the steps); the answer is still the
             last step's.
@@ -396,6 +399,7 @@ class RecurrentAttentionModel(nn.Module):
         reward: Literal["correct", "probability", "step_probability"] = "correct",
         reward_cap: float = 1.0,
         glimpse_reward: float = 0.0,
+        glimpse_reader_scales: int | None = None,
         classify_every_step: bool = False,
         reinforce_weight: float = 1.0,
     ) -> None:
@@ -423,6 +427,11 @@ class RecurrentAttentionModel(nn.Module):
             raise ValueError(f"reinforce_weight must be non-negative, got {reinforce_weight}")
         if glimpse_reward < 0:
             raise ValueError(f"glimpse_reward must be non-negative, got {glimpse_reward}")
+        if glimpse_reader_scales is not None and not 1 <= glimpse_reader_scales <= scales:
+            raise ValueError(
+                f"glimpse_reader_scales must be between 1 and scales={scales}, "
+                f"got {glimpse_reader_scales}"
+            )
         self.glimpses, self.patch_size, self.scales = glimpses, patch_size, scales
         self.num_classes = num_classes
         self.reward, self.reward_cap, self.glimpse_reward = reward, reward_cap, glimpse_reward
@@ -452,8 +461,11 @@ class RecurrentAttentionModel(nn.Module):
         )
         self.action_network = ActionNetwork(hidden_size=hidden_size, num_classes=num_classes)
         self.baseline = Baseline(hidden_size=hidden_size, kind=baseline)
-        pixels = scales * channels * patch_size**2
-        self.glimpse_reader = nn.Linear(pixels, num_classes) if glimpse_reward else None
+        # rho_t is flat with the finest scale first, so the reader's pixels are a prefix of it.
+        self.reader_pixels = (glimpse_reader_scales or scales) * channels * patch_size**2
+        self.glimpse_reader = (
+            nn.Linear(self.reader_pixels, num_classes) if glimpse_reward else None
+        )
 
     def set_progress(self, fraction: float) -> None:
         """Training is ``fraction`` of the way through: an annealed policy std follows it."""
@@ -516,7 +528,7 @@ class RecurrentAttentionModel(nn.Module):
             baselines.append(baseline)
             step_logits.append(self.action_network(state.h))
             if self.glimpse_reader is not None:
-                glimpse_logits.append(self.glimpse_reader(rho.detach()))
+                glimpse_logits.append(self.glimpse_reader(rho[:, : self.reader_pixels].detach()))
         return RamOutput(
             logits=step_logits[-1],
             step_logits=torch.stack(step_logits, 1),
