@@ -62,8 +62,7 @@ def one_seed(row: str, args: argparse.Namespace) -> dict:
         config = RunConfig.from_yaml(run_dir / "config.yaml")
     else:
         config = RunConfig.from_yaml(config_path(row))
-    data = {"data_dir": args.data_dir} if args.data_dir else {}
-    config = config.updated({"data": data, "trainer": trainer})
+    config = config.updated({"data": data_dir_override(args.data_dir) or {}, "trainer": trainer})
     summary = train_and_test(config, run_dir, resume=args.resume)
     trained = {k: summary[k] for k in ("best_val_error_pct", "epochs", "train_images_per_s")}
     return tested(
@@ -101,10 +100,9 @@ def from_probe(row: str, args: argparse.Namespace) -> dict:
     if probe["metrics"]["epochs"] < wanted.trainer["max_epochs"]:
         raise SystemExit(f"probe {args.from_probe} stopped before its last epoch")
     if args.data_dir:
-        config = config.updated({"data": {"data_dir": args.data_dir}})
+        config = config.updated({"data": data_dir_override(args.data_dir)})
     checkpoint = ROOT / "runs" / f"probe-{args.from_probe}" / "checkpoints" / "best.ckpt"
-    data = {"data_dir": args.data_dir} if args.data_dir else None
-    m1 = evaluate(checkpoint, eval_samples=1, data_overrides=data)
+    m1 = evaluate(checkpoint, eval_samples=1, data_overrides=data_dir_override(args.data_dir))
     metrics = probe["metrics"]
     return tested(
         row,
@@ -126,6 +124,11 @@ def from_probe(row: str, args: argparse.Namespace) -> dict:
     )
 
 
+def data_dir_override(data_dir: str | None) -> dict | None:
+    """The data section's override that reads the images from ``data_dir`` (None: none)."""
+    return {"data_dir": data_dir} if data_dir else None
+
+
 def tested(
     row: str,
     seed: int,
@@ -140,9 +143,7 @@ def tested(
     """The seed's record: M = 10 and the hit rate beside the training's M = 1 test."""
     started = time.perf_counter()
     data_dir = config.data.get("data_dir")
-    m10 = evaluate(
-        checkpoint, eval_samples=10, data_overrides={"data_dir": data_dir} if data_dir else None
-    )
+    m10 = evaluate(checkpoint, eval_samples=10, data_overrides=data_dir_override(data_dir))
     model, _, module = load_run(checkpoint, data_dir=data_dir, stage="test")
     test = module.datasets["test"]
     hits = hit_rate(model, test.images, test.labels, test.centres)

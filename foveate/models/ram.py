@@ -463,9 +463,7 @@ class RecurrentAttentionModel(nn.Module):
         self.baseline = Baseline(hidden_size=hidden_size, kind=baseline)
         # rho_t is flat with the finest scale first, so the reader's pixels are a prefix of it.
         self.reader_pixels = (glimpse_reader_scales or scales) * channels * patch_size**2
-        self.glimpse_reader = (
-            nn.Linear(self.reader_pixels, num_classes) if glimpse_reward else None
-        )
+        self.glimpse_reader = nn.Linear(self.reader_pixels, num_classes) if glimpse_reward else None
 
     def set_progress(self, fraction: float) -> None:
         """Training is ``fraction`` of the way through: an annealed policy std follows it."""
