@@ -310,7 +310,8 @@ class RamOutput:
         the location network.
     baselines: (B, T) b_t, the predicted reward from the state that chose l_t.
     glimpse_logits: (B, T, num_classes) the glimpse reader's answer from each glimpse's pixels
-        rho_t alone (its finest ``glimpse_reader_scales``), or None for a model without one (``glimpse_reward`` 0).
+        rho_t alone (its finest ``glimpse_reader_scales``), or None for a model without one
+        (``glimpse_reward`` 0).
     """
 
     logits: Tensor
