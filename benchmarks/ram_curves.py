@@ -1,7 +1,7 @@
 """Compare training runs epoch by epoch from their metrics.csv files: the mean validation
 error over a range of epochs and the best one up to an epoch (for probes stopped early).
 
-    python benchmarks/ram_curves.py logs/ram_rows/ram_translated_8g_seed0 \\
+    python benchmarks/ram_curves.py logs/ram_rows/ram_translated_8g_lr5e-4_seed0 \\
         logs/ram_probes/t60_8g_lr1e-3 logs/ram_probes/t60_8g_lr2e-3 --epochs 30 39 --best-by 43
 """
 
