@@ -39,6 +39,8 @@ ABLATIONS = {
     "curriculum": "16 epochs on translated100, then 16 on cluttered100 (trainer.init_from)",
     "glimpse_reward0.5": "each location also earns 0.5 x a glimpse reader's answer from its pixels",
     "glimpse_reward0.5_finest": "as above, the reader seeing only the finest 12x12 patch",
+    "glimpse_reward1_finest": "the finest patch's reader, its reward weighted 1",
+    "glimpse_reward2_finest": "the finest patch's reader, its reward weighted 2",
 }
 
 
