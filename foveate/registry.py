@@ -8,6 +8,8 @@ offers, and the layers above look things up by the names a config or a flag give
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -46,3 +48,17 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+
+def import_submodules(package: str) -> list[str]:
+    """Import every module of ``package`` (one level), so that each registers what it defines.
+
+    A registry is filled by the modules that decorate their entries; walking the package, rather
+    than listing its modules, means a new file registers itself without editing an import list.
+    Returns the names imported, in order.
+    """
+    root = importlib.import_module(package)
+    names = sorted(info.name for info in pkgutil.iter_modules(root.__path__) if not info.ispkg)
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names

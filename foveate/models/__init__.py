@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from foveate.registry import Registry
+from foveate.registry import Registry, import_submodules
 
 
 @dataclass(frozen=True)
@@ -80,4 +80,5 @@ def list_models() -> list[str]:
     return MODELS.names()
 
 
-from foveate.models import air, bags, cnn, draw, pointer, ram, ram_agent, ram_baselines, reader, stn  # noqa: E402, F401  (registers their models)
+# Every module of the package registers its models: a new file needs no import list.
+import_submodules(__name__)

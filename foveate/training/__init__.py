@@ -1,3 +1,5 @@
 """Training with Lightning: the registered training modules, checkpoints, configs, fit/evaluate."""
 
-from foveate.training import classification, games, generation, reading, scenes, sets  # noqa: F401  (registers their modules)
+from foveate.registry import import_submodules
+
+import_submodules(__name__)  # each module registers its training modules; no import list to join
