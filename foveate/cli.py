@@ -255,18 +255,31 @@ def cmd_list(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "show": cmd_show, "list": cmd_list}
+def cmd_bench(argv: list[str]) -> int:
+    from foveate.bench.cli import main as bench
+
+    return bench(argv)
+
+
+COMMANDS = {
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "show": cmd_show,
+    "list": cmd_list,
+    "bench": cmd_bench,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(
-            "usage: foveate {train,eval,show,list} ...\n\n"
+            "usage: foveate {train,eval,show,list,bench} ...\n\n"
             "  train MODEL   train a model (foveate train ram --task mnist)\n"
             "  eval CKPT     test metrics of a checkpoint\n"
             "  show CKPT     figures: where it looked and what it saw, or what it draws\n"
-            "  list          registered models, tasks, datasets and games",
+            "  list          registered models, tasks, datasets and games\n"
+            "  bench NAME    run a benchmark and write its record (foveate bench --list)",
             file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2

@@ -8,6 +8,7 @@ canvases are drawn afresh for every batch, so a translated or cluttered task nev
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Literal
 
@@ -113,6 +114,14 @@ class DigitsDataModule(L.LightningDataModule):
         if self.dataset == "omniglot":  # characters for scene models (``omniglot_split``)
             return omniglot_split(split, self.data_dir)
         return load_dataset(self.dataset, split, self.data_dir, download=self.download)
+
+    @classmethod
+    def smoke_settings(cls) -> dict:
+        """Data settings that make any run over this source take seconds: the digits shipped in
+        the package (they stand in for any dataset, Omniglot's characters too), small batches."""
+        wanted = {"sample": True, "dataset": "mnist", "batch_size": 8, "eval_batch_size": 64}
+        accepted = inspect.signature(cls.__init__).parameters
+        return {k: v for k, v in wanted.items() if k in accepted}
 
     def prepare_data(self) -> None:
         # Runs on one process before the others read: downloads happen once.

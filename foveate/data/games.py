@@ -96,6 +96,11 @@ class GameDataModule(L.LightningDataModule):
             horizontal speed (``CatchVectorEnv``).
     """
 
+    @classmethod
+    def smoke_settings(cls) -> dict:
+        """Settings that make any run over games take seconds: a few games a step and a test."""
+        return {"batch_size": 8, "batches_per_epoch": 2, "val_games": 16, "test_games": 16}
+
     def __init__(
         self,
         game: str = "catch",

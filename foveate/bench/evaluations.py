@@ -1,0 +1,56 @@
+"""Evaluations a benchmark runs on each seed's best checkpoint, beyond the test its training ran.
+
+An evaluation is a function ``(checkpoint, config, **arguments) -> {metric: number}`` registered
+by name with ``@EVALUATIONS.register("name")``; a spec lists them as ``{"name": ..., **arguments}``.
+They read checkpoints through the library's public API (``foveate.load``, ``evaluate``) only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+
+import foveate
+from foveate.registry import Registry
+from foveate.reports.hits import hit_rate as glimpse_hit_rate
+from foveate.training.config import RunConfig
+from foveate.training.fit import build_data, evaluate
+
+Evaluation = Callable[..., dict[str, float]]
+EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
+
+
+def numbers(metrics: dict[str, Any], *, suffix: str = "") -> dict[str, float]:
+    """The finite numbers among ``metrics`` (a record holds numbers only), rounded to 4 places."""
+    return {
+        key + suffix: round(float(value), 4)
+        for key, value in metrics.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    }
+
+
+@EVALUATIONS.register("samples")
+def samples(
+    checkpoint: str | os.PathLike, config: RunConfig, *, samples: int, suffix: str | None = None
+) -> dict[str, float]:
+    """The test again with ``samples`` glimpse paths averaged per image (a classifier's M) or
+    importance samples (a generative model's K); metrics suffixed ``_M<samples>`` (or ``suffix``)."""
+    tested = evaluate(checkpoint, eval_samples=samples, data_overrides=config.data)
+    tested = {k: v for k, v in tested.items() if k.startswith("test_") and k != "test_images"}
+    return numbers(tested, suffix=suffix if suffix is not None else f"_M{samples}")
+
+
+@EVALUATIONS.register("hit_rate")
+def hit_rate(checkpoint: str | os.PathLike, config: RunConfig) -> dict[str, float]:
+    """How often the finest window of a later glimpse covers the digit's centre, over the task's
+    fixed test canvases, one episode each (``foveate.reports.hits``)."""
+    model, _ = foveate.load(checkpoint)
+    data = build_data(config)
+    data.setup("test")
+    test = data.datasets["test"]
+    L.seed_everything(config.trainer_settings().seed, verbose=False)
+    return numbers(glimpse_hit_rate(model, test.images, test.labels, test.centres))

@@ -1,0 +1,307 @@
+"""The benchmark runner: train a spec's seeds through the library's own fit, evaluate, write the record.
+
+One runner for every benchmark, headline or probe: ``foveate bench NAME`` (or
+``python benchmarks/run.py NAME``). Each seed trains in ``runs/bench/<record>/seed<k>`` with
+``foveate.training.fit.train_and_test`` (its checkpoint chosen on validation, its test run once),
+then every evaluation of the spec runs on its best checkpoint. The record is rewritten after
+each seed, so it holds every seed finished so far: a run stopped between seeds loses nothing,
+and a seed stopped mid-way continues from its ``last.ckpt`` when the runner is started again.
+
+A probe is the same runner with overrides (``--set optim.lr=0.001 --probe lr1e-3``): its record
+goes to ``benchmarks/records/probes/``, apart from the headline records.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import shlex
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from foveate.bench.evaluations import EVALUATIONS, numbers
+from foveate.bench.record import SCHEMA, git_state, machine, now, read_record, write_record
+from foveate.bench.spec import BenchSpec
+from foveate.training.config import RunConfig
+from foveate.training.fit import data_source_class, train_and_test, training_module_class
+
+RECORDS = Path("benchmarks") / "records"
+FOLDERS = {"headline": "headline", "probe": "probes"}
+# Trainer settings that change how fast a run goes or what it prints, never what it measures.
+HOW_NOT_WHAT = {"threads", "progress_bar", "accelerator"}
+
+
+@dataclass
+class Invocation:
+    """How the runner was asked to run a spec: everything a seed's command must repeat.
+
+    seeds: the seeds to train (None: the spec's). settings: ``section.key=value`` overrides, as
+    typed. probe: the probe's record name (overrides make a probe). data_dir, threads: where the
+    data lie, torch threads per run (neither changes a figure). smoke: a run of seconds, for tests.
+    """
+
+    seeds: tuple[int, ...] | None = None
+    settings: tuple[str, ...] = ()
+    probe: str | None = None
+    data_dir: str | None = None
+    threads: int | None = None
+    smoke: bool = False
+    restart: bool = False
+    records: Path | None = None
+    runs: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def command(self, name: str, seeds: tuple[int, ...]) -> str:
+        """The command that runs ``seeds`` of this invocation."""
+        words = ["foveate", "bench", name, "--seeds", *map(str, seeds)]
+        for setting in self.settings:
+            words += ["--set", setting]
+        if self.probe:
+            words += ["--probe", self.probe]
+        if self.data_dir:
+            words += ["--data-dir", self.data_dir]
+        if self.threads:
+            words += ["--threads", str(self.threads)]
+        if self.smoke:
+            words.append("--smoke")
+        return " ".join(shlex.quote(w) for w in words)
+
+
+def parse_setting(text: str) -> dict[str, dict[str, Any]]:
+    """``section.key=value`` (the value read as YAML) -> ``{section: {key: value}}``."""
+    target, equals, value = text.partition("=")
+    section, dot, key = target.partition(".")
+    if not (equals and dot and section and key):
+        raise ValueError(f"--set {text!r}: expected section.key=value, e.g. optim.lr=0.001")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ValueError(f"--set {text!r}: the value is not valid YAML") from None
+    if section == "model":
+        raise ValueError(f"--set {text!r}: a benchmark's model is its spec's")
+    return {section: {key: parsed}}
+
+
+def merge(*overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for override in overrides:
+        for section, values in override.items():
+            merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def smoke_overrides(config: RunConfig) -> dict[str, dict[str, Any]]:
+    """Overrides that make any config run in seconds: one epoch of two batches on the data
+    source's smoke settings, nothing compiled, no time budget."""
+    source = data_source_class(config.model)
+    data = source.smoke_settings() if hasattr(source, "smoke_settings") else {}
+    optim = {}
+    if "compile" in inspect.signature(training_module_class(config.model)).parameters:
+        optim["compile"] = False
+    trainer = {"max_epochs": 1, "limit_train_batches": 2, "max_minutes": None}
+    return {"data": data, "optim": optim, "trainer": trainer}
+
+
+def seed_config(spec: BenchSpec, root: Path, seed: int, invocation: Invocation) -> RunConfig:
+    """The config one seed trains: the spec's, its overrides, the invocation's, the seed."""
+    config = spec.run_config(root)
+    settings = merge(*(parse_setting(s) for s in invocation.settings))
+    config = config.updated(settings)
+    if invocation.smoke:
+        config = config.updated(smoke_overrides(config))
+    trainer: dict[str, Any] = {"seed": seed, "progress_bar": False}
+    if invocation.threads:
+        trainer["threads"] = invocation.threads
+    data = {"data_dir": invocation.data_dir} if invocation.data_dir else {}
+    return config.updated({"trainer": trainer, "data": data})
+
+
+def same_run(config: RunConfig, saved: RunConfig) -> str | None:
+    """Where a saved run's config differs from ``config`` in what it measures (None: nowhere)."""
+    ours, theirs = config.as_dict(), saved.as_dict()
+    if ours["model"] != theirs["model"]:
+        return f"model {theirs['model']} (the spec's: {ours['model']})"
+    for section in ("model_args", "data", "optim", "trainer"):
+        for key, value in ours[section].items():
+            if key in HOW_NOT_WHAT or key == "data_dir":
+                continue
+            if theirs[section].get(key, value) != value:
+                return f"{section}.{key} {theirs[section][key]!r} (the spec's: {value!r})"
+    return None
+
+
+def aggregate(seeds: list[dict[str, Any]], how: str) -> dict[str, float]:
+    """Each metric every seed has, combined over the seeds; with several seeds also its sample
+    standard deviation, lowest and highest."""
+    keys = [k for k in seeds[0]["metrics"] if all(k in s["metrics"] for s in seeds)]
+    combine = statistics.median if how == "median" else statistics.fmean
+    metrics: dict[str, float] = {}
+    for key in keys:
+        values = [s["metrics"][key] for s in seeds]
+        metrics[key] = values[0] if len(values) == 1 else round(combine(values), 4)
+        if len(values) > 1:
+            metrics[f"{key}_std"] = round(statistics.stdev(values), 4)
+            metrics[f"{key}_min"] = min(values)
+            metrics[f"{key}_max"] = max(values)
+    return metrics
+
+
+def record_path(root: Path, kind: str, name: str, records: Path | None = None) -> Path:
+    return (records or root / RECORDS) / FOLDERS[kind] / f"{name}.json"
+
+
+def earlier_stage(
+    spec: BenchSpec, root: Path, seed: int, invocation: Invocation, run_dir: Path
+) -> Path:
+    """The checkpoint of the benchmark ``spec`` starts from, for this seed: its run beside this
+    one (``runs/bench/<stage>/seed<k>``), trained first, as this invocation, if it is missing."""
+    from foveate.bench.spec import BENCHMARKS
+
+    stage = BENCHMARKS[spec.start_from["benchmark"]]
+    stage_dir = run_dir.parent.parent / stage.name / run_dir.name
+    checkpoint = stage_dir / "checkpoints" / f"{spec.start_from.get('checkpoint', 'best')}.ckpt"
+    if not checkpoint.is_file():
+        earlier = Invocation(
+            seeds=(seed,),
+            data_dir=invocation.data_dir,
+            threads=invocation.threads,
+            smoke=invocation.smoke,
+            records=invocation.records,
+            runs=run_dir.parent.parent,
+        )
+        run_benchmark(stage, earlier, root=root)
+    return checkpoint
+
+
+def run_seed(
+    spec: BenchSpec, root: Path, seed: int, invocation: Invocation, run_dir: Path
+) -> dict[str, Any] | None:
+    """Train, test and evaluate one seed; its entry of the record (None on a DDP worker)."""
+    config = seed_config(spec, root, seed, invocation)
+    if spec.start_from is not None:
+        config = config.updated(
+            {"trainer": {"init_from": str(earlier_stage(spec, root, seed, invocation, run_dir))}}
+        )
+    last = run_dir / "checkpoints" / "last.ckpt"
+    resume = last.is_file() and not invocation.restart
+    if resume:
+        differs = same_run(config, RunConfig.from_yaml(run_dir / "config.yaml"))
+        if differs:
+            raise ValueError(
+                f"{run_dir} holds a run of another config ({differs}); pass --restart to "
+                "train this seed afresh"
+            )
+    summary = train_and_test(config, run_dir, resume=resume, overwrite=not resume)
+    if not summary:
+        return None
+    tested = time.perf_counter()
+    metrics = numbers({k: v for k, v in summary.items() if k.startswith(("test_", "best_val"))})
+    metrics.update(
+        epochs=summary["epochs"], train_images_per_s=round(summary["train_images_per_s"], 1)
+    )
+    for evaluation in spec.evaluations:
+        arguments = {k: v for k, v in evaluation.items() if k != "name"}
+        metrics.update(
+            EVALUATIONS[evaluation["name"]](summary["best_checkpoint"], config, **arguments)
+        )
+    return {
+        "seed": seed,
+        "command": invocation.command(spec.name, (seed,)),
+        "metrics": metrics,
+        # training and its test (every session of a resumed seed), then the evaluations
+        "wall_s": round(summary["wall_s"] + time.perf_counter() - tested, 1),
+        "machine": machine(),
+        "date": now(),
+        "git": git_state(root),
+        "resumed": resume,
+        "summary": summary["summary"],
+    }
+
+
+def build_record(
+    spec: BenchSpec,
+    kind: str,
+    name: str,
+    seeds: list[dict[str, Any]],
+    config: RunConfig,
+    invocation: Invocation,
+) -> dict[str, Any]:
+    seeds = sorted(seeds, key=lambda s: s["seed"])
+    metrics = aggregate([{"metrics": s["metrics"]} for s in seeds], spec.aggregate)
+    if spec.target is not None and spec.metric in seeds[0]["metrics"]:
+        at = [
+            s["metrics"][spec.metric] <= spec.target
+            if spec.sense == "min"
+            else s["metrics"][spec.metric] >= spec.target
+            for s in seeds
+        ]
+        metrics["seeds_at_target"] = sum(at)
+    latest = max(seeds, key=lambda s: s["date"])
+    paper = spec.paper
+    return {
+        "schema": SCHEMA,
+        "name": name,
+        "kind": kind,
+        "title": spec.title
+        if kind == "headline"
+        else f"{spec.title} [probe {name}: {', '.join(invocation.settings) or 'as specified'}]",
+        "benchmark": spec.name,
+        "metrics": metrics,
+        "command": invocation.command(spec.name, tuple(s["seed"] for s in seeds)),
+        "seed": [s["seed"] for s in seeds],
+        "num_seeds": len(seeds),
+        "seeds": seeds,
+        "wall_s": max(s["wall_s"] for s in seeds),
+        "machine": latest["machine"],
+        "date": latest["date"],
+        "git": latest["git"],
+        "config": config.as_dict(),
+        "metric": spec.metric,
+        "sense": spec.sense,
+        "aggregate": spec.aggregate,
+        "paper": None
+        if paper is None
+        else {"metric": spec.metric, "value": paper.value, "source": paper.source},
+        "used_labels": spec.used_labels,
+        "notes": spec.notes,
+    }
+
+
+def run_benchmark(
+    spec: BenchSpec, invocation: Invocation, *, root: str | os.PathLike
+) -> Path | None:
+    """Run ``spec`` as ``invocation`` asks and write its record; returns the record's path (None
+    on a DDP worker process). Seeds already in the record with the same config are kept, not
+    trained again (``--restart`` trains them afresh)."""
+    root = Path(root)
+    if invocation.settings and not invocation.probe and not invocation.smoke:
+        raise ValueError("--set changes the benchmark: name the probe's record with --probe NAME")
+    kind = "probe" if invocation.probe else spec.kind
+    name = invocation.probe or spec.name
+    records, runs = invocation.records, invocation.runs or root / "runs" / "bench"
+    if invocation.smoke:  # a smoke run never lands among the real records and runs
+        records = records or root / "runs" / "bench-smoke" / "records"
+        runs = invocation.runs or root / "runs" / "bench-smoke" / "runs"
+    path = record_path(root, kind, name, records)
+    seeds = invocation.seeds or spec.seeds
+    base_config = seed_config(spec, root, seeds[0], invocation).updated({"trainer": {"seed": 0}})
+    kept: list[dict[str, Any]] = []
+    if path.is_file() and not invocation.restart:
+        old = read_record(path)
+        if same_run(base_config, RunConfig.from_dict(old["config"])) is None:
+            kept = [s for s in old["seeds"] if s["seed"] not in seeds]
+            done = {s["seed"]: s for s in old["seeds"] if s["seed"] in seeds}
+            kept += list(done.values())
+            seeds = tuple(s for s in seeds if s not in done)
+    for seed in seeds:
+        entry = run_seed(spec, root, seed, invocation, runs / name / f"seed{seed}")
+        if entry is None:
+            return None
+        kept.append(entry)
+        write_record(path, build_record(spec, kind, name, kept, base_config, invocation))
+    return path
