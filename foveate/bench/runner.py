@@ -121,17 +121,29 @@ def seed_config(spec: BenchSpec, root: Path, seed: int, invocation: Invocation) 
     return config.updated({"trainer": trainer, "data": data})
 
 
-def same_run(config: RunConfig, saved: RunConfig) -> str | None:
-    """Where a saved run's config differs from ``config`` in what it measures (None: nowhere)."""
+def same_run(config: RunConfig, saved: RunConfig, *, resolved: bool = True) -> str | None:
+    """Where ``saved`` differs from ``config`` in what it measures (None: nowhere); settings of
+    speed and place (threads, the data's folder) do not count.
+
+    resolved: ``saved`` is a run's resolved config, which adds what the data decide (the image
+    size) to what was asked: only the settings ``config`` makes must match. Otherwise both are
+    configs as asked, and a setting either makes must be the other's too.
+    """
     ours, theirs = config.as_dict(), saved.as_dict()
     if ours["model"] != theirs["model"]:
         return f"model {theirs['model']} (the spec's: {ours['model']})"
+    missing = object()
     for section in ("model_args", "data", "optim", "trainer"):
-        for key, value in ours[section].items():
+        keys = list(ours[section]) + (
+            [] if resolved else [k for k in theirs[section] if k not in ours[section]]
+        )
+        for key in keys:
             if key in HOW_NOT_WHAT or key == "data_dir":
                 continue
-            if theirs[section].get(key, value) != value:
-                return f"{section}.{key} {theirs[section][key]!r} (the spec's: {value!r})"
+            mine, other = ours[section].get(key, missing), theirs[section].get(key, missing)
+            if mine != other:
+                shown = lambda v: "unset" if v is missing else repr(v)  # noqa: E731
+                return f"{section}.{key} {shown(other)} (the spec's: {shown(mine)})"
     return None
 
 
@@ -293,7 +305,7 @@ def run_benchmark(
     kept: list[dict[str, Any]] = []
     if path.is_file() and not invocation.restart:
         old = read_record(path)
-        if same_run(base_config, RunConfig.from_dict(old["config"])) is None:
+        if same_run(base_config, RunConfig.from_dict(old["config"]), resolved=False) is None:
             kept = [s for s in old["seeds"] if s["seed"] not in seeds]
             done = {s["seed"]: s for s in old["seeds"] if s["seed"] in seeds}
             kept += list(done.values())

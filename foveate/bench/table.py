@@ -24,10 +24,10 @@ HEADER = "| benchmark | ours | paper | record |\n| --- | --- | --- | --- |"
 def short_machine(described: str) -> str:
     """'2 cores (Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz), Linux ...' -> '2-core Intel
     Xeon Platinum 8375C' (and the GPU where there was one)."""
-    match = re.match(r"(\d+) cores \(([^)]*(?:\([^)]*\)[^)]*)*)\)", described)
-    if not match:
+    cores, found, rest = described.partition(" cores (")
+    if not found:
         return described.split(",")[0]
-    cores, cpu = match.groups()
+    cpu = rest.split("), ", 1)[0]
     cpu = re.sub(r"\((R|TM|tm)\)", "", cpu)
     cpu = re.sub(r"\s*(CPU\s*)?@.*$|\s+\d+-Core Processor$|\s+Processor$", "", cpu).strip()
     cpu = re.sub(r"\s+", " ", cpu)
