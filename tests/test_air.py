@@ -1,11 +1,12 @@
-"""AIR and DAIR: the step structure, the bound's parts, the z_pres gradient estimate against its
-exact value, the relaxed option, the decomposition, and the evaluation's box matching."""
+"""AIR and DAIR: the step structure, forward as the unroll of ``step``, the bound's parts, the
+z_pres gradient estimate against its exact value, the relaxed option, the decomposition, and the
+evaluation's box matching."""
 
 import pytest
 import torch
 
 from foveate.models import create_model, model_entry
-from foveate.models.air import AIR, window_boxes
+from foveate.models.air import AIR, AIRState, window_boxes
 from foveate.models.interface import Decomposes, Decomposition, Model, Stochastic
 from foveate.training.scenes import matched_centre_error
 
@@ -51,6 +52,38 @@ def test_shapes_and_once_absent_always_absent(images, difference):
     # the canvas grows only by present objects
     grown = (out.canvases[:, 1:] - out.canvases[:, :-1]).flatten(2).abs().sum(-1)
     assert (grown[out.z_pres[:, 1:] == 0] == 0).all()
+
+
+@pytest.mark.parametrize("difference", [False, True])
+@pytest.mark.parametrize(
+    ("estimator", "mode"), [("reinforce", False), ("concrete", False), ("enumerate", True)]
+)
+def test_forward_is_step_unrolled_from_the_initial_state(images, difference, estimator, mode):
+    """Running ``step`` N times by hand, from ``initial_state`` with the same draws, gives every
+    field of ``forward``'s output: forward is that unroll and nothing more."""
+    model = tiny_air(difference=difference, estimator=estimator)
+    with torch.no_grad():
+        model.propose[-1].bias[0] = 0.0  # rho near 1/2: steps both found and not
+    noise = model.sample_noise(images)
+    out = model(images, noise, mode=mode)
+    state = model.initial_state(images)
+    assert isinstance(state, AIRState) and (state.alive == 1).all() and (state.canvas == 0).all()
+    for i in range(model.steps):
+        alive = state.alive
+        state, proposal = model.step(state, images, noise[:, i], mode=mode)
+        by_hand = {
+            "z_pres": state.z_pres,
+            "alive": alive,
+            "z_where": state.z_where,
+            "z_what": state.z_what,
+            "canvases": state.canvas,
+            "state": state.h,
+            **proposal._asdict(),
+        }
+        assert set(by_hand) == set(out.__dataclass_fields__)
+        for name, value in by_hand.items():
+            torch.testing.assert_close(getattr(out, name)[:, i], value, msg=name)
+        assert torch.equal(state.alive, state.z_pres)  # the next step proposes only after one
 
 
 def test_the_same_draws_give_the_same_pass_and_mode_is_deterministic(images):

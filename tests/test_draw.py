@@ -1,12 +1,12 @@
-"""DRAW and its attentive classifier: shapes, gradients, the bound and its importance-weighted
-estimate, generation."""
+"""DRAW and its attentive classifier: shapes, gradients, forward and generation as unrolls of one
+``step``, the bound and its importance-weighted estimate."""
 
 import pytest
 import torch
 
 from foveate.attention.filterbank import covering_params
 from foveate.models import create_model
-from foveate.models.draw import DRAW, DrawClassifier
+from foveate.models.draw import DRAW, DrawClassifier, DrawState
 
 SMALL = dict(image_size=12, steps=4, encoder_size=16, decoder_size=16, latent_size=3)
 
@@ -57,6 +57,54 @@ def test_noise_given_outside_makes_the_pass_deterministic():
     noise = model.sample_noise(x)
     assert noise.shape == (6, 4, 3)
     assert torch.equal(model(x, noise).canvas, model(x, noise).canvas)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_forward_is_step_unrolled_from_the_initial_state(attention):
+    """``step`` run T times by hand, from ``initial_state`` with the same draws, gives
+    ``forward``'s latents, windows and final canvas."""
+    torch.manual_seed(0)
+    model = DRAW(attention=attention, **SMALL)
+    x = binary_images()
+    noise = model.sample_noise(x)
+    out = model(x, noise)
+    state = model.initial_state(len(x))
+    assert isinstance(state, DrawState)
+    for t in range(model.steps):
+        state, drawn = model.step(state, noise[:, t], x)
+        torch.testing.assert_close(out.mu[:, t], drawn.mu)
+        torch.testing.assert_close(out.sigma[:, t], drawn.sigma)
+        torch.testing.assert_close(out.z[:, t], drawn.z)
+        if attention:
+            torch.testing.assert_close(out.read_boxes[:, t], drawn.read_window.boxes())
+            torch.testing.assert_close(out.write_boxes[:, t], drawn.write_window.boxes())
+        else:
+            assert drawn.read_window is None and drawn.write_window is None
+    torch.testing.assert_close(out.canvas, state.canvas)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_generation_is_the_same_step_without_an_image(attention):
+    """``generate`` is ``step`` without an image, z_t the generator's t-th N(0, I) draw: the
+    same generator seed gives the same drawing, built step by step by hand here; another seed
+    another drawing."""
+    torch.manual_seed(0)
+    model = DRAW(attention=attention, **SMALL)
+    drawing = model.generate(5, generator=torch.Generator().manual_seed(3))
+    again = model.generate(5, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(drawing.canvases, again.canvases)
+    other = model.generate(5, generator=torch.Generator().manual_seed(4))
+    assert not torch.allclose(drawing.canvases, other.canvases)
+    generator = torch.Generator().manual_seed(3)
+    state = model.initial_state(5)
+    with torch.no_grad():
+        for t in range(model.steps):
+            z = torch.randn(5, model.latent_size, generator=generator)
+            state, drawn = model.step(state, z)
+            assert drawn.mu is None and drawn.read_window is None and torch.equal(drawn.z, z)
+            torch.testing.assert_close(drawing.canvases[:, t], torch.sigmoid(state.canvas))
+    assert (state.h_enc == 0).all()  # generation never runs the encoder
+    assert (drawing.outlines is None) != attention
 
 
 def test_importance_weighted_estimate_tightens_the_bound():
@@ -113,6 +161,19 @@ def test_classifier_shapes_gradients_and_boxes():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
     probs = model.predict_proba(x, samples=3)
     assert torch.allclose(probs.sum(-1), torch.ones(5))
+
+
+def test_classifier_forward_is_step_unrolled_from_the_initial_state():
+    torch.manual_seed(0)
+    model = DrawClassifier(image_size=20, glimpses=3, read_size=4, hidden_size=16)
+    x = torch.rand(5, 1, 20, 20)
+    out = model(x)
+    state = model.initial_state(x)
+    for t in range(model.glimpses):
+        state, read = model.step(state, x)
+        torch.testing.assert_close(out.glimpses[:, t].flatten(1), read.glimpse)
+        torch.testing.assert_close(out.read_boxes[:, t], read.window.boxes())
+    torch.testing.assert_close(out.logits, model.classify(state.h))
 
 
 def test_attention_windows_start_covering_the_image():

@@ -11,7 +11,7 @@ The generative model ([1] sec. 2, fig. 2): a scene x holds n objects; object i h
 z_pres_i (1 for i < n, then 0 for good), a place z_where_i and an appearance z_what_i. The
 decoder renders z_what_i into a small image y_i and pastes it into the canvas through the window
 z_where_i (a spatial transformer, ``foveate.attention.transformer.paste``); the canvas is the sum
-of the present objects, and x ~ Normal(canvas, likelihood_std) pixel by pixel.
+of the present objects, and x ~ Normal(canvas, 0.3) pixel by pixel (``LIKELIHOOD_STD``).
 
 The inference network ([1] sec. 2.2, fig. 3): an LSTM runs for at most N steps; at step i it
 reads the image (``AIR``) or the part of it not yet explained, x minus the canvas so far
@@ -20,6 +20,10 @@ reads the image (``AIR``) or the part of it not yet explained, x minus the canva
     q(z_where_i) = Normal(mu, sigma)        ... from the LSTM's state
     q(z_what_i) = Normal(mu', sigma')       ... from the window z_where_i cropped out of the
                                                  image (``crop``) by an encoder MLP.
+``AIR.step`` is that step, with the decoder's paste, as Pyro's AIR writes ``guide_step``: it
+takes the state step i - 1 handed on (``AIRState``: the LSTM's state, z_pres, z_where, z_what,
+the canvas) and returns the next one and what it proposed (``AIRProposal``); ``forward`` unrolls
+N of them.
 
 The ELBO ([1] eq. 2-4): E_q[log p(x | z)] - KL(q(z) || p(z)). The continuous latents are
 reparameterised; z_pres is discrete, and its gradient is the likelihood-ratio estimate of [1]
@@ -48,7 +52,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import torch
 import torch.nn.functional as F
@@ -163,77 +167,132 @@ def window_boxes(
 
 TINY = dict(steps=2, z_what_size=4, lstm_size=16, hidden_size=16, embed_size=16, window=8)
 
+# The pixels' standard deviation around the canvas, sigma in x ~ Normal(canvas, sigma). [1] does
+# not give it; 0.3 is Pyro's. 0.2 was tried once for DAIR on unseen counts and not adopted
+# (benchmarks/results/dair_interpolation_memoryless_std0.2.json, docs/air.md).
+LIKELIHOOD_STD = 0.3
+
+
+class AIRState(NamedTuple):
+    """What step i hands step i + 1 ([1] fig. 3; Pyro AIR's ``GuideState``), for B images.
+
+    h, c: (B, L) the inference LSTM's state.
+    z_pres: (B,) step i's presence; z_where: (B, 3), z_what: (B, D) its latents. The next step's
+        LSTM reads all three; before the first step they are 0 (no latents yet).
+    alive: (B,) whether step i + 1 may propose an object: z_pres_i, and 1 before the first step.
+    canvas: (B, C, H, W) the reconstruction so far, the sum of the objects pasted (0 at first).
+    """
+
+    h: Tensor
+    c: Tensor
+    z_pres: Tensor
+    z_where: Tensor
+    z_what: Tensor
+    alive: Tensor
+    canvas: Tensor
+
+
+class AIRProposal(NamedTuple):
+    """What step i proposed besides the latents it hands on in ``AIRState``, for B images.
+
+    pres_probs: (B,) rho_i, q(z_pres_i = 1) given an object at the step before.
+    where_loc, where_scale: (B, 3) q(z_where_i); what_loc, what_scale: (B, D) q(z_what_i).
+    objects: (B, C, w, w) the decoded object y_i, before pasting.
+    """
+
+    pres_probs: Tensor
+    where_loc: Tensor
+    where_scale: Tensor
+    what_loc: Tensor
+    what_scale: Tensor
+    objects: Tensor
+
 
 @register_model("dair", training="scenes", data="scenes", fixed={"difference": True}, tiny=TINY)
 @register_model("air", training="scenes", data="scenes", fixed={"difference": False}, tiny=TINY)
 class AIR(nn.Module):
     """AIR of [1] ('air'), and DAIR ('dair': the same network with ``difference=True``).
 
-    Args:
+    ``step`` is one step of the inference network and the decoder; ``forward`` unrolls N of
+    them from ``initial_state``, and everything else that runs the recurrence calls ``forward``.
+
+    Args, [1]'s settings for multi-MNIST first (sec. 3.1; the defaults):
         image_size: side of the square scenes (multi-MNIST: 50).
         channels: image channels.
         steps: N, the most objects a scene is explained by ([1]: 3 for multi-MNIST).
         z_what_size: D, the appearance code ([1]: 50).
-        lstm_size: the inference LSTM's state ([1]: 256).
+        lstm_size: L, the inference LSTM's state ([1]: 256).
         hidden_size: hidden units of the encoder, decoder and proposal MLPs ([1]: 200).
+        difference: DAIR ([1] sec. 3.3): each step reads the image minus the canvas so far.
+            Fixed by the registered name, 'air' or 'dair'.
+
+    How z_pres learns ([1] sec. 2.2 and the alternatives):
+        estimator: 'reinforce' (likelihood ratio with NVIL baselines, [1]'s), 'concrete' (a
+            relaxed z_pres during training, [3]) or 'enumerate' (the sum over the N + 1 counts,
+            exact; a departure from [1], and the one every config uses).
+        baseline_hidden: 'reinforce': hidden units of the baseline MLP (reads the LSTM state,
+            detached).
+        signal_decay: 'reinforce': decay of the running mean that centres the learning signal
+            ([2] sec. 3.3) and of the running variance the baselines' error is measured in.
+        temperature: 'concrete': the relaxation's temperature.
+
+    What [1] does not give for multi-MNIST (sizes, priors):
         embed_size: the image is embedded by one layer of this width before the LSTM reads it.
-        window: side of the square glimpse the encoder reads and the object the decoder writes.
-        estimator: how z_pres learns: 'reinforce' (likelihood ratio with baselines, [1]),
-            'concrete' (a relaxed z_pres during training, [3]) or 'enumerate' (the sum over the
-            N + 1 counts, exact; a departure from [1]).
-        temperature: the Concrete relaxation's temperature.
-        z_pres_prior: p(z_pres_i = 1 | z_pres_{i-1} = 1).
+        window: w, side of the square glimpse the encoder reads and the object the decoder
+            writes.
+        z_pres_prior: p(z_pres_i = 1 | z_pres_{i-1} = 1), a geometric prior on the count.
         scale_prior: mean and standard deviation of z_scale's prior (the log half-width, or
             with ``scale_range`` the logit of its place in the range).
-        scale_range: bounds (lo, hi) of the window's half-width, None for any (see
-            ``where_to_window``). A departure from [1], whose scale is only held by its prior:
-            a prior is a price, and a window over two digits can pay it.
         shift_prior_std: standard deviation of the window centre's prior.
-        likelihood_std: the pixels' standard deviation around the canvas.
-        decoder_bias: initial bias of the decoder's output logits: negative starts objects dark,
-            so the first steps do not paint the whole window grey.
+
+    Departures from [1] (each measured in docs/air.md):
+        scale_range: bounds (lo, hi) of the window's half-width, None for any (see
+            ``where_to_window``). [1]'s scale is only held by its prior: a prior is a price,
+            and a window over two digits can pay it.
         initial_presence: q(z_pres_i = 1) at initialisation, whatever the image: low starts
             with few objects, so the first step's decoder learns whole digits before later
             steps can share them out.
-        presence_floor: keep q(z_pres_i = 1) in [floor, 1 - floor]: a step whose presence has
-            become unlikely (or certain) is still tried the other way now and then, so the
-            likelihood ratio keeps a signal for it. A narrower q is still a posterior
-            approximation: the bound stays a bound. Departure from [1].
-        difference: DAIR: each step reads the image minus the canvas so far.
+        decoder_bias: initial bias of the decoder's output logits: negative starts objects dark,
+            so the first steps do not paint the whole window grey.
         recurrent: carry the LSTM's state from step to step, as in [1]. False starts every step
             from a zero state: a step then knows only what it reads (with ``difference``, what
             is left to explain) and the latents of the step before, not how many objects came
-            before it; for counts never seen in training. Departure from [1].
-        baseline_hidden: hidden units of the baseline MLP (reads the LSTM state, detached).
-        signal_decay: decay of the running mean that centres the learning signal ([2] sec. 3.3)
-            and of the running variance the baselines' error is measured in.
+            before it; for counts never seen in training.
+        presence_floor: keep q(z_pres_i = 1) in [floor, 1 - floor]: a step whose presence has
+            become unlikely (or certain) is still tried the other way now and then, so the
+            likelihood ratio keeps a signal for it. A narrower q is still a posterior
+            approximation: the bound stays a bound. Tried at 0.05, not adopted
+            (``air_probe_presence_floor_0.05``).
     """
 
     def __init__(
         self,
         *,
+        # [1]'s model for multi-MNIST.
         image_size: int = 50,
         channels: int = 1,
         steps: int = 3,
         z_what_size: int = 50,
         lstm_size: int = 256,
         hidden_size: int = 200,
-        embed_size: int = 256,
-        window: int = 20,
-        estimator: Estimator = "reinforce",
-        temperature: float = 0.5,
-        z_pres_prior: float = 0.01,
-        scale_prior: tuple[float, float] = (math.log(0.5), 0.3),
-        scale_range: tuple[float, float] | None = None,
-        shift_prior_std: float = 1.0,
-        likelihood_std: float = 0.3,
-        decoder_bias: float = -2.0,
-        initial_presence: float = 0.5,
-        presence_floor: float = 0.0,
         difference: bool = False,
-        recurrent: bool = True,
+        # How z_pres learns.
+        estimator: Estimator = "reinforce",
         baseline_hidden: int = 100,
         signal_decay: float = 0.9,
+        temperature: float = 0.5,
+        # What [1] does not give.
+        embed_size: int = 256,
+        window: int = 20,
+        z_pres_prior: float = 0.01,
+        scale_prior: tuple[float, float] = (math.log(0.5), 0.3),
+        shift_prior_std: float = 1.0,
+        # Departures from [1].
+        scale_range: tuple[float, float] | None = None,
+        initial_presence: float = 0.5,
+        decoder_bias: float = -2.0,
+        recurrent: bool = True,
+        presence_floor: float = 0.0,
     ) -> None:
         super().__init__()
         if estimator not in get_args(Estimator):
@@ -250,11 +309,11 @@ class AIR(nn.Module):
             raise ValueError(f"presence_floor must be in [0, 0.5), got {presence_floor}")
         if scale_range is not None and not 0 < scale_range[0] < scale_range[1]:
             raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
-        if likelihood_std <= 0 or temperature <= 0 or scale_prior[1] <= 0:
-            raise ValueError("likelihood_std, temperature and the scale prior's std must be > 0")
+        if temperature <= 0 or scale_prior[1] <= 0:
+            raise ValueError("temperature and the scale prior's std must be > 0")
         self.image_size, self.channels, self.steps = image_size, channels, steps
         self.z_what_size, self.window, self.estimator = z_what_size, window, estimator
-        self.temperature, self.likelihood_std = temperature, likelihood_std
+        self.temperature = temperature
         self.difference, self.signal_decay = difference, signal_decay
         self.recurrent = recurrent
         self.presence_floor = presence_floor
@@ -322,66 +381,110 @@ class AIR(nn.Module):
             return alive * torch.sigmoid(logit / self.temperature)
         return alive * (u < rho).to(rho.dtype)
 
+    # -- the recurrence --------------------------------------------------------------------------
+
+    def initial_state(self, images: Tensor) -> AIRState:
+        """The state before the first step, for images (B, C, H, W): zero LSTM state, no latents,
+        an empty canvas, and a first step that may always propose."""
+        B = images.shape[0]
+        h = images.new_zeros(B, self.lstm.hidden_size)
+        return AIRState(
+            h=h,
+            c=torch.zeros_like(h),
+            z_pres=images.new_zeros(B),
+            z_where=images.new_zeros(B, WHERE),
+            z_what=images.new_zeros(B, self.z_what_size),
+            alive=images.new_ones(B),
+            canvas=torch.zeros_like(images),
+        )
+
+    def step(
+        self,
+        state: AIRState,
+        images: Tensor,
+        noise: Tensor,
+        *,
+        embedded: Tensor | None = None,
+        mode: bool = False,
+    ) -> tuple[AIRState, AIRProposal]:
+        """Step i ([1] fig. 3): read, propose z_pres_i and z_where_i, crop and encode z_what_i,
+        decode the object y_i and paste it into the canvas.
+
+        state: the step before's (``initial_state`` before the first). images: x (B, C, H, W).
+        noise: (B, 1 + 3 + D) this step's draws, ``sample_noise(images)[:, i]``.
+        embedded: (B, E) the embedding of x, which every step of AIR reads: computed once by the
+            caller, or None to embed here. DAIR's steps embed what they read, x - canvas.
+        mode: take each latent's most likely value (see ``forward``).
+
+        Returns the state after step i and what it proposed.
+        """
+        seen = images - state.canvas if self.difference else images  # (B, C, H, W)
+        if self.difference or embedded is None:
+            embedded = self.embed(seen.flatten(1))  # (B, E)
+        h, c = state.h, state.c
+        if not self.recurrent:
+            h, c = torch.zeros_like(h), torch.zeros_like(c)
+        previous = torch.cat([state.z_where, state.z_what, state.z_pres[:, None]], -1)
+        h, c = self.lstm(torch.cat([embedded, previous], -1), (h, c))  # (B, L) each
+        proposal = self.propose(h)  # (B, 1 + 2 * 3)
+        floor = self.presence_floor
+        rho = floor + (1 - 2 * floor) * torch.sigmoid(proposal[:, 0])  # (B,)
+        where_loc = proposal[:, 1 : 1 + WHERE]
+        where_scale = F.softplus(proposal[:, 1 + WHERE :]) + 1e-4
+        u, eps_where, eps_what = noise.split([1, WHERE, self.z_what_size], -1)
+        z_pres = self._present(rho, u[:, 0], state.alive, mode)
+        z_where = where_loc if mode else where_loc + where_scale * eps_where  # reparameterised
+        glimpse = crop(seen, where_to_window(z_where, self.scale_range), size=self.window)
+        encoded = self.encoder(glimpse.flatten(1))  # (B, 2 D)
+        what_loc, what_scale = encoded[:, : self.z_what_size], encoded[:, self.z_what_size :]
+        what_scale = F.softplus(what_scale) + 1e-4
+        z_what = what_loc if mode else what_loc + what_scale * eps_what
+        objects = self.decode(z_what)  # (B, C, w, w)
+        canvas = state.canvas + z_pres[:, None, None, None] * self.render(objects, z_where)
+        after = AIRState(
+            h=h, c=c, z_pres=z_pres, z_where=z_where, z_what=z_what, alive=z_pres, canvas=canvas
+        )
+        return after, AIRProposal(rho, where_loc, where_scale, what_loc, what_scale, objects)
+
     def forward(
         self, images: Tensor, noise: Tensor | None = None, *, mode: bool = False
     ) -> AIROutput:
-        """Explain images (B, C, H, W) in [0, 1] in at most N steps.
+        """Explain images (B, C, H, W) in [0, 1] in at most N steps: N calls of ``step``.
 
         noise: the draws of ``sample_noise``; None draws them here. mode: take every latent's
         most likely value instead (z_pres_i = [rho_i > 0.5], the means of z_where and z_what),
         the deterministic decomposition that evaluation counts objects with.
         """
-        B, C, H, W = images.shape
         if noise is None:
             noise = self.sample_noise(images)
-        flat = images.flatten(1)
-        embedded = None if self.difference else self.embed(flat)  # AIR reads the same x each step
-        h = images.new_zeros(B, self.lstm.hidden_size)
-        c = torch.zeros_like(h)
-        previous = images.new_zeros(B, WHERE + self.z_what_size + 1)
-        alive = images.new_ones(B)
-        canvas = torch.zeros_like(images)
-        steps: dict[str, list[Tensor]] = {k: [] for k in AIROutput.__dataclass_fields__}
+        # AIR reads the same x at every step: embed it once.
+        embedded = None if self.difference else self.embed(images.flatten(1))
+        states, proposals = [self.initial_state(images)], []
         for i in range(self.steps):
-            seen = images - canvas if self.difference else images
-            if self.difference:
-                embedded = self.embed(seen.flatten(1))
-            if not self.recurrent:
-                h, c = torch.zeros_like(h), torch.zeros_like(c)
-            h, c = self.lstm(torch.cat([embedded, previous], -1), (h, c))
-            proposal = self.propose(h)
-            floor = self.presence_floor
-            rho = floor + (1 - 2 * floor) * torch.sigmoid(proposal[:, 0])
-            where_loc = proposal[:, 1 : 1 + WHERE]
-            where_scale = F.softplus(proposal[:, 1 + WHERE :]) + 1e-4
-            u, eps_where, eps_what = noise[:, i].split([1, WHERE, self.z_what_size], -1)
-            z_pres = self._present(rho, u[:, 0], alive, mode)
-            z_where = where_loc if mode else where_loc + where_scale * eps_where
-            glimpse = crop(seen, where_to_window(z_where, self.scale_range), size=self.window)
-            encoded = self.encoder(glimpse.flatten(1))
-            what_loc, what_scale = encoded[:, : self.z_what_size], encoded[:, self.z_what_size :]
-            what_scale = F.softplus(what_scale) + 1e-4
-            z_what = what_loc if mode else what_loc + what_scale * eps_what
-            objects = self.decode(z_what)
-            canvas = canvas + z_pres[:, None, None, None] * self.render(objects, z_where)
-            for name, value in (
-                ("z_pres", z_pres),
-                ("alive", alive),
-                ("pres_probs", rho),
-                ("where_loc", where_loc),
-                ("where_scale", where_scale),
-                ("z_where", z_where),
-                ("what_loc", what_loc),
-                ("what_scale", what_scale),
-                ("z_what", z_what),
-                ("objects", objects),
-                ("canvases", canvas),
-                ("state", h),
-            ):
-                steps[name].append(value)
-            previous = torch.cat([z_where, z_what, z_pres[:, None]], -1)
-            alive = z_pres
-        return AIROutput(**{k: torch.stack(v, 1) for k, v in steps.items()})
+            state, proposal = self.step(
+                states[-1], images, noise[:, i], embedded=embedded, mode=mode
+            )
+            states.append(state)
+            proposals.append(proposal)
+        before, after = states[:-1], states[1:]
+
+        def stack(items: list, name: str) -> Tensor:  # (B, ...) per step -> (B, N, ...)
+            return torch.stack([getattr(item, name) for item in items], 1)
+
+        return AIROutput(
+            z_pres=stack(after, "z_pres"),
+            alive=stack(before, "alive"),
+            pres_probs=stack(proposals, "pres_probs"),
+            where_loc=stack(proposals, "where_loc"),
+            where_scale=stack(proposals, "where_scale"),
+            z_where=stack(after, "z_where"),
+            what_loc=stack(proposals, "what_loc"),
+            what_scale=stack(proposals, "what_scale"),
+            z_what=stack(after, "z_what"),
+            objects=stack(proposals, "objects"),
+            canvases=stack(after, "canvas"),
+            state=stack(after, "h"),
+        )
 
     # -- the bound and its gradient -------------------------------------------------------------
 
@@ -401,9 +504,9 @@ class AIR(nn.Module):
         return kl_pres, out.z_pres * kl_where, out.z_pres * kl_what
 
     def log_likelihood(self, images: Tensor, out: AIROutput) -> Tensor:
-        """log p(x | z) (B,): the pixels under Normal(final canvas, likelihood_std)."""
+        """log p(x | z) (B,): the pixels under Normal(final canvas, ``LIKELIHOOD_STD``)."""
         canvas = out.canvases[:, -1]
-        return Normal(canvas, self.likelihood_std).log_prob(images).flatten(1).sum(-1)
+        return Normal(canvas, LIKELIHOOD_STD).log_prob(images).flatten(1).sum(-1)
 
     def loss(self, out: AIROutput, images: Tensor) -> AIRLoss:
         """The negative ELBO, and for 'reinforce' the surrogate for z_pres's gradient.
@@ -478,7 +581,7 @@ class AIR(nn.Module):
         kl_count = (q * (log_q - log_p)).sum(-1)  # KL(q(n) || p(n)), (B,)
         canvases = torch.cat([torch.zeros_like(out.canvases[:, :1]), out.canvases], 1)
         log_lik = (
-            Normal(canvases, self.likelihood_std).log_prob(images[:, None]).flatten(2).sum(-1)
+            Normal(canvases, LIKELIHOOD_STD).log_prob(images[:, None]).flatten(2).sum(-1)
         )  # (B, N + 1): log p(x | the first n objects)
         _, kl_where, kl_what = self.kl_terms(out)  # (B, N), every step present
 

@@ -8,22 +8,32 @@ Parts, named as in [1] sec. 2 (x is the image, c_t the canvas, sigma the logisti
     read        r_t = read(x, x^_t, h^dec_{t-1}), x^_t = x - sigma(c_{t-1})    eq. 3, 4
                 through an N x N Gaussian filter grid (eq. 27), or the whole images (eq. 17)
     encoder     h^enc_t = LSTM^enc(h^enc_{t-1}, [r_t, h^dec_{t-1}])           eq. 5
-    Q           z_t ~ Q(Z_t | h^enc_t) = N(mu_t, sigma_t)                     eq. 6, 12, 13
+    Q           z_t ~ Q(Z_t | h^enc_t) = N(mu_t, sigma_t)                     eq. 1, 2, 6
     decoder     h^dec_t = LSTM^dec(h^dec_{t-1}, z_t)                          eq. 7
     write       c_t = c_{t-1} + write(h^dec_t)                                eq. 8
                 through the filter grid (eq. 29), or a linear map (eq. 18)
     D(X | c_T)  independent Bernoulli pixels with means sigma(c_T)            eq. 9
 The loss is L = L^x + L^z, the negative log-likelihood of x under D plus the KL divergences of
-Q(Z_t | h^enc_t) from the N(0, I) prior, summed over the T steps (eq. 9-12).
+Q(Z_t | h^enc_t) from the N(0, I) prior, summed over the T steps (eq. 9-12). Generation (sec.
+2.3, eq. 13-16) runs the decoder alone, z_t drawn from the prior.
+
+``DRAW.step`` is one step of that recurrence, from the state the step before handed on
+(``DrawState``) to the next one and what the step drew (``DrawStep``); without an image it is
+the decoder's step of generation. ``DRAW.unroll`` runs T of them: ``forward`` (the
+encoder-decoder) and ``generate`` (the decoder alone) both go through it.
 
 ``DrawClassifier`` is the network of [1] sec. 4.1: an LSTM that takes T glimpses through the
-filter grid, each placed from its previous state, and classifies from its last state.
+filter grid, each placed from its previous state, and classifies from its last state. Its
+recurrence is not DRAW's (one LSTM that reads from its own state, where DRAW's encoder reads
+from the decoder's): it shares the read (``AttentiveRead``), and has its own ``step``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -158,15 +168,35 @@ class LinearWrite(nn.Module):
         return self.linear(state).view(-1, *self.shape), None
 
 
-@dataclass
-class DrawState:
-    """The recurrent state between steps: canvas c (B, C, H, W); LSTM states (B, S) each."""
+class DrawState(NamedTuple):
+    """What step t hands step t + 1 ([1] sec. 2.1), for B images; all zero before the first.
+
+    canvas: (B, C, H, W) c_t, the logits of D(X | c_t).
+    h_enc, cell_enc: (B, S_enc) the encoder LSTM's state (zero throughout generation).
+    h_dec, cell_dec: (B, S_dec) the decoder LSTM's state.
+    """
 
     canvas: Tensor
     h_enc: Tensor
     cell_enc: Tensor
     h_dec: Tensor
     cell_dec: Tensor
+
+
+class DrawStep(NamedTuple):
+    """What step t drew besides the state it hands on, for B images.
+
+    mu, sigma: (B, Z) Q(Z_t | h^enc_t) (eq. 1, 2), or None in generation (z_t from the prior).
+    z: (B, Z) z_t.
+    read_window: where the read's filter grid lay (eq. 21), or None without attention or an
+        image to read; write_window: the same for the write.
+    """
+
+    mu: Tensor | None
+    sigma: Tensor | None
+    z: Tensor
+    read_window: GaussianWindow | None
+    write_window: GaussianWindow | None
 
 
 @dataclass
@@ -203,6 +233,7 @@ class DrawLoss:
 
 
 def _boxes(windows: list[GaussianWindow | None]) -> Tensor | None:
+    """T windows over B images -> their boxes (B, T, 4) in pixels, or None without attention."""
     if windows[0] is None:
         return None
     return torch.stack([w.boxes() for w in windows], dim=1)  # (B, T, 4)
@@ -216,16 +247,16 @@ def _boxes(windows: list[GaussianWindow | None]) -> Tensor | None:
 class DRAW(nn.Module):
     """DRAW of [1], with or without attention.
 
-    Args:
+    Args, all [1]'s settings for MNIST (sec. 4.2, table 3; the defaults):
         image_size: side of the square images (H = W), 28 for MNIST.
         channels: C, image channels.
-        steps: T, glimpses (and canvas updates) per image.
+        steps: T, glimpses (and canvas updates) per image ([1]: 64).
         attention: read and write through Gaussian filter grids (sec. 3.2); False reads the
             whole images and writes through a linear map (sec. 3.1).
-        read_size: N of the read grid.
-        write_size: N of the write grid.
-        encoder_size, decoder_size: LSTM units of the encoder and decoder.
-        latent_size: dimensions of each z_t.
+        read_size: N of the read grid ([1]: 2).
+        write_size: N of the write grid ([1]: 5).
+        encoder_size, decoder_size: LSTM units of the encoder and decoder ([1]: 256).
+        latent_size: Z, dimensions of each z_t ([1]: 100).
     """
 
     def __init__(
@@ -271,13 +302,14 @@ class DRAW(nn.Module):
             self.writer = LinearWrite(state_size=decoder_size, channels=channels, **size)
         read_out = self.reader.output_size(channels, images=2)
         self.encoder = nn.LSTMCell(read_out + decoder_size, encoder_size)
-        self.Q = nn.Linear(encoder_size, 2 * latent_size)  # mu_t and log sigma_t, eq. 12, 13
+        self.Q = nn.Linear(encoder_size, 2 * latent_size)  # mu_t and log sigma_t, eq. 1, 2
         self.decoder = nn.LSTMCell(latent_size, decoder_size)
 
     def check_input_size(self, height: int, width: int) -> None:
         check_square_size("DRAW", self.image_size, height, width)
 
     def initial_state(self, batch: int) -> DrawState:
+        """The state before the first step for ``batch`` images: c_0 and every LSTM state zero."""
         p = self.Q.weight
         zeros = lambda n: p.new_zeros(batch, n)  # noqa: E731
         canvas = p.new_zeros(batch, self.channels, self.image_size, self.image_size)
@@ -288,37 +320,69 @@ class DRAW(nn.Module):
         """epsilon (B, T, Z) ~ N(0, I), the reparameterisation noise of every z_t."""
         return torch.randn(len(images), self.steps, self.latent_size, device=images.device)
 
+    def step(
+        self, state: DrawState, noise: Tensor, images: Tensor | None = None
+    ) -> tuple[DrawState, DrawStep]:
+        """Step t: from the state after step t - 1 to the state after step t.
+
+        state: the step before's (``initial_state`` before the first).
+        noise: (B, Z) epsilon_t, a standard normal draw.
+        images: x (B, C, H, W) in [0, 1]: read it and encode it, z_t ~ Q(Z_t | h^enc_t) (eq.
+            3-8). None: generation (sec. 2.3), the decoder alone with z_t = epsilon_t, a draw
+            of the prior N(0, I) (eq. 13-15); the encoder's state stays as it is.
+
+        Returns the next state and what this step drew.
+        """
+        if images is None:
+            z, mu, sigma, read_window = noise, None, None, None  # eq. 13
+            h_enc, cell_enc = state.h_enc, state.cell_enc
+        else:
+            error = images - torch.sigmoid(state.canvas)  # x^_t, eq. 3
+            r, read_window = self.reader(torch.stack([images, error], 1), state.h_dec)  # eq. 4
+            h_enc, cell_enc = self.encoder(
+                torch.cat([r, state.h_dec], -1), (state.h_enc, state.cell_enc)
+            )  # eq. 5
+            mu, log_sigma = self.Q(h_enc).chunk(2, -1)  # (B, Z) each, eq. 1, 2
+            sigma = log_sigma.exp()
+            z = mu + sigma * noise  # eq. 6, reparameterised
+        h_dec, cell_dec = self.decoder(z, (state.h_dec, state.cell_dec))  # eq. 7; generating, 14
+        update, write_window = self.writer(h_dec)  # (B, C, H, W)
+        canvas = state.canvas + update  # c_t, eq. 8; generating, 15
+        after = DrawState(canvas, h_enc, cell_enc, h_dec, cell_dec)
+        return after, DrawStep(mu, sigma, z, read_window, write_window)
+
+    def unroll(
+        self, noise: Tensor, images: Tensor | None = None
+    ) -> Iterator[tuple[DrawState, DrawStep]]:
+        """The T steps from ``initial_state``, one at a time: (the state after step t, what
+        step t drew). noise: (B, T, Z), epsilon_t for each step; images: as in ``step``.
+
+        A generator, so that a caller keeps only what it needs of each step (``forward`` no
+        canvas but the last, ``generate`` every canvas).
+        """
+        state = self.initial_state(len(noise))
+        for t in range(self.steps):
+            state, drawn = self.step(state, noise[:, t], images)
+            yield state, drawn
+
     def forward(self, images: Tensor, noise: Tensor | None = None) -> DrawOutput:
         """Encode and reconstruct images (B, C, H, W) in [0, 1] over T steps.
 
         noise: (B, T, Z) standard normal draws for z_t = mu_t + sigma_t epsilon_t; drawn here if
             None (the training loop draws them outside a compiled graph).
         """
-        B = len(images)
         noise = self.sample_noise(images) if noise is None else noise
-        state = self.initial_state(B)
-        mus, sigmas, zs, read_windows, write_windows = [], [], [], [], []
-        for t in range(self.steps):
-            error = images - torch.sigmoid(state.canvas)  # x^_t, eq. 3
-            r, read_window = self.reader(torch.stack([images, error], 1), state.h_dec)  # eq. 4
-            h_enc, cell_enc = self.encoder(
-                torch.cat([r, state.h_dec], -1), (state.h_enc, state.cell_enc)
-            )  # eq. 5
-            mu, log_sigma = self.Q(h_enc).chunk(2, -1)
-            sigma = log_sigma.exp()
-            z = mu + sigma * noise[:, t]  # eq. 6, reparameterised
-            h_dec, cell_dec = self.decoder(z, (state.h_dec, state.cell_dec))  # eq. 7
-            update, write_window = self.writer(h_dec)
-            state = DrawState(state.canvas + update, h_enc, cell_enc, h_dec, cell_dec)  # eq. 8
-            mus.append(mu), sigmas.append(sigma), zs.append(z)
-            read_windows.append(read_window), write_windows.append(write_window)
+        steps = []
+        for after, drawn in self.unroll(noise, images):
+            steps.append(drawn)
+            canvas = after.canvas  # c_T once the loop ends
         return DrawOutput(
-            canvas=state.canvas,
-            mu=torch.stack(mus, 1),
-            sigma=torch.stack(sigmas, 1),
-            z=torch.stack(zs, 1),
-            read_boxes=_boxes(read_windows),
-            write_boxes=_boxes(write_windows),
+            canvas=canvas,
+            mu=torch.stack([s.mu for s in steps], 1),
+            sigma=torch.stack([s.sigma for s in steps], 1),
+            z=torch.stack([s.z for s in steps], 1),
+            read_boxes=_boxes([s.read_window for s in steps]),
+            write_boxes=_boxes([s.write_window for s in steps]),
         )
 
     def loss(self, output: DrawOutput, images: Tensor) -> DrawLoss:
@@ -372,17 +436,18 @@ class DRAW(nn.Module):
 
     @torch.no_grad()
     def generate(self, count: int, *, generator: torch.Generator | None = None) -> Drawing:
-        """Draw ``count`` images from the prior: z_t ~ N(0, I) through the decoder and write."""
-        state = self.initial_state(count)
+        """Draw ``count`` images from the prior (sec. 2.3): z_t ~ N(0, I) through the decoder
+        and write, T steps of ``step`` without an image. canvases: (count, T, C, H, W)."""
+        # One draw a step, in step order, on the CPU: the same images on every device.
+        noise = torch.stack(
+            [torch.randn(count, self.latent_size, generator=generator) for _ in range(self.steps)],
+            1,
+        ).to(self.Q.weight)  # (count, T, Z)
         canvases, windows = [], []
-        for _ in range(self.steps):
-            z = torch.randn(count, self.latent_size, generator=generator).to(self.Q.weight)
-            h_dec, cell_dec = self.decoder(z, (state.h_dec, state.cell_dec))
-            update, window = self.writer(h_dec)
-            state = DrawState(state.canvas + update, state.h_enc, state.cell_enc, h_dec, cell_dec)
+        for state, drawn in self.unroll(noise):
             canvases.append(torch.sigmoid(state.canvas))
-            windows.append(window)
-        boxes = _boxes(windows)  # (N, T, 4) or None
+            windows.append(drawn.write_window)
+        boxes = _boxes(windows)  # (count, T, 4) or None
         outlines = None if boxes is None else boxes_to_outlines(boxes)
         return Drawing(canvases=torch.stack(canvases, 1), outlines=outlines)
 
@@ -397,21 +462,39 @@ class ClassifierOutput:
     glimpses: Tensor
 
 
+class ClassifierState(NamedTuple):
+    """The classifier's LSTM state after t glimpses: h_t and its cell, (B, S) each (zero at 0)."""
+
+    h: Tensor
+    cell: Tensor
+
+
+class ClassifierStep(NamedTuple):
+    """What glimpse t read: glimpse (B, C N N), the N x N read of each channel, flattened; window,
+    where its filter grid lay (placed from h_{t-1}, eq. 21)."""
+
+    glimpse: Tensor
+    window: GaussianWindow
+
+
 @register_model("draw_classifier", tiny=dict(glimpses=2, read_size=4, hidden_size=16))
 class DrawClassifier(nn.Module):
     """The attentive classifier of [1] sec. 4.1 (cluttered MNIST): an LSTM that reads T glimpses.
 
     h_t = LSTM(h_{t-1}, read(x, h_{t-1})); the N x N read window of step t comes from h_{t-1}
     (eq. 21, 27), and a softmax layer classifies from h_T. Everything is differentiable, so the
-    whole network trains by backpropagation of the cross-entropy.
+    whole network trains by backpropagation of the cross-entropy. ``step`` is one glimpse;
+    ``forward`` unrolls T of them.
 
-    Args:
-        image_size: side of the square images.
+    Args, [1]'s settings for 100 x 100 cluttered MNIST first (sec. 4.1, table 3; the defaults):
+        image_size: side of the square images ([1]: 100).
         channels: image channels.
-        glimpses: T.
-        read_size: N, the glimpse is N x N.
-        hidden_size: LSTM units.
+        glimpses: T ([1]: 8).
+        read_size: N, the glimpse is N x N ([1]: 12).
+        hidden_size: LSTM units ([1]: 256).
         num_classes: output classes.
+
+    Departures from [1]:
         bounded_window: hold the read grid's centre on the image and bound its intensity
             (``keep_on_image``; not in [1]): a grid that leaves the canvas sees nothing that
             brings it back (docs/draw.md, "Departures from the paper").
@@ -453,22 +536,32 @@ class DrawClassifier(nn.Module):
     def check_input_size(self, height: int, width: int) -> None:
         check_square_size("the classifier", self.image_size, height, width)
 
+    def initial_state(self, images: Tensor) -> ClassifierState:
+        """The state before the first glimpse of images (B, C, H, W): zero."""
+        h = images.new_zeros(len(images), self.core.hidden_size)
+        return ClassifierState(h, torch.zeros_like(h))
+
+    def step(
+        self, state: ClassifierState, images: Tensor
+    ) -> tuple[ClassifierState, ClassifierStep]:
+        """Glimpse t: read images (B, C, H, W) through the window h_{t-1} places, then update
+        the LSTM. Returns the state after glimpse t and what it read."""
+        glimpse, window = self.reader(images[:, None], state.h)  # (B, C N N), eq. 21, 27
+        h, cell = self.core(glimpse, (state.h, state.cell))
+        return ClassifierState(h, cell), ClassifierStep(glimpse, window)
+
     def forward(self, images: Tensor) -> ClassifierOutput:
         """images (B, C, H, W) -> logits (B, num_classes) after T glimpses."""
-        B = len(images)
-        h = images.new_zeros(B, self.core.hidden_size)
-        cell = torch.zeros_like(h)
-        boxes, glimpses = [], []
+        B, N = len(images), self.read_size
+        state, steps = self.initial_state(images), []
         for _ in range(self.glimpses):
-            glimpse, window = self.reader(images[:, None], h)  # (B, C N N)
-            h, cell = self.core(glimpse, (h, cell))
-            boxes.append(window.boxes())
-            glimpses.append(glimpse)
-        N = self.read_size
+            state, read = self.step(state, images)
+            steps.append(read)
+        glimpses = torch.stack([s.glimpse for s in steps], 1)  # (B, T, C N N)
         return ClassifierOutput(
-            logits=self.classify(h),
-            read_boxes=torch.stack(boxes, 1),
-            glimpses=torch.stack(glimpses, 1).view(B, self.glimpses, self.channels, N, N),
+            logits=self.classify(state.h),
+            read_boxes=torch.stack([s.window.boxes() for s in steps], 1),
+            glimpses=glimpses.view(B, self.glimpses, self.channels, N, N),
         )
 
     def attended(self, images: Tensor, output: ClassifierOutput) -> Glimpses:
