@@ -62,9 +62,11 @@ def row(
 
 
 def results_table(specs: list[BenchSpec], root: str | os.PathLike) -> str:
-    """The table, one row per headline spec with a ``row`` and a record, in ``row`` order."""
+    """The table, one row per headline spec with a ``row`` and a record, in ``row`` order, then
+    what used labels in each row, as a list a reader can open."""
     root = Path(root)
     lines = [HEADER]
+    labels = ["", "<details><summary>What used labels, row by row</summary>", ""]
     for spec in sorted((s for s in specs if s.row is not None), key=lambda s: s.row):
         path = record_path(root, "headline", spec.name)
         if not path.is_file():
@@ -76,7 +78,8 @@ def results_table(specs: list[BenchSpec], root: str | os.PathLike) -> str:
                 other = record_path(root, "probe", name)
             beside[name] = read_record(other)["metrics"]
         lines.append(row(spec, read_record(path), str(path.relative_to(root)), beside))
-    return "\n".join(lines)
+        labels.append(f"- {spec.title}: {spec.used_labels}")
+    return "\n".join(lines + labels + ["", "</details>"])
 
 
 def write_table(readme: str | os.PathLike, table: str) -> bool:
