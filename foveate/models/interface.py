@@ -1,8 +1,11 @@
 """What training, evaluation and figures use of a model, written down once.
 
-Every registered model is a plain ``nn.Module`` that satisfies ``Model``; the capabilities below
-it (``Stochastic``, ``FollowsProgress``, ``Classifier``, ``Plays``, ``Attends``, ``Generative``, ``Decomposes``) are optional, and the harness
-asks for them with ``isinstance`` (they are runtime-checkable), never by a model's name. ``Reads``: a reader of sequences; ``AnswersSets``: a model over sets of items.
+Every registered model is a plain ``nn.Module`` that satisfies ``Model``. What else it can do is
+said by capabilities: runtime-checkable Protocols that the harness asks for with ``isinstance``,
+never by a model's name. The ones below are those that the models here share (``Stochastic``,
+``Classifier``, ``Attends``, ``Generative``, ...); they are not a list that a new kind must join:
+a kind may define its own Protocol beside its model and register what goes with it, such as its
+figures (``foveate.reports.figures.register_figures``).
 
 Shapes: B images of C channels, H x W pixels; T steps (glimpses, windows, objects); K windows
 per step (a retina's scales, or one filter grid or sampling grid).
