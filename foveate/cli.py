@@ -223,7 +223,7 @@ def cmd_eval(argv: list[str]) -> int:
 def cmd_show(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="foveate show",
-        description="Figures of a checkpoint: glimpse paths on test images, or drawn samples.",
+        description="Figures of a checkpoint, for whatever its model offers (where it looked, what it drew, how it decomposed a scene, how it read, how it played).",
     )
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--out", type=Path, help="output directory (default: the run's figures/)")
