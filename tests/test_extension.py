@@ -1,7 +1,7 @@
 """The extension point: a model of a new kind (its own training module with two optimisers,
 parameter groups with their own learning rates, manual optimisation, a metric to maximise; its
 own data source) trains, evaluates and is described through the unchanged harness and command
-line, by registering it and nothing else."""
+line, and passes the per-model checks, by registering it and nothing else."""
 
 import json
 
@@ -15,9 +15,15 @@ from foveate.cli import main
 from foveate.data.sources import DATA_SOURCES
 from foveate.models import MODELS, ModelEntry
 from foveate.models.interface import Model
+from foveate.training import checks
 from foveate.training.config import RunConfig
-from foveate.training.fit import train_and_test
-from foveate.training.module import TRAINING_MODULES
+from foveate.training.fit import build, train_and_test
+from foveate.training.module import (
+    TRAINING_MODULES,
+    ContractError,
+    Metric,
+    check_training_module,
+)
 
 
 class Duo(nn.Module):
@@ -51,8 +57,8 @@ class Points(L.LightningDataModule):
 class TwoPlayers(L.LightningModule):
     """Manual optimisation with two optimisers, the first with two parameter groups."""
 
+    metrics = {"score": Metric("max", "duo score")}
     monitor = "val_score"
-    monitor_mode = "max"
 
     def __init__(self, *, model, model_args, max_epochs, lr_first: float = 0.1, lr_second=0.01):
         super().__init__()
@@ -70,6 +76,11 @@ class TwoPlayers(L.LightningModule):
             torch.optim.Adam(groups),
             torch.optim.SGD(self.model.second.parameters(), hp.lr_second),
         ]
+
+    def batch_losses(self, batch):
+        (x,) = batch
+        first, second = (output.pow(2).mean() for output in self.model(x))
+        return {"first": first, "second": second, "total": first + second}
 
     def training_step(self, batch, batch_idx):
         (x,) = batch
@@ -129,3 +140,53 @@ def test_the_command_line_knows_the_new_model_from_the_registry(duo, tmp_path, c
     # Settings the new module does not have are refused by name, as for any model.
     assert main([*argv, "--overwrite", "--gradient-clip-val", "1.0"]) == 2
     assert "optimises manually" in capsys.readouterr().err
+
+
+def test_the_per_model_checks_run_on_a_model_registered_outside_the_package(duo):
+    checks.check_trains_every_parameter("duo")
+    checks.check_compiled_matches_eager("duo")
+    checks.check_reports_its_metrics("duo")
+    config = RunConfig.from_dict({"model": "duo", "data": {"count": 16}})
+    checks.check_config_trains_one_step(config)
+
+
+def test_a_check_names_the_model_and_the_parameter_that_does_not_train(duo, monkeypatch):
+    class Frozen(TwoPlayers):
+        def batch_losses(self, batch):
+            (x,) = batch
+            return {"total": self.model.first(x).pow(2).mean()}  # the second player is left out
+
+    monkeypatch.setitem(TRAINING_MODULES._entries, "two_players", Frozen)
+    with pytest.raises(checks.CheckFailed, match="duo: model.second.weight gets no gradient"):
+        checks.check_trains_every_parameter("duo")
+
+
+def test_a_training_module_that_monitors_no_declared_metric_is_refused_in_one_line(
+    duo, monkeypatch, tmp_path, capsys
+):
+    class Unmonitored(TwoPlayers):
+        monitor = "val_loss"
+
+    monkeypatch.setitem(TRAINING_MODULES._entries, "two_players", Unmonitored)
+    assert main(["train", "duo", "--run-dir", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "Unmonitored: monitor 'val_loss' is not 'val_' + one of its metrics (score)" in error
+    with pytest.raises(ContractError, match="not 'val_' \\+ one of its metrics"):
+        build(RunConfig.from_dict({"model": "duo"}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_monitored_sense_is_declared_once_by_the_metric(duo):
+    assert check_training_module(TwoPlayers) == Metric("max", "duo score")
+
+    class Contradicts(TwoPlayers):
+        monitor_mode = "min"
+
+    class Undeclared(TwoPlayers):
+        metrics = {"score": "higher is better"}
+
+    with pytest.raises(ContractError, match="monitor_mode 'min' disagrees with the sense"):
+        check_training_module(Contradicts)
+    with pytest.raises(ContractError, match="must map each metric's bare name to a"):
+        check_training_module(Undeclared)

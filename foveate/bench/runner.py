@@ -13,7 +13,6 @@ goes to ``benchmarks/records/probes/``, apart from the headline records.
 
 from __future__ import annotations
 
-import inspect
 import os
 import shlex
 import statistics
@@ -28,6 +27,7 @@ from foveate.bench.evaluations import EVALUATIONS, numbers
 from foveate.bench.record import SCHEMA, git_state, machine, now, read_record, write_record
 from foveate.bench.spec import BenchSpec
 from foveate.training.config import RunConfig
+from foveate.training.schema import signature_of
 from foveate.training.fit import data_source_class, train_and_test, training_module_class
 
 RECORDS = Path("benchmarks") / "records"
@@ -101,7 +101,7 @@ def smoke_overrides(config: RunConfig) -> dict[str, dict[str, Any]]:
     source = data_source_class(config.model)
     data = source.smoke_settings() if hasattr(source, "smoke_settings") else {}
     optim = {}
-    if "compile" in inspect.signature(training_module_class(config.model)).parameters:
+    if "compile" in signature_of(training_module_class(config.model))[0]:
         optim["compile"] = False
     trainer = {"max_epochs": 1, "limit_train_batches": 2, "max_minutes": None}
     return {"data": data, "optim": optim, "trainer": trainer}

@@ -53,10 +53,9 @@ def row(
     ours = fill(spec.summary, values) if spec.summary else f"{values[spec.metric]:g}"
     ours += f"; {seeds} seed{'s' if seeds != 1 else ''}, {' and '.join(machines)}"
     if spec.first_attempt is not None:
-        first = spec.first_attempt
-        ours += f"; first attempt {first.figure} ({first.what_changed}; {first.record})"
+        ours += f"; first attempt: {spec.first_attempt.figure}"
     if record.get("converted"):
-        ours += f"; written by {record['converted']['script']} before the runner"
+        ours += f"; converted from {record['converted']['script']}'s record"
     paper = "(none)" if spec.paper is None else f"{spec.paper.value:g} ({spec.paper.source})"
     return f"| {spec.title} | {ours} | {paper} | `{path}` |"
 
@@ -66,7 +65,11 @@ def results_table(specs: list[BenchSpec], root: str | os.PathLike) -> str:
     what used labels in each row, as a list a reader can open."""
     root = Path(root)
     lines = [HEADER]
-    labels = ["", "<details><summary>What used labels, row by row</summary>", ""]
+    labels = [
+        "",
+        "<details><summary>What used labels, and what changed after a first attempt, row by row</summary>",
+        "",
+    ]
     for spec in sorted((s for s in specs if s.row is not None), key=lambda s: s.row):
         path = record_path(root, "headline", spec.name)
         if not path.is_file():
@@ -78,7 +81,12 @@ def results_table(specs: list[BenchSpec], root: str | os.PathLike) -> str:
                 other = record_path(root, "probe", name)
             beside[name] = read_record(other)["metrics"]
         lines.append(row(spec, read_record(path), str(path.relative_to(root)), beside))
-        labels.append(f"- {spec.title}: {spec.used_labels}")
+        labels.append(f"- **{spec.title}.** Labels: {spec.used_labels}.")
+        if spec.first_attempt is not None:
+            first = spec.first_attempt
+            labels[-1] += (
+                f" First attempt {first.figure} ({first.record}); then {first.what_changed}."
+            )
     return "\n".join(lines + labels + ["", "</details>"])
 
 

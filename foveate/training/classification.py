@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
 
 
 @TRAINING_MODULES.register("classifier")
@@ -23,8 +23,8 @@ class ClassifierModule(TrainingModule):
     test image. Batches are (images (B, C, H, W), labels (B,)).
     """
 
+    metrics = {"error_pct": Metric("min", "error (images classified wrongly)", "%")}
     monitor = "val_error_pct"
-    monitor_mode = "min"
 
     def losses(self, batch: tuple[Tensor, Tensor], *draws: Tensor) -> dict[str, Tensor]:
         images, labels = batch
@@ -34,12 +34,11 @@ class ClassifierModule(TrainingModule):
         return self.model(images)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        images, labels = batch
-        losses = self._train_losses(batch, *self.draw_noise(images))
+        losses = self.batch_losses(batch)
         self._log_training_losses(losses)
         # Counted in a plain tensor, not by self.log on every step (a millisecond a call).
         self._train_errors += (losses["correct"] == 0).sum().detach()
-        self._train_images += len(labels)
+        self._train_images += len(batch[1])
         return losses["total"]
 
     def _reset_training_error(self) -> None:

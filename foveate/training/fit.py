@@ -40,7 +40,7 @@ from foveate.training.checkpointing import (
 )
 from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.divergence import StopOnNonFiniteLoss
-from foveate.training.module import TRAINING_MODULES
+from foveate.training.module import TRAINING_MODULES, check_training_module
 from foveate.training.run_log import ResumableCSVLogger
 from foveate.training.schema import ConfigError, check_section
 from foveate.training.speed import TrainingSpeed
@@ -88,8 +88,11 @@ BEST = "best"  # the file name (before .ckpt) of the best checkpoint in run_dir/
 
 
 def training_module_class(model: str) -> type[L.LightningModule]:
-    """The LightningModule that trains a registered model, named by its registry entry."""
-    return TRAINING_MODULES[model_entry(model).training]
+    """The LightningModule that trains a registered model, named by its registry entry; one
+    that does not keep the contract (``foveate.training.module``) is refused in one line."""
+    cls = TRAINING_MODULES[model_entry(model).training]
+    check_training_module(cls)
+    return cls
 
 
 def data_source_class(model: str) -> type[L.LightningDataModule]:
@@ -183,7 +186,7 @@ def _trainer(
         dirpath=checkpoints,
         filename=BEST,
         monitor=module.monitor,
-        mode=module.monitor_mode,
+        mode=check_training_module(type(module)).sense,
         save_top_k=1,
         enable_version_counter=False,
     )

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from foveate.data.games import GameBatch
 from foveate.models.ram_agent import AgentEpisode
-from foveate.training.module import TRAINING_MODULES, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
 
 
 def play(
@@ -66,22 +66,26 @@ def play(
 class GameModule(TrainingModule):
     """Trains an agent by its model's REINFORCE loss on games it plays.
 
-    Takes ``TrainingModule``'s arguments. Logs the percentage of the most a game can return
-    that the agent earned (``return_pct``: for Catch, whose game returns 1 for a catch, the
-    share of balls caught).
+    Takes ``TrainingModule``'s arguments; ``compile`` has no effect (a step of play waits on
+    the game between the model's steps). Logs the percentage of the most a game can return that
+    the agent earned (``return_pct``: for Catch, whose game returns 1 for a catch, the share of
+    balls caught).
     """
 
+    metrics = {
+        "return_pct": Metric("max", "return, of the most a game gives, greedy", "%"),
+        "return_sampled_pct": Metric("max", "return with sampled choices", "%"),
+        "games": Metric(None, "games played"),
+    }
     monitor = "val_return_pct"
-    monitor_mode = "max"
 
     def losses(self, batch: GameBatch, *draws: Tensor) -> dict[str, Tensor]:
         episode, _ = play(self.model, batch)
         return self._as_dict(self.model.loss(episode, copies=batch.copies))
 
-    def training_step(self, batch: GameBatch, batch_idx: int) -> Tensor:
-        losses = self.losses(batch)
-        self._log_training_losses(losses)
-        return losses["total"]
+    def batch_losses(self, batch: GameBatch) -> dict[str, Tensor]:
+        # The agent draws its moves from a generator the batch seeds, while it plays.
+        return self.losses(batch)
 
     def _return_pct(self, batch: GameBatch, *, greedy: bool) -> Tensor:
         episode, _ = play(self.model, batch, greedy=greedy)

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
 
 
 @TRAINING_MODULES.register("generative")
@@ -22,17 +22,18 @@ class GenerativeModule(TrainingModule):
     importance-weighted test likelihood. Batches are (images, labels); labels are not used.
     """
 
+    metrics = {
+        "nll_nats": Metric("min", "NLL bound (the negative ELBO)", "nats"),
+        # A KL near zero means the latents carry nothing (posterior collapse): no better or worse.
+        "kl_nats": Metric(None, "of which KL", "nats"),
+        "reconstruction_nats": Metric("min", "of which reconstruction", "nats"),
+        "nll_iw_nats": Metric("min", "importance-weighted NLL (K = eval_samples)", "nats"),
+    }
     monitor = "val_nll_nats"
-    monitor_mode = "min"
 
     def losses(self, batch: tuple[Tensor, Tensor], *draws: Tensor) -> dict[str, Tensor]:
         images, _ = batch
         return self._as_dict(self.model.loss(self.model(images, *draws), images))
-
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        losses = self._train_losses(batch, *self.draw_noise(batch[0]))
-        self._log_training_losses(losses)
-        return losses["total"]
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         images, _ = batch

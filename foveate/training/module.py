@@ -1,27 +1,44 @@
-"""The extension point of training: a registry of LightningModules, and the base most of them share.
+"""The extension point of training: a registry of LightningModules, the contract each keeps, and
+the base most of them share.
 
 A model's registry entry names its training module (``@register_model(..., training="name")``);
 a module registers under that name with ``@TRAINING_MODULES.register("name")``. What the harness
-(``fit.py``, the command line, the benchmark runner) asks of a training module, and nothing
-more:
+(``fit.py``, the command line, the benchmark runner, the per-model checks of
+``foveate.training.checks``) asks of a training module, and nothing more (``TrainingContract``):
 
-- its ``__init__`` takes ``model`` (the registered name), ``model_args`` and ``max_epochs``
-  besides its own typed keyword arguments, which are the config's ``optim`` section;
-- ``monitor`` and ``monitor_mode``: the validation metric that chooses the best checkpoint, and
-  whether lower ('min') or higher ('max') is better;
-- ``configure_optimizers`` (Lightning's): any optimisers, parameter groups, schedules, or
-  manual optimisation (``self.automatic_optimization = False``);
-- ``test_step`` logs the test metrics, each named ``test_...``; ``describe(metrics)`` turns
-  them into one line for people. The harness records and prints whatever was logged.
+- a ``LightningModule`` whose ``__init__`` takes ``model`` (the registered name), ``model_args``
+  and ``max_epochs`` besides its own typed keyword arguments, which are the config's ``optim``
+  section;
+- ``metrics``, a class attribute: every metric it logs, by bare name (``error_pct``), each a
+  ``Metric`` with its sense ('min': lower is better, 'max': higher is) and what it measures. A
+  metric is logged as ``val_<name>`` by ``validation_step`` and as ``test_<name>`` by
+  ``test_step`` (either or both), one name for one quantity in both; nothing else is logged
+  under ``val_`` or ``test_``;
+- ``monitor``, a class attribute: ``"val_" + name`` of a declared metric with a sense, which
+  validation logs and which chooses the best checkpoint, kept lowest or highest by that sense
+  (and recorded as ``best_<monitor>``). ``check_training_module`` refuses, in one line, a
+  module that declares otherwise, before anything is built;
+- ``batch_losses(batch) -> dict[str, Tensor]``: the named loss parts that one training step on
+  ``batch`` minimises, ``total`` the scalar whose gradient reaches every trained parameter (two
+  players trained by manual optimisation, a GAN's: the sum of their losses), drawing whatever
+  random numbers the step draws, compiled where the module was built with ``compile=True``.
+  The checks train and compare modules through it alone;
+- ``configure_optimizers`` (Lightning's): any optimisers, parameter groups, schedules, or manual
+  optimisation (``self.automatic_optimization = False``);
+- ``describe(metrics)``, a classmethod: the one line printed for people from a run's metrics
+  (the ``test_...`` ones, ``test_images``, ``eval_samples``, ``best_<monitor>``). The harness
+  records whatever was logged.
 
-``TrainingModule`` is a convenient base for models trained by one loss and Adam; a module of
-another kind (two players, parameter groups with their own learning rates, an agent) subclasses
-``L.LightningModule`` or overrides ``configure_optimizers`` and ``training_step``.
+``TrainingModule`` is a convenient base for models trained by one loss and Adam: it implements
+``batch_losses`` from its subclass's ``losses`` and ``draw_noise``, which are not part of the
+contract. A module of another kind (two players, an agent) subclasses ``L.LightningModule`` or
+overrides ``configure_optimizers``, ``training_step`` and ``batch_losses``.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
 
 import lightning as L
 import torch
@@ -35,13 +52,105 @@ from foveate.training.optim import adam_with_schedule
 TRAINING_MODULES: Registry[type[L.LightningModule]] = Registry("training module")
 
 
+@dataclass(frozen=True)
+class Metric:
+    """A quantity a training module reports, logged as ``val_<name>`` and ``test_<name>``.
+
+    sense: 'min' when lower is better, 'max' when higher is; None for a figure that is neither
+        (a count of what was tested, a part of a bound whose size is a diagnosis): it cannot be
+        monitored.
+    description: what it measures, a short phrase for people ('rows read right').
+    unit: '%', 'nats', 'px', ... ('' for a plain number).
+    """
+
+    sense: Literal["min", "max"] | None
+    description: str
+    unit: str = ""
+
+    def __post_init__(self) -> None:
+        if self.sense not in ("min", "max", None):
+            raise ValueError(f"a metric's sense is 'min', 'max' or None, got {self.sense!r}")
+
+    def format(self, value: float) -> str:
+        """``value`` in this metric's unit: '1.23%', '88.4 nats'."""
+        return f"{value:.4g}{self.unit}" if self.unit in ("", "%") else f"{value:.4g} {self.unit}"
+
+
+class TrainingContract(Protocol):
+    """What the harness asks of a training module besides Lightning's (see this module's
+    docstring for each member)."""
+
+    metrics: ClassVar[dict[str, Metric]]
+    monitor: ClassVar[str]
+
+    def batch_losses(self, batch: Any) -> dict[str, Tensor]: ...
+
+    @classmethod
+    def describe(cls, metrics: dict[str, Any]) -> str: ...
+
+
+class ContractError(ValueError):
+    """A training module that does not keep the contract: one line naming it and what is wrong
+    (a ValueError, so that the command line prints it without a traceback)."""
+
+
+def check_training_module(cls: type) -> Metric:
+    """The metric ``cls`` monitors, once its declarations are checked: ``metrics`` maps bare
+    names to ``Metric``s, ``monitor`` is ``"val_"`` + one of them that has a sense (and agrees
+    with a ``monitor_mode`` it may still declare), and ``batch_losses`` and ``describe`` exist.
+
+    Raises ContractError (one line) otherwise.
+    """
+    where = f"training module {cls.__name__}"
+    metrics = getattr(cls, "metrics", None)
+    if (
+        not isinstance(metrics, dict)
+        or not metrics
+        or not all(isinstance(m, Metric) for m in metrics.values())
+    ):
+        raise ContractError(
+            f"{where}: its class attribute `metrics` must map each metric's bare name to a "
+            "foveate.training.module.Metric"
+        )
+    monitor = getattr(cls, "monitor", None)
+    name = monitor[len("val_") :] if isinstance(monitor, str) else None
+    if not isinstance(monitor, str) or not monitor.startswith("val_") or name not in metrics:
+        raise ContractError(
+            f"{where}: monitor {monitor!r} is not 'val_' + one of its metrics "
+            f"({', '.join(metrics)})"
+        )
+    metric = metrics[name]
+    if metric.sense is None:
+        raise ContractError(f"{where}: it monitors {monitor}, a metric with no sense")
+    mode = getattr(cls, "monitor_mode", metric.sense)
+    if mode != metric.sense:
+        raise ContractError(
+            f"{where}: monitor_mode {mode!r} disagrees with the sense of {name} "
+            f"({metric.sense!r}); leave monitor_mode out, the metric says it"
+        )
+    for method in ("batch_losses", "describe"):
+        if not callable(getattr(cls, method, None)):
+            raise ContractError(f"{where} has no {method}() (foveate.training.module)")
+    return metric
+
+
+def describe_metrics(declared: dict[str, Metric], values: dict[str, Any]) -> str:
+    """The default one line: each declared metric that was tested, in its words and unit."""
+    return ", ".join(
+        f"{metric.description} {metric.format(values[f'test_{name}'])}"
+        for name, metric in declared.items()
+        if isinstance(values.get(f"test_{name}"), float | int)
+    )
+
+
 class TrainingModule(L.LightningModule):
     """A model from the registry trained by the loss it defines, with Adam and a schedule.
 
     Its arguments are the optimiser section of a run's config, saved as the checkpoint's
-    hyperparameters. A subclass names ``monitor`` (and ``monitor_mode``), defines ``losses``
-    (the loss parts of one batch, the training step's work) and ``test_step``, and may override
-    ``describe``. The training step runs ``losses``, compiled if asked.
+    hyperparameters. A subclass declares ``metrics`` and ``monitor``, defines ``losses`` (the
+    loss parts of one batch given its random draws), ``validation_step`` and ``test_step``, and
+    may override ``describe``. ``batch_losses`` draws the noise (``draw_noise``) and runs
+    ``losses``, compiled if asked; the training step minimises what it returns.
 
     Args:
         model: registered model name, e.g. 'ram' or 'draw'.
@@ -60,8 +169,8 @@ class TrainingModule(L.LightningModule):
             as fast for RAM on CPU, after half a minute of compilation).
     """
 
+    metrics: ClassVar[dict[str, Metric]]
     monitor: ClassVar[str]
-    monitor_mode: ClassVar[Literal["min", "max"]] = "min"
 
     def __init__(
         self,
@@ -94,6 +203,16 @@ class TrainingModule(L.LightningModule):
             steps = max(1, self.trainer.estimated_stepping_batches)
             self.model.set_progress(min(1.0, self.global_step / steps))
 
+    def batch_losses(self, batch: Any) -> dict[str, Tensor]:
+        """The named loss parts one training step on ``batch`` minimises, ``total`` the scalar
+        to minimise: this batch's random draws, then ``losses``, compiled if asked."""
+        return self._train_losses(batch, *self.draw_noise(batch[0]))
+
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        losses = self.batch_losses(batch)
+        self._log_training_losses(losses)
+        return losses["total"]
+
     def losses(self, batch: Any, *draws: Tensor) -> dict[str, Tensor]:
         """The loss parts of one batch, ``total`` the one to minimise; ``draws`` are the model's
         random draws for it (``draw_noise``)."""
@@ -117,9 +236,9 @@ class TrainingModule(L.LightningModule):
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
-        """One line of test metrics for people (override to say what they mean)."""
-        shown = {k: v for k, v in metrics.items() if k.startswith(("test_", "best_"))}
-        return ", ".join(f"{k} {v:.4g}" for k, v in shown.items() if isinstance(v, float | int))
+        """One line of test metrics for people: each declared metric tested, in its words
+        (override to say more)."""
+        return describe_metrics(cls.metrics, metrics)
 
     def parameter_groups(self) -> Any:
         """What Adam optimises: the parameters, or groups of them with their own settings (a

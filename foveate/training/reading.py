@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from foveate.models.reader import tokens_from_labels
-from foveate.training.module import TRAINING_MODULES, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
 STRIDE = 8  # pixels per cell of the reader's feature grid
@@ -54,19 +54,21 @@ class ReaderModule(TrainingModule):
     ``labels`` (B, L), ``lengths`` (B,) and ``boxes`` (B, L, 4) (``foveate.data.reading``).
     """
 
-    monitor = "val_sequence_error_pct"
-    monitor_mode = "min"
+    metrics = {
+        "sequence_accuracy_pct": Metric("max", "whole-row accuracy (every digit and the end)", "%"),
+        "digit_accuracy_pct": Metric("max", "digits read in their place", "%"),
+        "length_accuracy_pct": Metric("max", "rows read to their length", "%"),
+        "attention_on_digit_pct": Metric(
+            "max", "steps of rows read right whose attention peaks on the digit read", "%"
+        ),
+    }
+    monitor = "val_sequence_accuracy_pct"
 
     def losses(self, batch: Batch, *draws: Tensor) -> dict[str, Tensor]:
         images, truth = batch
         tokens = tokens_from_labels(truth["labels"], end=self.model.end)
         output = self.model(images, *draws, tokens=tokens)
         return self._as_dict(self.model.loss(output, tokens))
-
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        losses = self._train_losses(batch, *self.draw_noise(batch[0]))
-        self._log_training_losses(losses)
-        return losses["total"]
 
     def _evaluate(self, batch: Batch) -> dict[str, tuple[Tensor, int]]:
         """Each metric of a batch, with how many cases it averages (rows, or steps)."""
@@ -92,19 +94,16 @@ class ReaderModule(TrainingModule):
             metrics["attention_on_digit_pct"] = (100 * on.sum() / steps, steps)
         return metrics
 
+    def _log_evaluation(self, batch: Batch, stage: str) -> None:
+        for name, (value, count) in self._evaluate(batch).items():
+            key = f"{stage}_{name}"
+            self.log(key, value, prog_bar=key == self.monitor, sync_dist=True, batch_size=count)
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        metrics = self._evaluate(batch)
-        accuracy, rows = metrics["sequence_accuracy_pct"]
-        self.log(
-            "val_sequence_error_pct", 100 - accuracy, prog_bar=True, sync_dist=True, batch_size=rows
-        )
-        if "attention_on_digit_pct" in metrics:
-            value, steps = metrics["attention_on_digit_pct"]
-            self.log("val_attention_on_digit_pct", value, sync_dist=True, batch_size=steps)
+        self._log_evaluation(batch, "val")
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        for name, (value, count) in self._evaluate(batch).items():
-            self.log(f"test_{name}", value, sync_dist=True, batch_size=count)
+        self._log_evaluation(batch, "test")
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
@@ -117,6 +116,7 @@ class ReaderModule(TrainingModule):
                 f", attention on the digit read {metrics['test_attention_on_digit_pct']:.2f}% of "
                 "the steps of rows read right"
             )
-        if "best_val_sequence_error_pct" in metrics:
-            line += f", best validation row error {metrics['best_val_sequence_error_pct']:.2f}%"
+        if "best_val_sequence_accuracy_pct" in metrics:
+            best = metrics["best_val_sequence_accuracy_pct"]
+            line += f", best validation whole-row accuracy {best:.2f}%"
         return line

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
 
@@ -68,8 +68,14 @@ class SceneModule(TrainingModule):
     Batches are (images, truth); only images reach the loss.
     """
 
+    metrics = {
+        "nll_nats": Metric("min", "NLL bound (the negative ELBO)", "nats"),
+        "count_accuracy_pct": Metric("max", "scenes whose objects are counted right", "%"),
+        "position_error_px": Metric(
+            "min", "distance of found to true object centres, in scenes counted right", "px"
+        ),
+    }
     monitor = "val_nll_nats"
-    monitor_mode = "min"
 
     def __init__(
         self,
@@ -120,11 +126,9 @@ class SceneModule(TrainingModule):
         return self._as_dict(self.model.loss(self.model(images, *draws), images))
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        losses = self._train_losses(batch, *self.draw_noise(batch[0]))
-        self._log_training_losses(losses)
         if self.global_step % self.trainer.log_every_n_steps == 0:
             self.log("train/z_pres_prior", self.model.z_pres_prior, on_step=True, on_epoch=False)
-        return losses["total"]
+        return super().training_step(batch, batch_idx)
 
     def _evaluate(self, batch: Batch, stage: str) -> None:
         images, truth = batch

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
 
@@ -26,18 +26,18 @@ class SetModule(TrainingModule):
     truth's ``mask``, ``query``, ``target`` and ``relevant`` (``foveate.data.sets``).
     """
 
-    monitor = "val_error_pct"
-    monitor_mode = "min"
+    metrics = {
+        "accuracy_pct": Metric("max", "accuracy (sets answered right)", "%"),
+        "attention_on_relevant_pct": Metric(
+            "max", "sets, of those that have one, whose highest weight is on a deciding item", "%"
+        ),
+    }
+    monitor = "val_accuracy_pct"
 
     def losses(self, batch: Batch, *draws: Tensor) -> dict[str, Tensor]:
         items, truth = batch
         output = self.model(items, *draws, mask=truth["mask"], query=truth["query"])
         return self._as_dict(self.model.loss(output, truth["target"]))
-
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        losses = self._train_losses(batch, *self.draw_noise(batch[0]))
-        self._log_training_losses(losses)
-        return losses["total"]
 
     def _evaluate(self, batch: Batch) -> dict[str, tuple[Tensor, int]]:
         """Each metric of a batch, with how many sets it averages."""
@@ -53,17 +53,16 @@ class SetModule(TrainingModule):
             metrics["attention_on_relevant_pct"] = (100 * on.float().mean(), int(has.sum()))
         return metrics
 
+    def _log_evaluation(self, batch: Batch, stage: str) -> None:
+        for name, (value, count) in self._evaluate(batch).items():
+            key = f"{stage}_{name}"
+            self.log(key, value, prog_bar=key == self.monitor, sync_dist=True, batch_size=count)
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        metrics = self._evaluate(batch)
-        accuracy, count = metrics["accuracy_pct"]
-        self.log("val_error_pct", 100 - accuracy, prog_bar=True, sync_dist=True, batch_size=count)
-        if "attention_on_relevant_pct" in metrics:
-            value, count = metrics["attention_on_relevant_pct"]
-            self.log("val_attention_on_relevant_pct", value, sync_dist=True, batch_size=count)
+        self._log_evaluation(batch, "val")
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        for name, (value, count) in self._evaluate(batch).items():
-            self.log(f"test_{name}", value, sync_dist=True, batch_size=count)
+        self._log_evaluation(batch, "test")
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
@@ -73,6 +72,6 @@ class SetModule(TrainingModule):
                 f", highest weight on the deciding item in "
                 f"{metrics['test_attention_on_relevant_pct']:.2f}% of the sets that have one"
             )
-        if "best_val_error_pct" in metrics:
-            line += f", best validation error {metrics['best_val_error_pct']:.2f}%"
+        if "best_val_accuracy_pct" in metrics:
+            line += f", best validation accuracy {metrics['best_val_accuracy_pct']:.2f}%"
         return line
