@@ -27,8 +27,8 @@ from foveate.bench.evaluations import EVALUATIONS, numbers
 from foveate.bench.record import SCHEMA, git_state, machine, now, read_record, write_record
 from foveate.bench.spec import BenchSpec
 from foveate.training.config import RunConfig
-from foveate.training.schema import signature_of
 from foveate.training.fit import data_source_class, train_and_test, training_module_class
+from foveate.training.schema import signature_of
 
 RECORDS = Path("benchmarks") / "records"
 FOLDERS = {"headline": "headline", "probe": "probes"}
