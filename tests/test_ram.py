@@ -425,3 +425,35 @@ def test_glimpse_rewards_draw_the_policy_to_what_the_reader_recognises():
     loss.reinforce.backward()
     # About -0.6 here; about +-0.03 with the reader blind (its weights zero).
     assert model.location_network.mean.bias.grad[0] < -0.2  # descent raises the mean x
+
+
+def test_the_classifier_and_the_agent_build_the_same_parts_from_the_same_arguments():
+    """RAM's classifier and its game agent wire their arguments onto f_g, f_h and f_l in one
+    place (``glimpse_core_location``): the same arguments and seed give the same parts."""
+    from foveate.models.ram_agent import RecurrentAttentionAgent
+
+    shared = dict(
+        channels=1,
+        patch_size=4,
+        scales=2,
+        what_size=8,
+        where_size=8,
+        glimpse_size=16,
+        hidden_size=16,
+        core="lstm",
+        normalise_glimpse="area",
+        location_std_schedule="learned",
+        location_hidden=4,
+        relative_locations=True,
+        policy_to_core=True,
+    )
+    torch.manual_seed(0)
+    classifier = RecurrentAttentionModel(**shared)
+    torch.manual_seed(0)
+    agent = RecurrentAttentionAgent(**shared)
+    for part in ("glimpse_network", "core_network", "location_network"):
+        ours, theirs = getattr(classifier, part).state_dict(), getattr(agent, part).state_dict()
+        assert list(ours) == list(theirs), part
+        assert all(torch.equal(ours[name], theirs[name]) for name in ours), part
+    for model in (classifier, agent):
+        assert not model.location_network.detach and model.location_network.relative

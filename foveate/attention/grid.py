@@ -25,6 +25,18 @@ def grid_items(features: Tensor) -> Tensor:
     return features.flatten(2).transpose(1, 2)
 
 
+def _as_items(
+    scores: Tensor, features: Tensor, mask: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """A grid's scores (B, H, W), features (B, D, H, W) and mask (B, H, W) as item-wise
+    attention's scores (B, H*W), items (B, H*W, D) and mask (B, H*W), cells row by row."""
+    B, D, H, W = features.shape
+    if scores.shape != (B, H, W):
+        raise ValueError(f"scores must be ({B}, {H}, {W}), got {tuple(scores.shape)}")
+    flat_mask = None if mask is None else mask.reshape(B, H * W)
+    return scores.reshape(B, H * W), grid_items(features), flat_mask
+
+
 @dataclass
 class GridSoftAttention:
     """map: (B, H, W) alpha, summing to one over the cells; context: (B, D) z."""
@@ -40,12 +52,8 @@ def grid_soft_attention(
 
     features: (B, D, H, W); mask: (B, H, W), True for cells that may be attended.
     """
-    B, D, H, W = features.shape
-    if scores.shape != (B, H, W):
-        raise ValueError(f"scores must be ({B}, {H}, {W}), got {tuple(scores.shape)}")
-    flat_mask = None if mask is None else mask.reshape(B, H * W)
-    out = soft_attention(scores.reshape(B, H * W), grid_items(features), flat_mask)
-    return GridSoftAttention(out.weights.view(B, H, W), out.context)
+    out = soft_attention(*_as_items(scores, features, mask))
+    return GridSoftAttention(out.weights.view(scores.shape), out.context)
 
 
 @dataclass
@@ -74,19 +82,11 @@ def grid_hard_attention(
     scores: (B, H, W); features: (B, D, H, W); ``sample=False`` takes the most likely cell;
     ``uniform`` and ``generator`` as for ``hard_attention``.
     """
-    B, D, H, W = features.shape
-    if scores.shape != (B, H, W):
-        raise ValueError(f"scores must be ({B}, {H}, {W}), got {tuple(scores.shape)}")
-    flat_mask = None if mask is None else mask.reshape(B, H * W)
     out = hard_attention(
-        scores.reshape(B, H * W),
-        grid_items(features),
-        flat_mask,
-        sample=sample,
-        uniform=uniform,
-        generator=generator,
+        *_as_items(scores, features, mask), sample=sample, uniform=uniform, generator=generator
     )
+    W = features.shape[-1]
     cell = torch.stack([out.index // W, out.index % W], -1)
     return GridHardAttention(
-        cell, out.context, out.weights.view(B, H, W), out.log_prob, out.entropy
+        cell, out.context, out.weights.view(scores.shape), out.log_prob, out.entropy
     )

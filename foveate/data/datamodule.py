@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import Literal
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -98,14 +98,59 @@ class TaskBatches(Dataset):
         return images[0], labels[0]
 
 
-def _batch_as_is(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+def _batch_as_is(batch: Any) -> Any:
     return batch
+
+
+def batch_loader(dataset: Dataset, batch_size: int, *, shuffle: bool) -> DataLoader:
+    """A loader over a dataset that serves whole batches (``__getitems__``); a shuffled
+    (training) one drops the last, short batch."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=shuffle,
+        collate_fn=_batch_as_is,
+    )
+
+
+def process_seed(trainer: L.Trainer | None) -> int:
+    """The seed of this process's training stream: the run's seed (``torch.initial_seed``,
+    which ``seed_everything`` sets) plus the process's rank, so that the processes of a
+    data-parallel run draw different training examples."""
+    rank = trainer.global_rank if trainer is not None else 0
+    return (torch.initial_seed() + rank) % 2**63
+
+
+def require_positive(**settings: float) -> None:
+    """Refuse a setting below 1 (batch sizes, set sizes, counts), naming it."""
+    for name, value in settings.items():
+        if value < 1:
+            raise ValueError(f"{name} must be positive, got {value}")
+
+
+def check_source(dataset: str, data_dir, sample: bool, *, omniglot: bool = False) -> None:
+    """Refuse a dataset whose files are only where the caller says without ``data_dir`` (an
+    unknown name fails here too), and the shipped MNIST sample standing for another dataset.
+    ``omniglot``: accept 'omniglot', which ``DigitsDataModule.load`` reads itself (from
+    ``data_dir`` or the cache)."""
+    if not (omniglot and dataset == "omniglot"):
+        if get_dataset(dataset).needs_data_dir and not data_dir:
+            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
+    if sample and dataset != "mnist":
+        raise ValueError(
+            f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
+        )
 
 
 class DigitsDataModule(L.LightningDataModule):
     """What every DataModule over a digits dataset shares: reading a split (or the sample shipped
-    in the package), downloading once, and the validation digits held out of the training split.
-    A subclass sets ``dataset``, ``data_dir``, ``sample``, ``download`` and ``data_seed``."""
+    in the package), downloading once, the validation digits held out of the training split, and
+    the loaders. A subclass sets ``dataset``, ``data_dir``, ``sample``, ``download``,
+    ``data_seed``, ``batch_size`` and ``eval_batch_size``, and its ``setup`` fills ``datasets``
+    (the 'train', 'val' and 'test' datasets, each serving whole batches)."""
+
+    datasets: dict[str, Dataset]
 
     def load(self, split: Literal["train", "test"]) -> tuple[Tensor, Tensor]:
         """images (N, H, W) uint8, labels (N,) int64 of the dataset's split."""
@@ -136,6 +181,15 @@ class DigitsDataModule(L.LightningDataModule):
             raise ValueError(f"{name} must be in 1..{count - 1}, got {size}")
         order = torch.randperm(count, generator=torch.Generator().manual_seed(self.data_seed))
         return order[:size], order[size:]
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
 
 
 @DATA_SOURCES.register("tasks")
@@ -182,15 +236,9 @@ class TaskDataModule(DigitsDataModule):
     ) -> None:
         super().__init__()
         self.spec = get_task(task)
-        if get_dataset(dataset).needs_data_dir and not data_dir:  # unknown names fail here too
-            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
-        if sample and dataset != "mnist":
-            raise ValueError(
-                f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
-            )
+        check_source(dataset, data_dir, sample)
         self.dataset = dataset
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        require_positive(batch_size=batch_size)
         self.data_dir, self.sample, self.download = data_dir, sample, download
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         if binarize not in ("none", "fixed", "stochastic"):
@@ -265,24 +313,4 @@ class TaskDataModule(DigitsDataModule):
             "val": TaskBatches(digits[val], labels[val], self.spec, fixed_seed=self.data_seed + 1),
             "test": TaskBatches(test_digits, test_labels, self.spec, fixed_seed=self.data_seed),
         }
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        seed = torch.initial_seed() + rank  # follows the run's seed (seed_everything)
-        self.datasets["train"].reseed(seed % 2**63)
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            collate_fn=_batch_as_is,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
+        self.datasets["train"].reseed(process_seed(self.trainer))

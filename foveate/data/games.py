@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from foveate.data.catch import CatchVectorEnv
+from foveate.data.datamodule import process_seed, require_positive
 from foveate.data.sources import DATA_SOURCES
 from foveate.registry import Registry
 
@@ -116,15 +117,13 @@ class GameDataModule(L.LightningDataModule):
         max_drift: float = 1.0,
     ) -> None:
         super().__init__()
-        for name, value in [
-            ("batch_size", batch_size),
-            ("batches_per_epoch", batches_per_epoch),
-            ("val_games", val_games),
-            ("test_games", test_games),
-            ("copies", copies),
-        ]:
-            if value < 1:
-                raise ValueError(f"{name} must be positive, got {value}")
+        require_positive(
+            batch_size=batch_size,
+            batches_per_epoch=batches_per_epoch,
+            val_games=val_games,
+            test_games=test_games,
+            copies=copies,
+        )
         self.make = functools.partial(GAMES[game], size=size, paddle=paddle, max_drift=max_drift)
         probe = self.make(1)
         self.num_actions = int(probe.single_action_space.n)
@@ -158,8 +157,7 @@ class GameDataModule(L.LightningDataModule):
             "val": GameOrders(self.make, self.val_games, 1, seeds=[val_seed]),
             "test": GameOrders(self.make, self.test_games, 1, seeds=[test_seed]),
         }
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        self.orders["train"].reseed((torch.initial_seed() + rank) % 2**63)
+        self.orders["train"].reseed(process_seed(self.trainer))
 
     def _loader(self, split: str) -> DataLoader:
         return DataLoader(self.orders[split], batch_size=None, collate_fn=_as_is)

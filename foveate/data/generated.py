@@ -15,10 +15,14 @@ from typing import Any, Generic, TypeVar
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from foveate.data.datamodule import DigitsDataModule
-from foveate.data.datasets import get_dataset
+from foveate.data.datamodule import (
+    DigitsDataModule,
+    check_source,
+    process_seed,
+    require_positive,
+)
 
 Examples = TypeVar("Examples")
 
@@ -66,28 +70,14 @@ class GeneratedBatches(Dataset, Generic[Examples]):
         return self.as_batch(select(self.examples, torch.as_tensor(indices)))
 
 
-def _batch_as_is(batch: Any) -> Any:
-    return batch
-
-
-def batch_loader(dataset: Dataset, batch_size: int, *, shuffle: bool) -> DataLoader:
-    """A loader over a dataset that serves whole batches (``__getitems__``)."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=shuffle,
-        drop_last=shuffle,
-        collate_fn=_batch_as_is,
-    )
-
-
 class GeneratedDataModule(DigitsDataModule):
     """A DataModule whose examples are generated from a digits dataset's splits.
 
     A subclass calls ``_set_common`` from its ``__init__`` and defines ``maker(digits, labels,
     split)`` (the ``make(number, generator)`` of a split) and ``as_batch``; the base carves the
     validation digits (``split_digits`` keeps each split's digits and labels), makes the fixed
-    validation and test sets, seeds the training stream per process, and serves the loaders.
+    validation and test sets and seeds the training stream per process (``DigitsDataModule``
+    serves the loaders).
     """
 
     def _set_common(
@@ -108,22 +98,14 @@ class GeneratedDataModule(DigitsDataModule):
         # The shipped sample is for trying things in seconds: smaller fixed sets by default.
         val_size = val_size if val_size is not None else (200 if sample else 2000)
         test_size = test_size if test_size is not None else (1000 if sample else 10000)
-        # omniglot is read by ``DigitsDataModule.load`` itself, from data_dir or the cache
-        if dataset != "omniglot" and get_dataset(dataset).needs_data_dir and not data_dir:
-            raise ValueError(f"dataset {dataset!r} reads the IDX files in data_dir; give one")
-        if sample and dataset != "mnist":
-            raise ValueError(
-                f"sample=True is the shipped MNIST sample; it cannot stand for {dataset!r}"
-            )
-        for name, value in (
-            ("batch_size", batch_size),
-            ("eval_batch_size", eval_batch_size),
-            ("epoch_size", epoch_size),
-            ("val_size", val_size),
-            ("test_size", test_size),
-        ):
-            if value < 1:
-                raise ValueError(f"{name} must be positive, got {value}")
+        check_source(dataset, data_dir, sample, omniglot=True)
+        require_positive(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            epoch_size=epoch_size,
+            val_size=val_size,
+            test_size=test_size,
+        )
         if epoch_size < batch_size:
             raise ValueError(
                 f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
@@ -165,14 +147,4 @@ class GeneratedDataModule(DigitsDataModule):
             split: GeneratedBatches(self.maker(d, y, split), self.as_batch, size, fixed_seed=seed)
             for split, (d, y, size, seed) in splits.items()
         }
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        self.datasets["train"].reseed((torch.initial_seed() + rank) % 2**63)
-
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
+        self.datasets["train"].reseed(process_seed(self.trainer))

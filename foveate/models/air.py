@@ -169,7 +169,7 @@ TINY = dict(steps=2, z_what_size=4, lstm_size=16, hidden_size=16, embed_size=16,
 
 # The pixels' standard deviation around the canvas, sigma in x ~ Normal(canvas, sigma). [1] does
 # not give it; 0.3 is Pyro's. 0.2 was tried once for DAIR on unseen counts and not adopted
-# (benchmarks/results/dair_interpolation_memoryless_std0.2.json, docs/air.md).
+# (benchmarks/records/probes/dair_interpolation_memoryless_std0.2.json, docs/air.md).
 LIKELIHOOD_STD = 0.3
 
 

@@ -16,6 +16,21 @@ from foveate.models import register_model
 from foveate.models.interface import ClassifierLoss, check_square_size
 
 
+def conv_pool_stages(channels: int, first: int, second: int, kernel_size: int) -> nn.Sequential:
+    """conv(k) -> ReLU -> max-pool 2 -> conv(k) -> ReLU -> max-pool 2: (B, channels, S, S) ->
+    (B, second, S // 4, S // 4) for an odd k (its padding, k // 2, keeps the size; each pooling
+    halves it). The feature stack of this CNN, of the STN's localisation network and of the set
+    models' digit encoder."""
+    return nn.Sequential(
+        nn.Conv2d(channels, first, kernel_size, padding=kernel_size // 2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(first, second, kernel_size, padding=kernel_size // 2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
 class ConvClassifier(nn.Module):
     """conv(k) -> ReLU -> max-pool 2 -> conv(k) -> ReLU -> max-pool 2 -> FC -> ReLU -> FC.
 
@@ -48,14 +63,7 @@ class ConvClassifier(nn.Module):
             # -> 16 -> 8, not 7).
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         first, second = conv_width, 2 * conv_width
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, first, kernel_size, padding=kernel_size // 2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(first, second, kernel_size, padding=kernel_size // 2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
+        self.features = conv_pool_stages(channels, first, second, kernel_size)
         side = image_size // 4
         self.hidden = nn.Linear(second * side * side, hidden_size)
         self.classify = nn.Linear(hidden_size, num_classes)
@@ -71,13 +79,37 @@ def cross_entropy_loss(logits: Tensor, targets: Tensor) -> ClassifierLoss:
     return ClassifierLoss(total=F.cross_entropy(logits, targets), correct=correct)
 
 
+class WholeImageClassifier(nn.Module):
+    """What the classifiers that see the whole image at once share (this CNN, and RAM's
+    baselines in ``ram_baselines``): square images of one size, cross-entropy, deterministic
+    prediction. A subclass sets ``image_size``, ``num_classes`` and ``label`` (its name in
+    errors) and defines ``forward`` (images -> logits)."""
+
+    image_size: int
+    num_classes: int
+    label = "the baseline"
+
+    def check_input_size(self, height: int, width: int) -> None:
+        check_square_size(self.label, self.image_size, height, width)
+
+    def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
+        return cross_entropy_loss(logits, targets)
+
+    @torch.no_grad()
+    def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
+        """(B, num_classes); deterministic, so ``samples`` changes nothing."""
+        return self(images).softmax(-1)
+
+
 @register_model("cnn", tiny=dict(conv_width=4, hidden_size=16))
-class ConvNet(nn.Module):
+class ConvNet(WholeImageClassifier):
     """The plain CNN baseline: ``ConvClassifier`` over the whole image, no attention.
 
     Args: those of ``ConvClassifier``; ``image_size`` defaults to the 60x60 canvases of the
     translated and cluttered tasks.
     """
+
+    label = "the CNN"
 
     def __init__(
         self,
@@ -100,17 +132,6 @@ class ConvNet(nn.Module):
             hidden_size=hidden_size,
         )
 
-    def check_input_size(self, height: int, width: int) -> None:
-        check_square_size("the CNN", self.image_size, height, width)
-
     def forward(self, images: Tensor) -> Tensor:
         """images (B, C, S, S) -> logits (B, num_classes)."""
         return self.classifier(images)
-
-    def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
-        return cross_entropy_loss(logits, targets)
-
-    @torch.no_grad()
-    def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
-        """(B, num_classes); deterministic, so ``samples`` changes nothing."""
-        return self(images).softmax(-1)

@@ -298,6 +298,55 @@ class ActionNetwork(nn.Module):
         return self.classify(h)
 
 
+def glimpse_core_location(
+    *,
+    channels: int,
+    patch_size: int,
+    scales: int,
+    what_size: int,
+    where_size: int,
+    glimpse_size: int,
+    hidden_size: int,
+    core: Literal["rnn", "lstm"],
+    normalise_glimpse: bool | Literal["batch", "area"],
+    location_std: float,
+    location_std_schedule: Literal["fixed", "annealed", "learned"],
+    location_std_final: float,
+    location_hidden: int,
+    relative_locations: bool,
+    policy_to_core: bool,
+    location_start: tuple[float, float] | None = None,
+    seen_size: int = 0,
+) -> tuple[GlimpseNetwork, CoreNetwork, LocationNetwork]:
+    """f_g, f_h and f_l from the arguments of a model built on them (RAM's classifier and its
+    game agent): the models' names mapped once onto the parts' (``normalise_glimpse`` onto
+    ``GlimpseNetwork``'s ``normalise``; ``location_*``, ``relative_locations`` and
+    ``policy_to_core`` onto ``LocationNetwork``'s ``std*``, ``hidden``, ``start``, ``relative``
+    and ``detach``), built in this order (so a seed gives the same initial weights)."""
+    glimpse_network = GlimpseNetwork(
+        patch_size=patch_size,
+        scales=scales,
+        channels=channels,
+        what_size=what_size,
+        where_size=where_size,
+        glimpse_size=glimpse_size,
+        normalise=normalise_glimpse,
+    )
+    core_network = CoreNetwork(glimpse_size=glimpse_size, hidden_size=hidden_size, kind=core)
+    location_network = LocationNetwork(
+        hidden_size=hidden_size,
+        std=location_std,
+        std_schedule=location_std_schedule,
+        std_final=location_std_final,
+        detach=not policy_to_core,
+        hidden=location_hidden,
+        relative=relative_locations,
+        seen_size=seen_size,
+        start=None if location_start is None else tuple(location_start),
+    )
+    return glimpse_network, core_network, location_network
+
+
 @dataclass
 class RamOutput:
     """One unrolled episode of T glimpses over a batch of B images.
@@ -438,26 +487,22 @@ class RecurrentAttentionModel(nn.Module):
         self.reward, self.reward_cap, self.glimpse_reward = reward, reward_cap, glimpse_reward
         self.reinforce_weight = reinforce_weight
         self.classify_every_step = classify_every_step
-        self.glimpse_network = GlimpseNetwork(
+        self.glimpse_network, self.core_network, self.location_network = glimpse_core_location(
+            channels=channels,
             patch_size=patch_size,
             scales=scales,
-            channels=channels,
             what_size=what_size,
             where_size=where_size,
             glimpse_size=glimpse_size,
-            normalise=normalise_glimpse,
-        )
-        self.core_network = CoreNetwork(
-            glimpse_size=glimpse_size, hidden_size=hidden_size, kind=core
-        )
-        self.location_network = LocationNetwork(
             hidden_size=hidden_size,
-            std=location_std,
-            std_schedule=location_std_schedule,
-            std_final=location_std_final,
-            detach=not policy_to_core,
-            hidden=location_hidden,
-            relative=relative_locations,
+            core=core,
+            normalise_glimpse=normalise_glimpse,
+            location_std=location_std,
+            location_std_schedule=location_std_schedule,
+            location_std_final=location_std_final,
+            location_hidden=location_hidden,
+            relative_locations=relative_locations,
+            policy_to_core=policy_to_core,
             seen_size=scales * channels * patch_size**2 if policy_sees_glimpse else 0,
         )
         self.action_network = ActionNetwork(hidden_size=hidden_size, num_classes=num_classes)

@@ -24,7 +24,7 @@ from torch.distributions import Categorical
 from foveate.attention.retina import patch_boxes
 from foveate.models import register_model
 from foveate.models.interface import boxes_to_outlines
-from foveate.models.ram import Baseline, CoreNetwork, CoreState, GlimpseNetwork, LocationNetwork
+from foveate.models.ram import Baseline, CoreState, glimpse_core_location
 from foveate.models.reinforce import episode_reinforce
 
 
@@ -164,31 +164,27 @@ class RecurrentAttentionAgent(nn.Module):
             raise ValueError(f"entropy_weight must be non-negative, got {entropy_weight}")
         self.num_actions, self.patch_size, self.scales = num_actions, patch_size, scales
         self.entropy_weight, self.normalise_advantage = entropy_weight, normalise_advantage
-        self.glimpse_network = GlimpseNetwork(
-            patch_size=patch_size,
-            scales=scales,
-            channels=channels,
-            what_size=what_size,
-            where_size=where_size,
-            glimpse_size=glimpse_size,
-            normalise=normalise_glimpse,
-        )
-        self.core_network = CoreNetwork(
-            glimpse_size=glimpse_size, hidden_size=hidden_size, kind=core
-        )
         # By default the location policy sees the core through ``detach``: the core learns
         # from the move policy's REINFORCE gradient only. With the location's gradient let in
         # too, an agent on a 10x10 screen began to learn about five times later (docs/ram.md,
         # "The game of Catch").
-        self.location_network = LocationNetwork(
+        self.glimpse_network, self.core_network, self.location_network = glimpse_core_location(
+            channels=channels,
+            patch_size=patch_size,
+            scales=scales,
+            what_size=what_size,
+            where_size=where_size,
+            glimpse_size=glimpse_size,
             hidden_size=hidden_size,
-            std=location_std,
-            std_schedule=location_std_schedule,
-            std_final=location_std_final,
-            detach=not policy_to_core,
-            hidden=location_hidden,
-            start=None if location_start is None else tuple(location_start),
-            relative=relative_locations,
+            core=core,
+            normalise_glimpse=normalise_glimpse,
+            location_std=location_std,
+            location_std_schedule=location_std_schedule,
+            location_std_final=location_std_final,
+            location_hidden=location_hidden,
+            relative_locations=relative_locations,
+            policy_to_core=policy_to_core,
+            location_start=location_start,
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
         self.baseline = Baseline(hidden_size=hidden_size, layer=baseline_hidden)

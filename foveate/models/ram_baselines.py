@@ -9,33 +9,11 @@ pixels; RAM's does not (``benchmarks/ram_cost.py``).
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from foveate.models import register_model
-from foveate.models.cnn import cross_entropy_loss
-from foveate.models.interface import ClassifierLoss, check_square_size
-
-
-class WholeImageClassifier(nn.Module):
-    """What the two baselines share: square images of one size, cross-entropy, deterministic
-    prediction. A subclass sets ``image_size`` and ``num_classes`` and defines ``forward``."""
-
-    image_size: int
-    num_classes: int
-    label = "the baseline"
-
-    def check_input_size(self, height: int, width: int) -> None:
-        check_square_size(self.label, self.image_size, height, width)
-
-    def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
-        return cross_entropy_loss(logits, targets)
-
-    @torch.no_grad()
-    def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
-        """(B, num_classes); deterministic, so ``samples`` changes nothing."""
-        return self(images).softmax(-1)
+from foveate.models.cnn import WholeImageClassifier
 
 
 @register_model("fc", tiny=dict(hidden_size=8))

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from foveate.models.cnn import conv_pool_stages
 from foveate.models.reinforce import HardAttentionLoss
 
 
@@ -28,15 +29,7 @@ class DigitEncoder(nn.Module):
 
     def __init__(self, channels: int = 1, *, width: int = 32, size: int = 128, side: int = 28):
         super().__init__()
-        self.conv = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-        )
+        self.conv = nn.Sequential(*conv_pool_stages(channels, width, 2 * width, 3), nn.Flatten())
         self.project = nn.Linear(2 * width * (side // 4) ** 2, size)
         self.size = size
 

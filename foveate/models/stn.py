@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from foveate.attention.transformer import affine_warp, grid_corners, window_theta
 from foveate.models import register_model
-from foveate.models.cnn import ConvClassifier, cross_entropy_loss
+from foveate.models.cnn import ConvClassifier, conv_pool_stages, cross_entropy_loss
 from foveate.models.interface import ClassifierLoss, Glimpses, check_square_size
 
 TRANSFORM_PARAMS = {"affine": 6, "attention": 3}
@@ -60,14 +60,7 @@ class LocalisationNetwork(nn.Module):
     ) -> None:
         super().__init__()
         self.transform, self.downsample = transform, downsample
-        self.features = nn.Sequential(
-            nn.Conv2d(channels, filters, 5, padding=2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(filters, filters, 5, padding=2),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
+        self.features = conv_pool_stages(channels, filters, filters, 5)
         side = image_size // downsample // 4
         if side < 1:
             raise ValueError(
