@@ -5,8 +5,8 @@
 Each change is ``benchmarks/air_seeds.py`` on ``configs/air/multimnist.yaml`` with its flags
 and a shorter schedule (``--max-epochs``, default 15 of the config's 50: count accuracy is
 within a point of its final value by then in the full runs), two seeds at once on one thread
-each, results kept as benchmarks/results/air_ablation_<change>.json and its logs. Writes
-benchmarks/results/air_ablation.json: per change, how many seeds reached 98%, the median and
+each, results kept as benchmarks/records/probes/air_ablation_<change>.json and its logs. Writes
+benchmarks/records/probes/air_ablation.json: per change, how many seeds reached 98%, the median and
 the worst count accuracy on the test scenes (checkpoints chosen on the validation bound).
 """
 
@@ -19,7 +19,7 @@ import sys
 import time
 
 from air_seeds import ROOT, TARGET
-from common import RESULTS, write_results
+from common import PROBES, write_results
 
 # change -> (what it does, the flags for foveate train)
 CHANGES: dict[str, tuple[str, list[str]]] = {
@@ -58,7 +58,7 @@ def main() -> None:
         command += ["--", "--max-epochs", str(args.max_epochs), *flags]
         print(" ".join(command), flush=True)
         subprocess.run(command, check=True)
-        rows[change] = json.loads((RESULTS / f"{name}.json").read_text())["metrics"]
+        rows[change] = json.loads((PROBES / f"{name}.json").read_text())["metrics"]
     metrics = {}
     for change, m in rows.items():
         metrics[f"{change}_seeds_reaching_98"] = m["seeds_reaching_98"]

@@ -27,7 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
-    parser.add_argument("--results-name", help="also write benchmarks/results/<name>.json")
+    parser.add_argument("--results-name", help="also write benchmarks/records/probes/<name>.json")
     parser.add_argument(
         "--counts",
         help="make the validation scenes with these digit counts instead of the run's (e.g. 2: "

@@ -7,11 +7,12 @@ trained on 0, 1 or 3, tested on 2. Each of the four runs is one ``foveate train`
 multi-MNIST config with ``--counts`` and ``--test-counts`` (flags after ``--`` go to every run),
 in runs/bench-air_generalisation/<model>_<split>; its checkpoint is chosen on the validation
 bound of scenes with the training counts, then tested once on the fixed test scenes of the other
-count. Finished runs are kept in benchmarks/results/logs/air_generalisation/ and not trained
+count. Finished runs are kept in benchmarks/records/logs/air_generalisation/ and not trained
 again.
 
-Writes benchmarks/results/air_generalisation.json: each run's count accuracy on the unseen count,
-and on the validation scenes of its training counts at the chosen checkpoint.
+Writes the probe record benchmarks/records/probes/air_generalisation.json: each run's count
+accuracy on the unseen count, and on the validation scenes of its training counts at the chosen
+checkpoint. DAIR's headline records are the runner's (``foveate bench dair_extrapolation``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import json
 import os
 
 from air_seeds import KEPT, ROOT, keep, run_all, train_command
-from common import write_results
+from common import paper_figure, write_results
 
 SPLITS = {"extrapolation": ("0,1,2", "3"), "interpolation": ("0,1,3", "2")}
 # Read off the paper's figure 6, as cited in the issue: roughly.
+SOURCE = "Eslami et al. 2016 (NIPS), figure 6 (read off a plot)"
 PAPER = {
     "air_extrapolation_count_accuracy_pct": 0,
     "air_interpolation_count_accuracy_pct": 60,
@@ -96,7 +98,9 @@ def main() -> None:
         seed=args.seed,
         wall_s=wall,
         notes=notes,
-        paper={k: v for k, v in PAPER.items() if k.rsplit("_count", 1)[0] in metrics_keys},
+        paper=paper_figure(
+            {k: v for k, v in PAPER.items() if k.rsplit("_count", 1)[0] in metrics_keys}, SOURCE
+        ),
     )
     print(f"wrote {path}: {json.dumps(metrics)}")
 

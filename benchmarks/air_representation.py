@@ -23,7 +23,7 @@ compare two objects; the CNN has three convolutions and two layers.
 Labelled scenes are made from the training digits (less AIR's validation digits), the test
 scenes from the test split, all from fixed seeds.
 
-Writes benchmarks/results/<name>.json (test accuracy per task, reader and label budget) and
+Writes benchmarks/records/probes/<name>.json (test accuracy per task, reader and label budget) and
 docs/figures/<name>.png (accuracy against labels).
 """
 

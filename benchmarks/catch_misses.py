@@ -4,7 +4,7 @@ move, and where the agent looks at each step.
     python benchmarks/catch_misses.py runs/catch/checkpoints/best.ckpt --name ram_catch
 
 Plays the 1,000 validation games (seed 1, as GameDataModule's) greedily and prints, and writes to
-benchmarks/results/logs/catch_misses/NAME.json: the return; the histogram of the ball's column
+the probe record benchmarks/records/probes/catch_misses_NAME.json: the return; the histogram of the ball's column
 less the paddle's left column on the screen before the last move (a catch needs the landing
 column 0 or 1 pixels right of the paddle's left end after the move, and the ball drifts by at
 most a pixel on its last row, so -2 to 3 may still be caught); the mean height of the glimpse at each step (normalised,
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
+import time
 
 import torch
-from common import RESULTS
+from common import write_results
 
 from foveate.data.catch import CatchVectorEnv
 from foveate.data.games import GameBatch
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="the games' seed (1: validation)")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    started = time.perf_counter()
     agent = load_module(args.checkpoint).model.eval()
     games = GameBatch(torch.arange(args.games), args.seed, CatchVectorEnv)
     with torch.no_grad():
@@ -78,7 +79,6 @@ def main() -> None:
     }
     glimpse_x = (episode.locations[..., 0] + 1) / 2 * size
     record = {
-        "checkpoint": args.checkpoint,
         "return_pct": round(100 * episode.returns.mean().item(), 2),
         "return_training_mode_pct": round(100 * in_training_mode.returns.mean().item(), 2),
         "ball_minus_paddle_before_last_move": histogram,
@@ -92,11 +92,25 @@ def main() -> None:
             round(v, 1) for v in (glimpse_x - ball_x - 0.5).abs().mean(0).tolist()
         ],
     }
-    out = RESULTS / "logs" / "catch_misses"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.json").write_text(json.dumps(record, indent=1) + "\n")
     for key, value in record.items():
         print(f"{key}: {value}")
+    path = write_results(
+        f"catch_misses_{args.name}",
+        metrics=record,
+        seed=0,
+        wall_s=time.perf_counter() - started,
+        title=f"Where the Catch agent {args.name} misses: its {args.games:,} games of seed "
+        f"{args.seed}, greedy",
+        notes=(
+            f"The Catch agent's misses on {args.games:,} games of seed {args.seed} (1: the "
+            "validation games), played greedily: the ball's column less the paddle's before the "
+            "last move, where the glimpses look at each step, and the return in training mode "
+            "(benchmarks/catch_misses.py). Nested figures are flattened to metrics, kept whole "
+            "under details."
+        ),
+        checkpoint=args.checkpoint,
+    )
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
         --game "max_drift=0.0" --seconds 240
 
 Plays ``--games`` training games a step (new seeds each step) and every 100 steps 1,000 fixed
-games greedily; prints and writes to benchmarks/results/logs/catch_probes/NAME.log one line per
+games greedily; prints and writes to benchmarks/records/logs/catch_probes/NAME.log one line per
 check: step, seconds, the training games' mean return, the greedy return, the moves' entropy,
 the mean height of the greedy agent's last glimpse (-1 top, 1 bottom).
 Model and game settings are keyword arguments of ``RecurrentAttentionAgent`` and
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from common import RESULTS
+from common import LOGS
 
 from foveate.data.catch import CatchVectorEnv
 from foveate.data.games import GameBatch
@@ -51,7 +51,7 @@ def main() -> None:
     agent = RecurrentAttentionAgent(**settings(args.model))
     optimiser = torch.optim.Adam(agent.parameters(), lr=args.lr)
     make = functools.partial(CatchVectorEnv, **settings(args.game))
-    out = RESULTS / "logs" / "catch_probes"
+    out = LOGS / "catch_probes"
     out.mkdir(parents=True, exist_ok=True)
     log = Path(out / f"{args.name}.log")
     lines = [

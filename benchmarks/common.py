@@ -1,26 +1,29 @@
-"""Shared by the benchmark scripts: the results file format of the project.
+"""Shared by the benchmark scripts: where records and logs live, and the probe record they write.
 
-Each benchmark writes benchmarks/results/<name>.json:
-{"metrics": {name: number}, "command": ..., "seed": ..., "wall_s": ..., "machine": ..., "date": ...,
- "notes": ...}
+A headline figure is measured by the runner (``foveate bench NAME``; its record goes to
+benchmarks/records/headline/). The scripts here measure what no spec does yet (an analysis of a
+checkpoint, a cost, an ablation): each writes a probe record of the runner's schema
+(``foveate.bench.record``) to benchmarks/records/probes/<name>.json with ``write_results``, and
+keeps raw files (metrics.csv, logs, per-seed results) under benchmarks/records/logs/.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-import os
-import platform
-import shlex
+import re
 import sys
 from pathlib import Path
-
-import torch
+from typing import Any
 
 import foveate
+from foveate.bench.record import SCHEMA, command_line, git_state, machine, now, write_record
 from foveate.training.fit import build_data
 
-RESULTS = Path(__file__).resolve().parent / "results"
+__all__ = ["LOGS", "PROBES", "RECORDS", "load_run", "machine", "write_results"]
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "benchmarks" / "records"
+PROBES = RECORDS / "probes"
+LOGS = RECORDS / "logs"  # raw files: metrics.csv, logs, each seed's results
 
 
 def load_run(checkpoint: str, *, data_dir: str | None = None, stage: str = "fit", **data):
@@ -39,22 +42,46 @@ def load_run(checkpoint: str, *, data_dir: str | None = None, stage: str = "fit"
     return model.eval(), config, module
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    described = (
-        f"{os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, torch {torch.__version__}"
-    )
-    if torch.cuda.is_available():
-        described += f", GPU {torch.cuda.get_device_name()} (CUDA {torch.version.cuda})"
-    return described
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def flat_numbers(metrics: dict[str, Any], prefix: str = "") -> dict[str, int | float]:
+    """The numbers of ``metrics``, nested dicts flattened (``{"a": {"b": 1}}`` -> ``a_b``); lists
+    and None left out (a record's metrics are numbers only)."""
+    flat: dict[str, int | float] = {}
+    for key, value in metrics.items():
+        if is_number(value):
+            flat[f"{prefix}{key}"] = value
+        elif isinstance(value, dict):
+            flat.update(flat_numbers(value, f"{prefix}{key}_"))
+    return flat
+
+
+ABBREVIATIONS = ("e.g.", "i.e.", "al.", "cf.", "vs.", "eq.", "fig.", "sec.", "approx.")
+
+
+def first_sentence(notes: str) -> str:
+    """The notes' first sentence: up to the first period (or ! or ?) before a space that does
+    not end an abbreviation."""
+    text = " ".join(notes.split())
+    for match in re.finditer(r"[.!?](?= )", text):
+        before = text[: match.end()]
+        if not before.lower().endswith(ABBREVIATIONS):
+            return before[:-1] if before.endswith(".") else before
+    return text.removesuffix(".")
+
+
+def paper_figure(figures: dict[str, float] | None, source: str) -> dict[str, Any] | None:
+    """Published figures ``{metric: value}`` as a record's ``paper``: the first one's metric,
+    value and source; any others under ``also``."""
+    if not figures:
+        return None
+    (metric, value), *others = figures.items()
+    paper: dict[str, Any] = {"metric": metric, "value": value, "source": source}
+    if others:
+        paper["also"] = dict(others)
+    return paper
 
 
 def write_results(
@@ -66,23 +93,54 @@ def write_results(
     notes: str,
     config: dict | None = None,
     paper: dict | None = None,
+    title: str | None = None,
+    seeds: list[dict] | None = None,
+    **extra: Any,
 ) -> Path:
-    """Write benchmarks/results/<name>.json; ``paper``: published figures to compare with, kept
-    apart from ``metrics`` (which holds only what this command measured)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    record = {
-        "metrics": metrics,
-        "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
-        "seed": seed,
+    """Write benchmarks/records/probes/<name>.json, a probe record of the runner's schema.
+
+    metrics: what this command measured (nested dicts are flattened to numbers; the metrics as
+    given are kept under ``details`` when any is not a number). paper: ``{"metric", "value",
+    "source"}`` (``paper_figure``), kept apart from ``metrics``. config: the full run
+    configuration, so the figure can be reproduced. seeds: one entry per seed, each ``{"seed",
+    "metrics", "wall_s"}`` (default: one, ``seed``'s, with ``metrics``). title: default the
+    notes' first sentence. extra: more fields of the record (``changes``, ``checkpoint``).
+    """
+    numbers = flat_numbers(metrics)
+    command = command_line(["python", *sys.argv])
+    date, where, git = now(), machine(), git_state(ROOT)
+    entries = seeds or [{"seed": seed, "metrics": metrics, "wall_s": wall_s}]
+    record: dict[str, Any] = {
+        "schema": SCHEMA,
+        "name": name,
+        "kind": "probe",
+        "title": title or first_sentence(notes) or name,
+        "benchmark": None,
+        "metrics": numbers,
+        "command": command,
+        "seed": [entry["seed"] for entry in entries],
+        "num_seeds": len(entries),
+        "seeds": [
+            {
+                "seed": entry["seed"],
+                "command": entry.get("command", command),
+                "metrics": flat_numbers(entry["metrics"]),
+                "wall_s": round(entry["wall_s"], 1),
+                "machine": where,
+                "date": date,
+                "git": git,
+            }
+            for entry in entries
+        ],
         "wall_s": round(wall_s, 1),
-        "machine": machine(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": where,
+        "date": date,
+        "git": git,
+        "config": config,
+        "paper": paper,
         "notes": notes,
+        **extra,
     }
-    if paper is not None:
-        record["paper"] = paper
-    if config is not None:
-        record["config"] = config  # the full run configuration, so the figure can be reproduced
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
+    if numbers != metrics:
+        record["details"] = metrics
+    return write_record(PROBES / f"{name}.json", record)

@@ -14,7 +14,7 @@ whose 400-pixel canvases (20 MB) fit in this machine's 32 MB last-level cache, s
 measures computation (the headline ratio); and 128, whose canvases at 400 pixels (82 MB) do not,
 so that every glimpse's coarse patch is read from memory. Multiply-accumulates are counted by
 ``torch.utils.flop_counter`` on one canvas (half its floating-point operations). Measure with
-nothing else running. Writes benchmarks/results/ram_cost.json and docs/figures/ram_cost.png.
+nothing else running. Writes benchmarks/records/probes/ram_cost.json and docs/figures/ram_cost.png.
 """
 
 from __future__ import annotations

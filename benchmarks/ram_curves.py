@@ -10,18 +10,18 @@ from __future__ import annotations
 import argparse
 import csv
 
-from common import RESULTS
+from common import RECORDS
 
 
 def validation_errors(name: str) -> list[float]:
-    """Validation error per epoch, in order, from benchmarks/results/<name>.metrics.csv."""
-    with open(RESULTS / f"{name}.metrics.csv") as f:
+    """Validation error per epoch, in order, from benchmarks/records/<name>.metrics.csv."""
+    with open(RECORDS / f"{name}.metrics.csv") as f:
         return [float(r["val_error_pct"]) for r in csv.DictReader(f) if r.get("val_error_pct")]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="+", help="paths under benchmarks/results, no suffix")
+    parser.add_argument("names", nargs="+", help="paths under benchmarks/records, no suffix")
     parser.add_argument("--epochs", nargs=2, type=int, required=True, metavar=("FIRST", "LAST"))
     parser.add_argument("--best-by", type=int, required=True, help="epochs counted for the best")
     args = parser.parse_args()

@@ -8,7 +8,7 @@ step the harness runs (``TrainingModule``): forward pass and hybrid loss (option
 noise drawn outside the compiled function. Batches of 128 and 1024 digits of the shipped MNIST
 sample are taken from GPU memory, so data loading is not timed. Each configuration warms up
 first (compilation included), then times ``--steps`` steps between ``torch.cuda.synchronize``
-calls, ``--repeats`` times; the median is reported. Writes benchmarks/results/ram_gpu_speed.json,
+calls, ``--repeats`` times; the median is reported. Writes benchmarks/records/probes/ram_gpu_speed.json,
 whose machine string names the GPU.
 """
 

@@ -9,8 +9,9 @@ much: a few pixels (the policy found the digit and the finest window sits beside
 far (it looks elsewhere). For each path, sampled as in the hit rate and greedy (the policy's
 mean), it measures the Chebyshev distance in pixels from each glimpse's finest window centre
 to the digit's centre and bins, per canvas, the nearest glimpse of the second half. Validation
-canvases only (held-out training digits): it is for choosing what to change. Writes
-benchmarks/results/logs/ram_hit_distance/<name>.json.
+canvases only (held-out training digits): it is for choosing what to change. Writes the probe
+record benchmarks/records/probes/ram_hit_distance_<name>.json (its nested figures flattened to
+metrics, kept whole under ``details``).
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ import json
 import time
 
 import torch
-from common import RESULTS, load_run, machine
+from common import load_run, write_results
 
 from foveate.reports.hits import glimpse_offsets
 
-OUT = RESULTS / "logs" / "ram_hit_distance"
 EDGES = (1.0, 1.5, 2.0, 4.0, 8.0)  # in finest-window half-widths: 1 is a hit
 
 
@@ -124,15 +124,15 @@ def main() -> None:
         path: measure(model, val.images, val.labels, val.centres, greedy=path == "greedy")
         for path in ("sampled", "greedy")
     }
-    record = {
-        "metrics": paths,
-        "checkpoint": args.checkpoint,
-        "command": f"cd benchmarks && python ram_hit_distance.py {args.checkpoint} --name {args.name}",
-        "seed": args.seed,
-        "wall_s": round(time.perf_counter() - started, 1),
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
-        "notes": (
+    path = write_results(
+        f"ram_hit_distance_{args.name}",
+        metrics=paths,
+        seed=args.seed,
+        wall_s=time.perf_counter() - started,
+        title=f"How far RAM's glimpses land from the digit, {args.name}: {len(val.labels)} "
+        f"validation canvases of {config.data['task']}",
+        checkpoint=args.checkpoint,
+        notes=(
             f"{len(val.labels)} validation canvases of {config.data['task']}, one episode per path. "
             "Distances in the finest window's half-widths (Chebyshev, centre to digit centre): "
             "<= 1 covers the centre (a hit). nearest_later_glimpse: the nearest glimpse of the "
@@ -142,10 +142,7 @@ def main() -> None:
             "later_locations_mean_xy in the model's normalised coordinates (-1 to 1, x right, "
             "y down)."
         ),
-    }
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"{args.name}.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    )
     print(json.dumps(paths, indent=2))
     print(f"wrote {path}")
 

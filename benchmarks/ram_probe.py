@@ -7,8 +7,8 @@ For choosing what makes RAM's policy search well (docs/ram.md, "Ablation"): each
 a config with some settings changed, keeps its best checkpoint by validation error, and measures
 on the validation canvases (held-out training digits; the test set is never read) the error of
 one glimpse path per image (M = 1) and the glimpse hit rate (``foveate.reports.hits``). Writes
-benchmarks/results/logs/ram_probes/<name>.json and keeps the run's metrics.csv beside it. A
-probe cut off continues with --resume.
+the probe record benchmarks/records/probes/<name>.json and keeps the run's metrics.csv in
+benchmarks/records/logs/ram_probes/. A probe cut off continues with --resume.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import time
 from pathlib import Path
 
 import yaml
-from common import RESULTS, load_run, machine
+from common import LOGS, load_run, write_results
 
 from foveate.reports.hits import hit_rate
 from foveate.training.config import RunConfig
 from foveate.training.fit import fit
 
 ROOT = Path(__file__).resolve().parents[1]
-PROBES = RESULTS / "logs" / "ram_probes"
+PROBE_LOGS = LOGS / "ram_probes"
 
 
 def overrides(settings: list[str]) -> dict[str, dict]:
@@ -70,27 +70,35 @@ def main() -> None:
     model, _, data = load_run(str(result.best_checkpoint), stage="fit")
     val = data.datasets["val"]
     measured = hit_rate(model, val.images, val.labels, val.centres)
-    PROBES.mkdir(parents=True, exist_ok=True)
-    record = {
-        "name": args.name,
-        "changes": args.set,
-        "base_config": args.config,
-        "metrics": {
-            "val_error_pct": round(measured["episode_error_pct"], 2),
-            "best_val_error_pct": round(result.best_val, 2),
-            "val_hit_rate_pct": round(measured["hit_rate_pct"], 1),
-            "val_hit_rate_right_pct": round(measured["hit_rate_right_pct"], 1),
-            "val_hit_rate_wrong_pct": round(measured["hit_rate_wrong_pct"], 1),
-            "epochs": result.epochs,
-            "train_images_per_s": round(result.train_images_per_s, 1),
-        },
-        "wall_s": round(result.earlier_fit_seconds + time.perf_counter() - started, 1),
-        "machine": machine(),
-        "config": config.as_dict(),
+    metrics = {
+        "val_error_pct": round(measured["episode_error_pct"], 2),
+        "best_val_error_pct": round(result.best_val, 2),
+        "val_hit_rate_pct": round(measured["hit_rate_pct"], 1),
+        "val_hit_rate_right_pct": round(measured["hit_rate_right_pct"], 1),
+        "val_hit_rate_wrong_pct": round(measured["hit_rate_wrong_pct"], 1),
+        "epochs": result.epochs,
+        "train_images_per_s": round(result.train_images_per_s, 1),
     }
-    (PROBES / f"{args.name}.json").write_text(json.dumps(record, indent=2) + "\n")
-    shutil.copy(run_dir / "metrics.csv", PROBES / f"{args.name}.metrics.csv")
-    print(json.dumps(record["metrics"]))
+    settings = ", ".join(args.set) or "as configured"
+    write_results(
+        args.name,
+        metrics=metrics,
+        seed=args.seed,
+        wall_s=result.earlier_fit_seconds + time.perf_counter() - started,
+        notes=(
+            f"RAM probe on {args.config} with {settings}, {args.max_minutes:g} minutes: "
+            "measured on the validation canvases only (held-out training digits). "
+            "best_val_error_pct chooses the checkpoint; val_error_pct and the hit rates are one "
+            "episode per canvas of that checkpoint."
+        ),
+        title=f"RAM probe {args.name} on {args.config}: {settings} (validation only)",
+        config=config.as_dict(),
+        changes=args.set,
+        base_config=args.config,
+    )
+    PROBE_LOGS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run_dir / "metrics.csv", PROBE_LOGS / f"{args.name}.metrics.csv")
+    print(json.dumps(metrics))
 
 
 if __name__ == "__main__":

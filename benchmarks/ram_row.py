@@ -10,9 +10,11 @@ path per image (M = 1, the paper's measure) and with M = 10 beside it, and the g
 (``foveate.reports.hits``: a glimpse of the second half whose finest patch covers the digit's
 centre). --from-probe tests, as the seed, a probe (benchmarks/ram_probe.py) that trained the
 row's config in full, its checkpoint chosen on validation like the row's own. Each seed's
-record goes to benchmarks/results/logs/ram_rows/ram_<row>_seed<k>.json (with its
-metrics.csv); then every seed recorded so far is summed up in
-benchmarks/results/ram_<row>.json: the mean error over seeds and its sample standard deviation.
+record goes to benchmarks/records/logs/ram_rows/ram_<row>_seed<k>.json (with its
+metrics.csv); then every seed recorded so far is summed up in the probe record
+benchmarks/records/probes/ram_<row>.json: the mean error over seeds and its sample standard
+deviation. The row's headline record is the runner's (``foveate bench ram_<row>``, in
+benchmarks/records/headline/).
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ import statistics
 import time
 from pathlib import Path
 
-from common import RESULTS, load_run, write_results
+from common import LOGS, PROBES, load_run, paper_figure, write_results
 
+from foveate.bench.spec import load_specs
 from foveate.reports.hits import hit_rate
 from foveate.training.config import RunConfig
 from foveate.training.fit import evaluate, train_and_test
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = RESULTS / "logs" / "ram_rows"
-PROBES = RESULTS / "logs" / "ram_probes"
+ROWS = LOGS / "ram_rows"
+PROBE_LOGS = LOGS / "ram_probes"  # the probes' metrics.csv; their records are in PROBES
 PAPER = {  # Mnih et al. 2014, tables 1-2 (cluttered 100x100 as cited in DRAW's table 1)
     "mnist_6g": 1.12,
     "mnist_7g": 1.07,
@@ -116,7 +119,7 @@ def from_probe(row: str, args: argparse.Namespace) -> dict:
             "wall_s": probe["wall_s"],
             "test_error_pct": m1["test_error_pct"],
         },
-        metrics_csv=PROBES / f"{args.from_probe}.metrics.csv",
+        metrics_csv=PROBE_LOGS / f"{args.from_probe}.metrics.csv",
         resumed=False,
         trained_by=f"python benchmarks/ram_probe.py {args.from_probe} ("
         + " ".join(probe["changes"])
@@ -169,7 +172,7 @@ def tested(
 
 
 def summarise(row: str) -> Path:
-    """benchmarks/results/ram_<row>.json from every seed recorded for the row."""
+    """benchmarks/records/probes/ram_<row>.json from every seed recorded for the row."""
     seeds = sorted(
         (json.loads(p.read_text()) for p in ROWS.glob(f"ram_{row}_seed*.json")),
         key=lambda r: r["seed"],
@@ -182,17 +185,25 @@ def summarise(row: str) -> Path:
     metrics = {
         "test_error_pct": mean("test_error_pct"),
         "test_error_pct_std": round(statistics.stdev(errors), 3) if len(errors) > 1 else 0.0,
-        "seeds": [s["seed"] for s in seeds],
-        "test_error_pct_per_seed": errors,
+        "test_error_pct_min": min(errors),
+        "test_error_pct_max": max(errors),
         "test_error_pct_M10": mean("test_error_pct_M10"),
         "hit_rate_pct": round(statistics.fmean(s["hit_rate_pct"] for s in seeds), 2),
         "hit_rate_right_pct": round(statistics.fmean(s["hit_rate_right_pct"] for s in seeds), 2),
         "hit_rate_wrong_pct": round(statistics.fmean(s["hit_rate_wrong_pct"] for s in seeds), 2),
         "best_val_error_pct": mean("best_val_error_pct"),
-        "epochs": [s["epochs"] for s in seeds],
+        "epochs": mean("epochs"),
         "wall_s": max(s["wall_s"] for s in seeds),  # the longest seed: each trains on its own
         "train_images_per_s": mean("train_images_per_s"),
     }
+    per_seed = [
+        {
+            "seed": s["seed"],
+            "metrics": {k: v for k, v in s.items() if k not in ("row", "seed", "config")},
+            "wall_s": s["wall_s"],
+        }
+        for s in seeds
+    ]
     command = "python benchmarks/ram_row.py " + row + " --seed K --threads 1"
     return write_results(
         f"ram_{row}",
@@ -208,11 +219,14 @@ def summarise(row: str) -> Path:
             "least one glimpse of the episode's second half covers the digit's centre (one "
             "episode each). wall_s: the longest seed's training and testing, every session of "
             "a resumed run summed; each seed's record, with its command, is in "
-            f"benchmarks/results/logs/ram_rows/. Seeds recorded: {len(seeds)}. Command per "
+            f"benchmarks/records/logs/ram_rows/. Seeds recorded: {len(seeds)}. Command per "
             f"seed: {command}"
         ),
         config=seeds[-1]["config"],
-        paper={"test_error_pct": PAPER.get(row)},
+        paper=paper_figure(
+            {"test_error_pct": PAPER[row]}, load_specs(ROOT)[f"ram_{row}"].paper.source
+        ),
+        seeds=per_seed,
     )
 
 

@@ -3,17 +3,18 @@ and the baselines on the same canvases, as markdown.
 
     python benchmarks/ram_table.py
 
-Reads benchmarks/results/ram_<row>.json (written by ram_row.py), fc_<task>.json and
+Reads the rows' headline records, benchmarks/records/headline/ram_<row>.json (``foveate bench
+ram_<row>``), the baselines' probe records benchmarks/records/probes/fc_<task>.json and
 cnn_<task>.json (benchmarks/train.py), and the ablation probes'
-benchmarks/results/logs/ram_probes/c100_ablation_<name>.json (benchmarks/ram_probe.py); a row,
-baseline or probe not yet run says so. Prints the three tables that docs/ram.md shows.
+benchmarks/records/probes/c100_ablation_<name>.json (benchmarks/ram_probe.py); a row, baseline
+or probe not yet run says so. Prints the three tables that docs/ram.md shows.
 """
 
 from __future__ import annotations
 
 import json
 
-from common import RESULTS
+from common import PROBES, RECORDS
 from ram_row import PAPER
 
 TASKS = {
@@ -24,7 +25,7 @@ TASKS = {
 }
 
 
-PROBES = RESULTS / "logs" / "ram_probes"
+HEADLINE = RECORDS / "headline"
 # Each probe changes one part of configs/ram/cluttered100_8g.yaml, trained 32 epochs (docs/ram.md,
 # "Ablation of the recipe"); the table gives the --set options each probe recorded.
 ABLATIONS = {
@@ -44,8 +45,8 @@ ABLATIONS = {
 }
 
 
-def read(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
+def read(folder, name: str) -> dict | None:
+    path = folder / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -65,27 +66,27 @@ def ablation_line(name: str) -> str:
 def row_line(row: str) -> str:
     task, glimpses = row.rsplit("_", 1)
     paper = PAPER[row]
-    found = read(f"ram_{row}")
+    found = read(HEADLINE, f"ram_{row}")
     head = f"| {TASKS[task]} | {glimpses[:-1]} | {paper:.2f}% |"
     if found is None:
         return head + " not run yet | | | | |"
     m = found["metrics"]
-    error, spread, seeds = m["test_error_pct"], m["test_error_pct_std"], len(m["seeds"])
+    error, spread, seeds = m["test_error_pct"], m.get("test_error_pct_std"), found["num_seeds"]
     ours = f"**{error:.2f}%**" if error <= paper else f"{error:.2f}% (+{error - paper:.2f})"
     if seeds > 1:
         ours += f" ± {spread:.2f}"
     return (
         f"{head} {ours} | {m['test_error_pct_M10']:.2f}% | {seeds} | {m['hit_rate_pct']:.1f}% "
-        f"| {m['wall_s'] / 60:.0f} min |"
+        f"| {found['wall_s'] / 60:.0f} min |"
     )
 
 
 def baseline_cell(name: str) -> str:
-    found = read(name)
+    found = read(PROBES, name)
     if found is None:
         return "not run yet"
     m = found["metrics"]
-    return f"{m['test_error_pct']:.2f}% ({m['epochs']} epochs, {m['wall_s'] / 60:.0f} min)"
+    return f"{m['test_error_pct']:.2f}% ({m['epochs']} epochs, {found['wall_s'] / 60:.0f} min)"
 
 
 def main() -> None:

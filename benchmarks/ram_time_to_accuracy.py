@@ -9,7 +9,7 @@ path per image (M = 1): the curve of test error against wall time, and the first
 or below 1.2% (``minutes_to_1_2_pct``; the snapshots are read only for this curve, never to
 choose anything). The run's own result is its best checkpoint by validation error, tested once,
 as in every benchmark. Time it with nothing else running. Writes
-benchmarks/results/ram_time_to_accuracy.json and docs/figures/ram_time_to_accuracy.png.
+benchmarks/records/probes/ram_time_to_accuracy.json and docs/figures/ram_time_to_accuracy.png.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@
     python benchmarks/stn.py translated --threads 1
 
 Trains configs/stn/<task>.yaml, then configs/cnn/<task>.yaml, each choosing its checkpoint on
-the validation split and testing it once; writes benchmarks/results/stn_<task>.json with both
-test errors and the RAM paper's row for the same task. A run cut off continues with --resume
+the validation split and testing it once; writes the probe record
+benchmarks/records/probes/stn_<task>.json with both test errors and the RAM paper's row for the
+same task (the headline records are the runner's: ``foveate bench stn_<task>`` and
+``cnn_<task>``). A run cut off continues with --resume
 (a model whose run has finished is not trained again).
 """
 
@@ -15,16 +17,16 @@ import argparse
 import json
 from pathlib import Path
 
-from common import write_results
+from common import paper_figure, write_results
 
 from foveate.training.config import RunConfig
 from foveate.training.fit import train_and_test
 
 ROOT = Path(__file__).resolve().parents[1]
-# Mnih et al. 2014, table 2 (test error, %), the rows for the same canvases.
+# Mnih et al. 2014 (test error, %), the rows for the same canvases.
 RAM_PAPER = {
-    "translated": {"ram_paper_test_error_pct_6_glimpses": 1.22},
-    "cluttered60": {"ram_paper_test_error_pct_8_glimpses": 4.04},
+    "translated": (1.22, "RAM, 6 glimpses: Mnih et al. 2014 (NIPS), table 1 (b)"),
+    "cluttered60": (4.04, "RAM, 8 glimpses: Mnih et al. 2014 (NIPS), table 2 (a)"),
 }
 NOTES = (
     "Test error (%) on the task's fixed 10,000 test canvases (dataset: {dataset}; data_seed 0); "
@@ -90,7 +92,7 @@ def main() -> None:
         notes=NOTES.format(
             beside=args.beside, dataset=configs["stn"]["data"].get("dataset", "mnist")
         ),
-        paper=RAM_PAPER[args.task],
+        paper=paper_figure({"test_error_pct": RAM_PAPER[args.task][0]}, RAM_PAPER[args.task][1]),
         config=configs,
     )
     print(f"wrote {path}: {json.dumps(metrics)}")

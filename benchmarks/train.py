@@ -1,4 +1,4 @@
-"""Benchmarks: train a config, test its best checkpoint, write benchmarks/results/<name>.json.
+"""Benchmarks: train a config, test its best checkpoint, write benchmarks/records/probes/<name>.json.
 
     python benchmarks/train.py ram_mnist
     python benchmarks/train.py draw_mnist --resume

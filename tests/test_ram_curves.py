@@ -16,7 +16,7 @@ def test_window_mean_and_best_known_answer(tmp_path, monkeypatch, capsys):
     for epoch, error in enumerate([9.0, 5.0, 3.0, 4.0]):
         lines += [f"{epoch},{epoch * 10},1.0,", f"{epoch},{epoch * 10 + 9},,{error}"]
     (tmp_path / "run.metrics.csv").write_text("\n".join(lines) + "\n")
-    monkeypatch.setattr(ram_curves, "RESULTS", tmp_path)
+    monkeypatch.setattr(ram_curves, "RECORDS", tmp_path)
     assert ram_curves.validation_errors("run") == [9.0, 5.0, 3.0, 4.0]
     monkeypatch.setattr(sys, "argv", ["ram_curves", "run", "--epochs", "1", "3", "--best-by", "2"])
     ram_curves.main()

@@ -36,6 +36,7 @@ def row_dirs(tmp_path, monkeypatch):
     monkeypatch.setattr(ram_row, "ROOT", tmp_path)
     monkeypatch.setattr(ram_row, "ROWS", tmp_path / "rows")
     monkeypatch.setattr(ram_row, "PROBES", tmp_path / "probes")
+    monkeypatch.setattr(ram_row, "PROBE_LOGS", tmp_path / "probes")
     monkeypatch.setattr(ram_row, "config_path", lambda row: tmp_path / "row.yaml")
     return tmp_path
 

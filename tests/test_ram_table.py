@@ -1,4 +1,4 @@
-"""benchmarks/ram_table.py: the tables of docs/ram.md, built from results files."""
+"""benchmarks/ram_table.py: the tables of docs/ram.md, built from the headline and probe records."""
 
 import json
 import sys
@@ -10,19 +10,22 @@ import ram_table  # noqa: E402
 
 
 def test_tables_read_rows_and_probes_and_say_what_is_missing(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(ram_table, "RESULTS", tmp_path)
+    monkeypatch.setattr(ram_table, "HEADLINE", tmp_path / "headline")
     monkeypatch.setattr(ram_table, "PROBES", tmp_path / "probes")
+    (tmp_path / "headline").mkdir()
     (tmp_path / "probes").mkdir()
     row = {
         "test_error_pct": 4.5,
         "test_error_pct_std": 0.25,
-        "seeds": [0, 1, 2],
         "test_error_pct_M10": 4.0,
         "hit_rate_pct": 91.25,
-        "wall_s": 600.0,
     }
-    (tmp_path / "ram_cluttered60_8g.json").write_text(json.dumps({"metrics": row}))
-    (tmp_path / "ram_mnist_6g.json").write_text(json.dumps({"metrics": {**row, "seeds": [0]}}))
+    three = {"metrics": row, "num_seeds": 3, "wall_s": 600.0}
+    (tmp_path / "headline" / "ram_cluttered60_8g.json").write_text(json.dumps(three))
+    one = {"metrics": {k: v for k, v in row.items() if k != "test_error_pct_std"}}
+    (tmp_path / "headline" / "ram_mnist_6g.json").write_text(
+        json.dumps({**one, "num_seeds": 1, "wall_s": 600.0})
+    )
     probe = {
         "changes": ["trainer.max_epochs=32", "model_args.core=rnn"],
         "metrics": {"best_val_error_pct": 12.5, "val_hit_rate_pct": 80.0},

@@ -1,0 +1,108 @@
+"""benchmarks/records: every record is of the runner's schema; every headline record belongs to a
+spec, holds every figure its spec's summary quotes, and ran its spec's config or says how not."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from foveate.bench.record import read_record
+from foveate.bench.runner import record_path, same_run
+from foveate.bench.spec import load_specs
+from foveate.bench.table import fill, results_table
+from foveate.training.config import RunConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / "benchmarks" / "records"
+HEADLINE = sorted((RECORDS / "headline").glob("*.json"))
+PROBES = sorted((RECORDS / "probes").glob("*.json"))
+SPECS = load_specs(ROOT)
+
+
+def named(paths):
+    return pytest.mark.parametrize("path", paths, ids=[p.stem for p in paths])
+
+
+def test_there_are_records_and_the_old_folder_is_gone():
+    assert HEADLINE and PROBES
+    assert not (ROOT / "benchmarks" / "results").exists()
+
+
+@named(HEADLINE + PROBES)
+def test_every_record_passes_the_schema(path):
+    record = read_record(path)
+    assert record["name"] == path.stem
+    assert record["kind"] == ("headline" if path.parent.name == "headline" else "probe")
+
+
+@named(HEADLINE)
+def test_a_headline_record_quotes_every_figure_of_its_spec_summary(path):
+    record = read_record(path)
+    assert record["name"] in SPECS.names(), f"{path.stem}: no spec of that name"
+    spec = SPECS[record["name"]]
+    beside = {}
+    for name in spec.beside:
+        other = record_path(ROOT, "headline", name)
+        beside[name] = read_record(other if other.is_file() else record_path(ROOT, "probe", name))[
+            "metrics"
+        ]
+    values = {**record["metrics"], "wall_min": record["wall_s"] / 60, **beside}
+    fill(spec.summary or f"{{{spec.metric}}}", values)  # raises, naming what is missing
+    assert spec.metric in record["metrics"]
+
+
+@named(HEADLINE)
+def test_a_converted_headline_record_ran_its_spec_config_or_says_how_not(path):
+    record = read_record(path)
+    if "converted" not in record:
+        return  # written by the runner, which checks its config itself
+    spec = SPECS[record["name"]]
+    differs = same_run(spec.run_config(ROOT), RunConfig.from_dict(record["config"]))
+    said = record["converted"].get("differs")
+    assert differs is None or (isinstance(said, str) and differs in said), (
+        f"{path.stem}: its config differs from the spec's ({differs}) and does not say so"
+    )
+    assert record["config"]["trainer"]["seed"] == 0
+    for entry in record["seeds"]:
+        assert entry["command"].startswith(f"foveate bench {spec.name} --seeds {entry['seed']}")
+
+
+def test_the_results_table_is_made_from_the_records():
+    table = results_table([SPECS[n] for n in SPECS.names()], ROOT)
+    for name in SPECS.names():
+        path = record_path(ROOT, "headline", name)
+        if SPECS[name].row is not None and path.is_file():
+            assert f"`{path.relative_to(ROOT)}`" in table
+
+
+@named(PROBES)
+def test_a_converted_probe_says_where_it_came_from(path):
+    record = json.loads(path.read_text())
+    converted = record.get("converted")
+    if converted is None:
+        return
+    assert converted["from"] and converted["commands"] and converted["note"]
+    assert all(p.startswith("benchmarks/results/") for p in converted["from"])
+
+
+def test_the_scripts_write_probe_records_of_the_schema(tmp_path, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import common
+
+    monkeypatch.setattr(common, "PROBES", tmp_path)
+    path = common.write_results(
+        "a_probe",
+        metrics={"error_pct": 1.5, "by_step": [1, 2], "greedy": {"hit_rate_pct": 90.0}},
+        seed=0,
+        wall_s=12.34,
+        notes="What was measured, e.g. a hit rate. How it was measured.",
+        paper=common.paper_figure({"error_pct": 1.2}, "a paper, table 1"),
+        checkpoint="runs/x/best.ckpt",
+    )
+    record = read_record(path)
+    assert record["kind"] == "probe" and record["title"] == "What was measured, e.g. a hit rate"
+    assert record["metrics"] == {"error_pct": 1.5, "greedy_hit_rate_pct": 90.0}
+    assert record["details"]["by_step"] == [1, 2] and record["checkpoint"] == "runs/x/best.ckpt"
+    assert record["paper"] == {"metric": "error_pct", "value": 1.2, "source": "a paper, table 1"}
