@@ -4,6 +4,7 @@ own data source) trains, evaluates and is described through the unchanged harnes
 line, and passes the per-model checks, by registering it and nothing else."""
 
 import json
+from typing import Protocol, runtime_checkable
 
 import lightning as L
 import pytest
@@ -38,6 +39,35 @@ class Duo(nn.Module):
 
     def loss(self, output, targets):
         return output[0].pow(2).mean() + output[1].pow(2).mean()
+
+    def scores(self, x):
+        """Both players' scores of points (B, size) -> (B, 2): what its figure shows."""
+        return torch.cat(self(x), -1)
+
+
+@runtime_checkable
+class Scores(Protocol):
+    """A capability the new kind defines beside its model: it scores points."""
+
+    def scores(self, x: torch.Tensor) -> torch.Tensor: ...
+
+
+def score_figure(model, context):
+    """The new kind's figure: each test point's two scores, one against the other."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (x,) = next(iter(context.data.test_dataloader()))
+    with torch.no_grad():
+        scores = model.scores(x[: context.images])
+    figure, axes = plt.subplots(figsize=(3, 3))
+    axes.scatter(scores[:, 0], scores[:, 1])
+    path = context.out / "scores.png"
+    figure.savefig(path)
+    plt.close(figure)
+    return [path]
 
 
 class Points(L.LightningDataModule):
@@ -190,3 +220,44 @@ def test_the_monitored_sense_is_declared_once_by_the_metric(duo):
         check_training_module(Contradicts)
     with pytest.raises(ContractError, match="must map each metric's bare name to a"):
         check_training_module(Undeclared)
+
+
+def test_a_new_kind_brings_its_figure_and_benchmark_and_is_covered_by_show_and_the_runner(
+    duo, monkeypatch, tmp_path
+):
+    """Everything a new kind needs, registered from outside the package, no file of it edited:
+    its model, training module and data source (the ``duo`` fixture), a capability of its own
+    with a figure for it, and a benchmark spec; then ``foveate show``, the per-model checks and
+    the runner cover it."""
+    from foveate.bench import BENCHMARKS, BenchSpec, Invocation, read_record, run_benchmark
+    from foveate.reports.figures import FIGURES, FigureMaker
+    from foveate.reports.show import show_checkpoint
+
+    monkeypatch.setitem(
+        FIGURES._entries, "outside.score_figure", FigureMaker((Scores,), score_figure)
+    )
+    spec = BenchSpec(
+        name="duo_points",
+        title="Two players over random points: the best validation score",
+        config={"model": "duo", "data": {"count": 32}, "trainer": {"max_epochs": 3}},
+        metric="test_score",
+        sense="max",
+        seeds=(0, 1),
+        summary="{test_score:.1f}",
+        used_labels="none",
+    )
+    monkeypatch.setitem(BENCHMARKS._entries, "duo_points", spec)
+
+    checks.check_trains_every_parameter("duo")
+    record_path = run_benchmark(
+        BENCHMARKS["duo_points"],
+        Invocation(records=tmp_path / "records", runs=tmp_path / "runs"),
+        root=tmp_path,
+    )
+    record = read_record(record_path)
+    assert record["num_seeds"] == 2 and record["metrics"]["test_score"] == 41.0
+    assert record["seeds"][1]["command"] == "foveate bench duo_points --seeds 1"
+
+    checkpoint = tmp_path / "runs" / "duo_points" / "seed0" / "checkpoints" / "best.ckpt"
+    (figure,) = show_checkpoint(checkpoint, tmp_path / "figures", images=5)
+    assert figure.name == "scores.png" and figure.stat().st_size > 1_000

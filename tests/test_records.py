@@ -106,3 +106,62 @@ def test_the_scripts_write_probe_records_of_the_schema(tmp_path, monkeypatch):
     assert record["metrics"] == {"error_pct": 1.5, "greedy_hit_rate_pct": 90.0}
     assert record["details"]["by_step"] == [1, 2] and record["checkpoint"] == "runs/x/best.ckpt"
     assert record["paper"] == {"metric": "error_pct", "value": 1.2, "source": "a paper, table 1"}
+
+
+def test_the_readme_table_is_what_the_generator_writes(tmp_path):
+    from foveate.bench.table import write_table
+
+    readme = ROOT / "README.md"
+    copy = tmp_path / "README.md"
+    copy.write_text(readme.read_text())
+    table = results_table([SPECS[n] for n in SPECS.names()], ROOT)
+    assert not write_table(copy, table), (
+        "README.md's results table is not what the records give: run "
+        "`foveate bench --table --write-readme README.md`"
+    )
+
+
+def parse_bench_command(command: str) -> list[str]:
+    """A record's command as the argument list of ``foveate bench`` (refused if it is not one)."""
+    import shlex
+
+    words = shlex.split(command)
+    assert words[:2] == ["foveate", "bench"], command
+    return words[2:]
+
+
+@named(HEADLINE)
+def test_every_headline_command_parses(path):
+    import unittest.mock
+
+    from foveate.bench import cli
+
+    record = read_record(path)
+    asked = []
+
+    def run(spec, invocation, *, root):
+        asked.append(invocation.seeds)
+
+    with unittest.mock.patch.object(cli, "run_benchmark", run):
+        for command in [record["command"], *(s["command"] for s in record["seeds"])]:
+            argv = parse_bench_command(command)
+            assert argv[0] == record["name"]
+            assert cli.main(argv) == 0
+    assert all(set(seeds) <= set(record["seed"]) for seeds in asked)
+
+
+@pytest.mark.slow
+@named(HEADLINE)
+def test_every_headline_command_runs_to_the_end_on_a_tiny_budget(path, tmp_path):
+    """The record's own command, with --smoke: one epoch of two batches on the shipped digits
+    for every seed it names, its evaluations, and a record of the schema."""
+    from foveate.bench import cli
+
+    record = read_record(path)
+    argv = parse_bench_command(record["command"])
+    argv += ["--smoke", "--records", str(tmp_path / "records"), "--runs", str(tmp_path / "runs")]
+    argv = [a for a in argv if a != "--data-dir" and not a.startswith("../")]
+    assert cli.main(argv) == 0
+    smoke = read_record(tmp_path / "records" / "headline" / f"{record['name']}.json")
+    assert smoke["seed"] == record["seed"]
+    assert record["metric"] in smoke["metrics"]
