@@ -144,7 +144,7 @@ def test_evaluation_counts_rows_digits_and_lengths_known_answer():
     output = ReaderOutput(logits=torch.zeros(3, 6, 11))
     module.model.read = lambda images: (answer, output)
     truth = {"labels": labels, "lengths": torch.tensor([3, 5, 1]), "boxes": torch.zeros(3, 5, 4)}
-    metrics = module._evaluate((torch.zeros(3, 1, 36, 156), truth))
+    metrics = module.batch_metrics((torch.zeros(3, 1, 36, 156), truth), "test")
     assert metrics["sequence_accuracy_pct"][0].item() == pytest.approx(100 / 3)
     assert metrics["digit_accuracy_pct"][0].item() == pytest.approx(100 * 8 / 9)
     assert metrics["digit_accuracy_pct"][1] == 9

@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from foveate.reports.files import save_gif
+
 WINDOW_COLOUR = (255, 64, 64)
 GAP = 2  # pixels between tiles, after scaling
 
@@ -71,6 +73,4 @@ def drawing_animation(
         for t in range(T)
     ]
     frames.append(_tile(canvases[:, -1], None, scale=scale))  # the finished drawings, unmarked
-    durations = [frame_ms] * T + [frame_ms * 25]  # linger on the result
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return Path(path)
+    return save_gif(path, frames, frame_ms=frame_ms, linger=25)  # on the result

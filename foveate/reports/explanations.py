@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from foveate.reports.files import grey, save_png  # noqa: E402
 from foveate.reports.readings import overlay  # noqa: E402
 
 
@@ -39,7 +40,7 @@ def attention_and_salience(
     corners in pixels, or None; answers: the N explained answers ('class 7', '3 1 4');
     attention: (N, H, W) a map drawn over the image, or None.
     """
-    pictures = images.detach().float().cpu().clamp(0, 1).mean(1).numpy()
+    pictures = grey(images)
     maps = salience.detach().float().cpu().numpy()
     corners = None if outlines is None else outlines.detach().float().cpu().numpy() - 0.5
     heat = None if attention is None else attention.detach().float().cpu().numpy()
@@ -65,6 +66,4 @@ def attention_and_salience(
                     # the finest window of each step
                     ax.add_patch(Polygon(corners[n, t, 0], fill=False, edgecolor=colour, lw=1))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)

@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 from torch import Tensor
 
+from foveate.reports.files import save_gif
+
 SCALE_COLOURS = [(255, 220, 0), (255, 140, 0), (230, 40, 40), (160, 0, 160)]
 GAP = 4
 MOVES = {0: "<", 1: "=", 2: ">"}
@@ -85,9 +87,7 @@ def play_animation(
             cols,
         )
     )
-    durations = [frame_ms] * T + [frame_ms * 12]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return Path(path)
+    return save_gif(path, frames, frame_ms=frame_ms, linger=12)  # on the verdicts
 
 
 def play_strip(

@@ -10,7 +10,6 @@ says nothing of where it looked gets panels with its predictions only.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
-from PIL import Image  # noqa: E402
 from torch import Tensor  # noqa: E402
+
+from foveate.reports.files import png_frame, save_gif, save_png  # noqa: E402
 
 
 @dataclass
@@ -135,26 +135,17 @@ def _grid_lines(ax: plt.Axes, corners: np.ndarray, colour, lines: int = 3) -> No
 
 def glimpse_grid(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
     """Write the PNG grid of every glimpse; returns its path."""
-    fig = _draw_panels(episodes, steps=episodes.steps)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return save_png(_draw_panels(episodes, steps=episodes.steps), path, dpi=120)
 
 
 def glimpse_animation(
     path: str | os.PathLike, episodes: GlimpseEpisodes, *, frame_ms: int = 600
 ) -> Path:
     """Write an animated GIF adding one glimpse per frame, the answer on the last; returns its path."""
-    frames = []
-    for steps in range(1, episodes.steps + 1):
-        fig = _draw_panels(episodes, steps=steps)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        plt.close(fig)
-        frames.append(Image.open(buffer).convert("RGB"))
-    durations = [frame_ms] * (len(frames) - 1) + [frame_ms * 4]  # linger on the answer
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return Path(path)
+    frames = [
+        png_frame(_draw_panels(episodes, steps=steps)) for steps in range(1, episodes.steps + 1)
+    ]
+    return save_gif(path, frames, frame_ms=frame_ms, linger=4)  # on the answer
 
 
 def view_strips(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
@@ -187,9 +178,7 @@ def view_strips(path: str | os.PathLike, episodes: GlimpseEpisodes) -> Path:
     for ax in axes.flat:
         ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path, dpi=110)
 
 
 def glimpse_episodes(model, images: Tensor, labels: Tensor) -> GlimpseEpisodes:

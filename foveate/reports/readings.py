@@ -9,7 +9,6 @@ read.
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
@@ -18,15 +17,10 @@ import matplotlib
 matplotlib.use("Agg")  # figures are files; there may be no screen
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from foveate.models.interface import Reading  # noqa: E402
-
-
-def _grey(images: Tensor) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] -> (N, H, W) numpy, channels averaged."""
-    return images.detach().float().cpu().clamp(0, 1).mean(1).numpy()
+from foveate.reports.files import grey, png_frame, save_gif, save_png  # noqa: E402
 
 
 def overlay(image: np.ndarray, attention: np.ndarray | None) -> np.ndarray:
@@ -56,7 +50,7 @@ def reading_steps(
 
     labels: (N, L) the true digits (-1 past the end), to title each row with the truth.
     """
-    inputs = _grey(images)
+    inputs = grey(images)
     N = len(inputs)
     ended = (reading.tokens >= 0).sum(1)  # steps that read something, the end included
     T = int(ended.max()) if reading.maps is not None else 1
@@ -81,16 +75,14 @@ def reading_steps(
                 title = f"true {truth}: {title}"
             ax.set_title(title, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)
 
 
 def reading_animation(
     path: str | os.PathLike, images: Tensor, reading: Reading, *, frame_ms: int = 600
 ) -> Path:
     """Write an animated GIF, frame t: every image with step t's map and what is read so far."""
-    inputs = _grey(images)
+    inputs = grey(images)
     N = len(inputs)
     T = int((reading.tokens >= 0).sum(1).max()) if reading.maps is not None else 1
     h, w = inputs.shape[1:]
@@ -104,11 +96,5 @@ def reading_animation(
             ax.imshow(overlay(inputs[n], attention))
             ax.set_title(" ".join(_read(reading, n, t + 1)) or " ", fontsize=9)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        plt.close(fig)
-        buffer.seek(0)
-        frames.append(Image.open(buffer).convert("RGB"))
-    durations = [frame_ms] * (T - 1) + [frame_ms * 4]
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return Path(path)
+        frames.append(png_frame(fig))
+    return save_gif(path, frames, frame_ms=frame_ms, linger=4)

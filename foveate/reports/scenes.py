@@ -9,7 +9,6 @@ after each step with that step's window (what each object added).
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from pathlib import Path
@@ -20,18 +19,13 @@ matplotlib.use("Agg")  # figures are files; there may be no screen
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
-from PIL import Image  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from foveate.models.interface import Decomposition  # noqa: E402
+from foveate.reports.files import grey, png_frame, save_gif, save_png  # noqa: E402
 
 # One colour per step, distinct on black (the order of AIR's paper figures: red, green, blue).
 STEP_COLOURS = ("#ff4040", "#40ff40", "#4080ff", "#ffd040", "#ff40ff", "#40ffff")
-
-
-def _grey(images: Tensor) -> np.ndarray:
-    """(N, C, H, W) in [0, 1] -> (N, H, W) numpy, channels averaged."""
-    return images.detach().float().cpu().clamp(0, 1).mean(1).numpy()
 
 
 def _draw(
@@ -40,8 +34,8 @@ def _draw(
     """Pairs of panels (input with windows, reconstruction after ``steps`` steps) per scene."""
     N, T = scenes.present.shape
     shown = min(steps, T)
-    inputs = _grey(images)
-    canvases = _grey(scenes.canvases[:, shown - 1]) if shown else np.zeros_like(inputs)
+    inputs = grey(images)
+    canvases = grey(scenes.canvases[:, shown - 1]) if shown else np.zeros_like(inputs)
     present = scenes.present.detach().cpu().numpy() > 0.5
     # imshow puts pixel i's centre at i, so pixel edges move by half a pixel
     outlines = scenes.outlines.detach().float().cpu().numpy() - 0.5
@@ -86,10 +80,7 @@ def scene_grid(
 
     counts: (N,) the true number of objects, shown beside the number found, or None.
     """
-    fig = _draw(images, scenes, steps=scenes.present.shape[1], counts=counts)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(_draw(images, scenes, steps=scenes.present.shape[1], counts=counts), path)
 
 
 def scene_animation(
@@ -102,17 +93,8 @@ def scene_animation(
 ) -> Path:
     """Write an animated GIF adding one step per frame; returns its path."""
     T = scenes.present.shape[1]
-    frames = []
-    for t in range(1, T + 1):
-        fig = _draw(images, scenes, steps=t, counts=counts)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        plt.close(fig)
-        buffer.seek(0)
-        frames.append(Image.open(buffer).convert("RGB"))
-    durations = [frame_ms] * (T - 1) + [frame_ms * 4]  # linger on the whole decomposition
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0)
-    return Path(path)
+    frames = [png_frame(_draw(images, scenes, steps=t, counts=counts)) for t in range(1, T + 1)]
+    return save_gif(path, frames, frame_ms=frame_ms, linger=4)  # on the whole decomposition
 
 
 def scene_steps(path: str | os.PathLike, images: Tensor, scenes: Decomposition) -> Path:
@@ -120,8 +102,8 @@ def scene_steps(path: str | os.PathLike, images: Tensor, scenes: Decomposition) 
     each step t with step t's window in its colour (absent steps leave the canvas as it was and
     draw no window); returns its path."""
     N, T = scenes.present.shape
-    inputs = _grey(images)
-    canvases = [_grey(scenes.canvases[:, t]) for t in range(T)]
+    inputs = grey(images)
+    canvases = [grey(scenes.canvases[:, t]) for t in range(T)]
     present = scenes.present.detach().cpu().numpy() > 0.5
     outlines = scenes.outlines.detach().float().cpu().numpy() - 0.5  # pixel edges, as in _draw
     fig, axes = plt.subplots(N, 1 + T, figsize=(1.3 * (1 + T), 1.3 * N), squeeze=False)
@@ -142,6 +124,4 @@ def scene_steps(path: str | os.PathLike, images: Tensor, scenes: Decomposition) 
             if n == 0:
                 ax.set_title("input" if t < 0 else f"after step {t + 1}", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)

@@ -17,6 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from foveate.reports.files import grey, save_png  # noqa: E402
+
 
 def set_weights(
     path: str | os.PathLike,
@@ -31,7 +33,7 @@ def set_weights(
     truth: the batch's ``mask``, ``query``, ``target`` and ``relevant`` (``foveate.data.sets``).
     """
     N, K = items.shape[:2]
-    pictures = items.detach().float().cpu().clamp(0, 1).mean(2).numpy()  # (N, K, h, w)
+    pictures = grey(items)  # (N, K, h, w)
     mask = truth["mask"].cpu()
     fig, axes = plt.subplots(N, K, figsize=(0.9 * K, 1.25 * N + 0.2), squeeze=False)
     for n in range(N):
@@ -63,6 +65,4 @@ def set_weights(
         axes[n, 0].text(-2, -12, head, fontsize=8, ha="left", va="bottom")
     # room above each row for its title line (tight_layout cannot see text outside the axes)
     fig.subplots_adjust(left=0.02, right=0.98, top=0.9, bottom=0.02, hspace=0.9, wspace=0.15)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return save_png(fig, path)

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metered, Metric, TrainingModule
 
 
 @TRAINING_MODULES.register("classifier")
@@ -55,17 +55,12 @@ class ClassifierModule(TrainingModule):
             self.log("train/error_pct", error, sync_dist=True)
         self._reset_training_error()
 
-    def _error_pct(self, batch: tuple[Tensor, Tensor], samples: int) -> Tensor:
+    def batch_metrics(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Metered]:
         images, labels = batch
+        # Validation averages one glimpse path (M=1); the test, eval_samples of them.
+        samples = self.hparams.eval_samples if stage == "test" else 1
         probs = self.model.predict_proba(images, samples=samples)
-        return 100 * (probs.argmax(-1) != labels).float().mean()
-
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self.log("val_error_pct", self._error_pct(batch, 1), prog_bar=True, sync_dist=True)
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        samples = self.hparams.eval_samples
-        self.log("test_error_pct", self._error_pct(batch, samples), sync_dist=True)
+        return {"error_pct": (100 * (probs.argmax(-1) != labels).float().mean(), len(labels))}
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
@@ -73,6 +68,4 @@ class ClassifierModule(TrainingModule):
             f"test error {metrics['test_error_pct']:.2f}% (M={metrics['eval_samples']}, "
             f"{metrics['test_images']} test images)"
         )
-        if "best_val_error_pct" in metrics:
-            line += f", best validation error {metrics['best_val_error_pct']:.2f}%"
-        return line
+        return line + cls.best_validation(metrics, "error")

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metered, Metric, TrainingModule
 
 
 @TRAINING_MODULES.register("generative")
@@ -35,22 +35,20 @@ class GenerativeModule(TrainingModule):
         images, _ = batch
         return self._as_dict(self.model.loss(self.model(images, *draws), images))
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        images, _ = batch
-        bound = self.model.loss(self.model(images), images).total
-        self.log("val_nll_nats", bound, prog_bar=True, sync_dist=True)
-
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def batch_metrics(self, batch: tuple[Tensor, Tensor], stage: str) -> dict[str, Metered]:
         images, _ = batch
         loss = self.model.loss(self.model(images), images)
-        self.log("test_nll_nats", loss.total, sync_dist=True)
-        # The bound's two parts: a KL near zero means the latents carry nothing (posterior collapse).
-        self.log("test_kl_nats", loss.kl, sync_dist=True)
-        self.log("test_reconstruction_nats", loss.reconstruction, sync_dist=True)
-        samples = self.hparams.eval_samples
-        if samples > 1:
-            nll = self.model.importance_weighted_nll(images, samples=samples).mean()
-            self.log("test_nll_iw_nats", nll, sync_dist=True)
+        metrics = {"nll_nats": (loss.total, len(images))}
+        if stage == "test":
+            # The bound's two parts: a KL near zero means the latents carry nothing (posterior
+            # collapse).
+            metrics["kl_nats"] = (loss.kl, len(images))
+            metrics["reconstruction_nats"] = (loss.reconstruction, len(images))
+            samples = self.hparams.eval_samples
+            if samples > 1:
+                nll = self.model.importance_weighted_nll(images, samples=samples).mean()
+                metrics["nll_iw_nats"] = (nll, len(images))
+        return metrics
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
@@ -62,6 +60,4 @@ class GenerativeModule(TrainingModule):
                 f", importance-weighted (K={metrics['eval_samples']}) "
                 f"{metrics['test_nll_iw_nats']:.2f} nats"
             )
-        if "best_val_nll_nats" in metrics:
-            line += f", best validation bound {metrics['best_val_nll_nats']:.2f} nats"
-        return line
+        return line + cls.best_validation(metrics, "bound")

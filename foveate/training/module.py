@@ -30,9 +30,11 @@ a module registers under that name with ``@TRAINING_MODULES.register("name")``. 
   records whatever was logged.
 
 ``TrainingModule`` is a convenient base for models trained by one loss and Adam: it implements
-``batch_losses`` from its subclass's ``losses`` and ``draw_noise``, which are not part of the
-contract. A module of another kind (two players, an agent) subclasses ``L.LightningModule`` or
-overrides ``configure_optimizers``, ``training_step`` and ``batch_losses``.
+``batch_losses`` from its subclass's ``losses`` and ``draw_noise``, and ``validation_step`` and
+``test_step`` from its ``batch_metrics``, which are not part of the contract. A module of
+another kind (two players, an agent) subclasses ``L.LightningModule`` or overrides
+``configure_optimizers``, ``training_step`` and ``batch_losses`` (and ``validation_step`` and
+``test_step``).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ from foveate.registry import Registry
 from foveate.training.optim import adam_with_schedule
 
 TRAINING_MODULES: Registry[type[L.LightningModule]] = Registry("training module")
+
+# A metric of one batch and how many cases it averages (its weight in the epoch's mean).
+Metered = tuple[Tensor, int]
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,10 @@ class Metric:
         if self.sense not in ("min", "max", None):
             raise ValueError(f"a metric's sense is 'min', 'max' or None, got {self.sense!r}")
 
-    def format(self, value: float) -> str:
-        """``value`` in this metric's unit: '1.23%', '88.4 nats'."""
-        return f"{value:.4g}{self.unit}" if self.unit in ("", "%") else f"{value:.4g} {self.unit}"
+    def format(self, value: float, spec: str = ".4g") -> str:
+        """``value`` in this metric's unit, written by format ``spec``: '1.23%', '88.4 nats'."""
+        number = format(value, spec)
+        return f"{number}{self.unit}" if self.unit in ("", "%") else f"{number} {self.unit}"
 
 
 class TrainingContract(Protocol):
@@ -148,9 +154,12 @@ class TrainingModule(L.LightningModule):
 
     Its arguments are the optimiser section of a run's config, saved as the checkpoint's
     hyperparameters. A subclass declares ``metrics`` and ``monitor``, defines ``losses`` (the
-    loss parts of one batch given its random draws), ``validation_step`` and ``test_step``, and
-    may override ``describe``. ``batch_losses`` draws the noise (``draw_noise``) and runs
-    ``losses``, compiled if asked; the training step minimises what it returns.
+    loss parts of one batch given its random draws) and ``batch_metrics`` (the metrics of one
+    batch of validation or test, each with how many cases it averages), and may override
+    ``describe``. ``batch_losses`` draws the noise (``draw_noise``) and runs ``losses``, compiled
+    if asked; the training step minimises what it returns. ``validation_step`` and ``test_step``
+    log what ``batch_metrics`` returns as ``val_<name>`` and ``test_<name>``, the monitor (and
+    ``progress_bar``'s) on the progress bar while validating.
 
     Args:
         model: registered model name, e.g. 'ram' or 'draw'.
@@ -171,6 +180,8 @@ class TrainingModule(L.LightningModule):
 
     metrics: ClassVar[dict[str, Metric]]
     monitor: ClassVar[str]
+    # Metrics (bare names) shown on the progress bar while validating, besides the monitor.
+    progress_bar: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -223,6 +234,23 @@ class TrainingModule(L.LightningModule):
         compiled backward pass may recompute random operations, which would redraw them."""
         return (self.model.sample_noise(images),) if self._stochastic else ()
 
+    def batch_metrics(self, batch: Any, stage: Literal["val", "test"]) -> dict[str, Metered]:
+        """Each metric of one batch of validation or test (``stage``), by bare name, with how
+        many cases it averages (images, rows, steps): its weight in the epoch's mean."""
+        raise NotImplementedError
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._log_metrics(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._log_metrics(batch, "test")
+
+    def _log_metrics(self, batch: Any, stage: Literal["val", "test"]) -> None:
+        for name, (value, count) in self.batch_metrics(batch, stage).items():
+            key = f"{stage}_{name}"
+            shown = key == self.monitor or (stage == "val" and name in self.progress_bar)
+            self.log(key, value, prog_bar=shown, sync_dist=True, batch_size=count)
+
     @staticmethod
     def _as_dict(loss: Any) -> dict[str, Tensor]:
         return loss_parts(loss)
@@ -239,6 +267,16 @@ class TrainingModule(L.LightningModule):
         """One line of test metrics for people: each declared metric tested, in its words
         (override to say more)."""
         return describe_metrics(cls.metrics, metrics)
+
+    @classmethod
+    def best_validation(cls, metrics: dict[str, Any], words: str, spec: str = ".2f") -> str:
+        """The end of ``describe``'s line for a run that recorded the best value of its monitor
+        (``best_<monitor>``): ', best validation <words> <value in its unit>'; else ''."""
+        key = f"best_{cls.monitor}"
+        if key not in metrics:
+            return ""
+        metric = cls.metrics[cls.monitor.removeprefix("val_")]
+        return f", best validation {words} {metric.format(metrics[key], spec)}"
 
     def parameter_groups(self) -> Any:
         """What Adam optimises: the parameters, or groups of them with their own settings (a

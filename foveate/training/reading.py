@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from foveate.models.reader import tokens_from_labels
-from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metered, Metric, TrainingModule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
 STRIDE = 8  # pixels per cell of the reader's feature grid
@@ -70,7 +70,7 @@ class ReaderModule(TrainingModule):
         output = self.model(images, *draws, tokens=tokens)
         return self._as_dict(self.model.loss(output, tokens))
 
-    def _evaluate(self, batch: Batch) -> dict[str, tuple[Tensor, int]]:
+    def batch_metrics(self, batch: Batch, stage: str) -> dict[str, Metered]:
         """Each metric of a batch, with how many cases it averages (rows, or steps)."""
         images, truth = batch
         tokens = tokens_from_labels(truth["labels"], end=self.model.end)
@@ -94,17 +94,6 @@ class ReaderModule(TrainingModule):
             metrics["attention_on_digit_pct"] = (100 * on.sum() / steps, steps)
         return metrics
 
-    def _log_evaluation(self, batch: Batch, stage: str) -> None:
-        for name, (value, count) in self._evaluate(batch).items():
-            key = f"{stage}_{name}"
-            self.log(key, value, prog_bar=key == self.monitor, sync_dist=True, batch_size=count)
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._log_evaluation(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._log_evaluation(batch, "test")
-
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
         line = (
@@ -116,7 +105,4 @@ class ReaderModule(TrainingModule):
                 f", attention on the digit read {metrics['test_attention_on_digit_pct']:.2f}% of "
                 "the steps of rows read right"
             )
-        if "best_val_sequence_accuracy_pct" in metrics:
-            best = metrics["best_val_sequence_accuracy_pct"]
-            line += f", best validation whole-row accuracy {best:.2f}%"
-        return line
+        return line + cls.best_validation(metrics, "whole-row accuracy")

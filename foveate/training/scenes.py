@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metered, Metric, TrainingModule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
 
@@ -76,6 +76,7 @@ class SceneModule(TrainingModule):
         ),
     }
     monitor = "val_nll_nats"
+    progress_bar = ("count_accuracy_pct",)
 
     def __init__(
         self,
@@ -130,15 +131,15 @@ class SceneModule(TrainingModule):
             self.log("train/z_pres_prior", self.model.z_pres_prior, on_step=True, on_epoch=False)
         return super().training_step(batch, batch_idx)
 
-    def _evaluate(self, batch: Batch, stage: str) -> None:
+    def batch_metrics(self, batch: Batch, stage: str) -> dict[str, Metered]:
         images, truth = batch
         bound = self.model.loss(self.model(images), images).nll_bound
         scenes = self.model.decompose(images)
         found = scenes.present.sum(-1).round().long()
         right = found == truth["count"]
         metrics = {
-            f"{stage}_nll_nats": bound,
-            f"{stage}_count_accuracy_pct": 100 * right.float().mean(),
+            "nll_nats": (bound, len(images)),
+            "count_accuracy_pct": (100 * right.float().mean(), len(images)),
         }
         if stage == "test":
             corners = scenes.outlines  # (B, T, 4, 2)
@@ -149,19 +150,8 @@ class SceneModule(TrainingModule):
                     boxes[located], truth["boxes"][located], truth["count"][located]
                 )
                 # Averaged over located scenes, not batches: weight the batch by how many.
-                self.log(
-                    "test_position_error_px",
-                    error.mean(),
-                    batch_size=int(located.sum()),
-                    sync_dist=True,
-                )
-        self.log_dict(metrics, prog_bar=stage == "val", sync_dist=True, batch_size=len(images))
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
+                metrics["position_error_px"] = (error.mean(), int(located.sum()))
+        return metrics
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
@@ -171,6 +161,4 @@ class SceneModule(TrainingModule):
         )
         if "test_position_error_px" in metrics:
             line += f", position error {metrics['test_position_error_px']:.2f} px"
-        if "best_val_nll_nats" in metrics:
-            line += f", best validation bound {metrics['best_val_nll_nats']:.1f} nats"
-        return line
+        return line + cls.best_validation(metrics, "bound", ".1f")

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from foveate.training.module import TRAINING_MODULES, Metric, TrainingModule
+from foveate.training.module import TRAINING_MODULES, Metered, Metric, TrainingModule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
 
@@ -39,7 +39,7 @@ class SetModule(TrainingModule):
         output = self.model(items, *draws, mask=truth["mask"], query=truth["query"])
         return self._as_dict(self.model.loss(output, truth["target"]))
 
-    def _evaluate(self, batch: Batch) -> dict[str, tuple[Tensor, int]]:
+    def batch_metrics(self, batch: Batch, stage: str) -> dict[str, Metered]:
         """Each metric of a batch, with how many sets it averages."""
         items, truth = batch
         output = self.model.answer(items, mask=truth["mask"], query=truth["query"])
@@ -53,17 +53,6 @@ class SetModule(TrainingModule):
             metrics["attention_on_relevant_pct"] = (100 * on.float().mean(), int(has.sum()))
         return metrics
 
-    def _log_evaluation(self, batch: Batch, stage: str) -> None:
-        for name, (value, count) in self._evaluate(batch).items():
-            key = f"{stage}_{name}"
-            self.log(key, value, prog_bar=key == self.monitor, sync_dist=True, batch_size=count)
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._log_evaluation(batch, "val")
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._log_evaluation(batch, "test")
-
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
         line = f"test accuracy {metrics['test_accuracy_pct']:.2f}% ({metrics['test_images']} sets)"
@@ -72,6 +61,4 @@ class SetModule(TrainingModule):
                 f", highest weight on the deciding item in "
                 f"{metrics['test_attention_on_relevant_pct']:.2f}% of the sets that have one"
             )
-        if "best_val_accuracy_pct" in metrics:
-            line += f", best validation accuracy {metrics['best_val_accuracy_pct']:.2f}%"
-        return line
+        return line + cls.best_validation(metrics, "accuracy")
