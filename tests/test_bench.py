@@ -4,11 +4,14 @@ import statistics
 from pathlib import Path
 
 import pytest
+import torch
 
+import foveate
 from foveate.bench.record import check_record, read_record
 from foveate.bench.runner import Invocation, aggregate, parse_setting, run_benchmark, same_run
 from foveate.bench.spec import BENCHMARKS, BenchSpec, load_specs
 from foveate.bench.table import fill, short_machine, write_table
+from foveate.bench.weights import load_weights, sha256
 from foveate.cli import main
 from foveate.training.config import RunConfig
 
@@ -128,6 +131,16 @@ def test_the_runner_trains_records_keeps_seeds_and_keeps_probes_apart(tmp_path):
     errors = [s["metrics"]["test_error_pct"] for s in record["seeds"]]
     assert record["metrics"]["test_error_pct"] == pytest.approx(statistics.fmean(errors), abs=1e-3)
     assert "test_error_pct_M2" in record["seeds"][0]["metrics"]
+    # Each seed's best model is kept as safetensors, named with its checksum in the record.
+    exported = record["seeds"][0]["weights"]
+    assert exported["sha256"] == sha256(exported["path"]) and exported["bytes"] > 1_000
+    model, config = load_weights(exported["path"])
+    trained, _ = foveate.load(
+        tmp_path / "runs" / "tiny_stn" / "seed0" / "checkpoints" / "best.ckpt"
+    )
+    images = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(model(images).logits, trained(images).logits)
+    assert config.model == "stn"
     # A second invocation trains nothing: both seeds are recorded with this config.
     dates = [s["date"] for s in record["seeds"]]
     run_benchmark(spec, invocation, root=ROOT)

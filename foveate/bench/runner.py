@@ -3,7 +3,9 @@
 One runner for every benchmark, headline or probe: ``foveate bench NAME`` (or
 ``python benchmarks/run.py NAME``). Each seed trains in ``runs/bench/<record>/seed<k>`` with
 ``foveate.training.fit.train_and_test`` (its checkpoint chosen on validation, its test run once),
-then every evaluation of the spec runs on its best checkpoint. The record is rewritten after
+then every evaluation of the spec runs on its best checkpoint, and the model of that
+checkpoint is exported to ``benchmarks/weights/<record>/seed<k>.safetensors`` (runs do not
+outlive a session; the weights, named in the record with their checksum, do). The record is rewritten after
 each seed, so it holds every seed finished so far: a run stopped between seeds loses nothing,
 and a seed stopped mid-way continues from its ``last.ckpt`` when the runner is started again.
 
@@ -26,6 +28,7 @@ import yaml
 from foveate.bench.evaluations import EVALUATIONS, numbers
 from foveate.bench.record import SCHEMA, git_state, machine, now, read_record, write_record
 from foveate.bench.spec import BenchSpec
+from foveate.bench.weights import export_weights
 from foveate.training.config import RunConfig
 from foveate.training.fit import data_source_class, train_and_test, training_module_class
 from foveate.training.schema import signature_of
@@ -191,7 +194,12 @@ def earlier_stage(
 
 
 def run_seed(
-    spec: BenchSpec, root: Path, seed: int, invocation: Invocation, run_dir: Path
+    spec: BenchSpec,
+    root: Path,
+    seed: int,
+    invocation: Invocation,
+    run_dir: Path,
+    weights: Path,
 ) -> dict[str, Any] | None:
     """Train, test and evaluate one seed; its entry of the record (None on a DDP worker)."""
     config = seed_config(spec, root, seed, invocation)
@@ -221,6 +229,9 @@ def run_seed(
         metrics.update(
             EVALUATIONS[evaluation["name"]](summary["best_checkpoint"], config, **arguments)
         )
+    exported = export_weights(summary["best_checkpoint"], weights / f"seed{seed}.safetensors")
+    if Path(exported["path"]).is_relative_to(root):
+        exported["path"] = str(Path(exported["path"]).relative_to(root))
     return {
         "seed": seed,
         "command": invocation.command(spec.name, (seed,)),
@@ -232,6 +243,7 @@ def run_seed(
         "git": git_state(root),
         "resumed": resume,
         "summary": summary["summary"],
+        "weights": exported,
     }
 
 
@@ -311,7 +323,8 @@ def run_benchmark(
             kept += list(done.values())
             seeds = tuple(s for s in seeds if s not in done)
     for seed in seeds:
-        entry = run_seed(spec, root, seed, invocation, runs / name / f"seed{seed}")
+        weights = (records or root / RECORDS).parent / "weights" / name
+        entry = run_seed(spec, root, seed, invocation, runs / name / f"seed{seed}", weights)
         if entry is None:
             return None
         kept.append(entry)

@@ -1,0 +1,52 @@
+"""The weights a benchmark seed trained, kept where git keeps them: a safetensors file and its config.
+
+Runs (``runs/``) do not outlive a session; a record's figure should still be checkable from its
+weights. After each seed the runner exports the model of its best checkpoint as
+``<folder>/seed<k>.safetensors`` (the plain ``nn.Module``'s state dict, with the run config in
+the file's metadata) and ``seed<k>.yaml`` (the same config, for people), and the record names
+the file with its SHA-256 and size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from safetensors.torch import load_model, save_model
+from torch import nn
+
+import foveate
+from foveate.models import create_model
+from foveate.training.config import RunConfig
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_weights(checkpoint: str | os.PathLike, path: str | os.PathLike) -> dict[str, Any]:
+    """Write the model of ``checkpoint`` to ``path`` (.safetensors) and its config beside it
+    (.yaml); returns ``{"path", "sha256", "bytes"}``."""
+    model, config = foveate.load(checkpoint)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    resolved = yaml.safe_dump(config.as_dict(), sort_keys=False)
+    save_model(model, str(path), metadata={"foveate_config": resolved})
+    path.with_suffix(".yaml").write_text(resolved)
+    return {"path": str(path), "sha256": sha256(path), "bytes": path.stat().st_size}
+
+
+def load_weights(path: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
+    """The model (in eval mode) and run config of weights written by ``export_weights``."""
+    path = Path(path)
+    config = RunConfig.from_yaml(path.with_suffix(".yaml"))
+    model = create_model(config.model, **config.model_args)
+    load_model(model, str(path))
+    return model.eval(), config
