@@ -1,9 +1,11 @@
 """How a scene model counts: true against inferred object counts on the validation scenes.
 
-    python benchmarks/air_count_probe.py runs/air/checkpoints/last.ckpt --results-name air_probe
+    python benchmarks/air_count_probe.py air_multimnist --name air_probe
+    python benchmarks/air_count_probe.py dair_interpolation_memoryless --counts 2
 
 Reads the validation scenes (never the test set: this is a diagnostic for choosing settings) of
-the checkpoint's run and prints the confusion of true and inferred counts (rows: true count,
+a scene model's run (a benchmark's or probe's name, whose record names the weights of its seed
+0, or a checkpoint file) and prints the confusion of true and inferred counts (rows: true count,
 columns: objects found by the most likely decomposition), and per true count each step's mean
 q(z_pres = 1) and window half-width. Over-segmentation (a digit explained by several objects)
 shows as counts above the diagonal, merging (two digits in one window) below it. For scenes of
@@ -18,16 +20,16 @@ import argparse
 import time
 
 import torch
-from common import load_run, write_results
+from common import load_data, load_trained, write_results
 
 from foveate.models.air import where_to_window
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
+    parser.add_argument("model", help="a benchmark or probe of air or dair, or a checkpoint")
     parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
-    parser.add_argument("--results-name", help="also write benchmarks/records/probes/<name>.json")
+    parser.add_argument("--name", help="also write benchmarks/records/probes/<name>.json")
     parser.add_argument(
         "--counts",
         help="make the validation scenes with these digit counts instead of the run's (e.g. 2: "
@@ -36,7 +38,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     counts = {"counts": [int(c) for c in args.counts.split(",")]} if args.counts else {}
-    model, config, data = load_run(args.checkpoint, data_dir=args.data_dir, **counts)
+    model, config, source = load_trained(args.model)
+    data = load_data(config, data_dir=args.data_dir, **counts)
     true_counts, found_counts, rhos, scales, boxes = [], [], [], [], []
     with torch.no_grad():
         for images, truth in data.val_dataloader():
@@ -85,14 +88,14 @@ def main() -> None:
                 )
                 key = f"{r}_digits_nearest_{label.replace('+', 'plus')}px_apart_accuracy_pct"
                 metrics[key] = round(share, 1)
-    if args.results_name:
+    if args.name:
         path = write_results(
-            args.results_name,
+            args.name,
             metrics=metrics,
             seed=0,
             wall_s=time.perf_counter() - started,
             notes=(
-                f"Validation scenes of {args.checkpoint} (data_seed "
+                f"Validation scenes of {source} (data_seed "
                 f"{config.data.get('data_seed', 0)}): true<r>_found<c> counts scenes of r digits "
                 "explained by c objects in the most likely decomposition."
             ),

@@ -1,18 +1,19 @@
 """Where a Catch agent's misses come from: how far the paddle is from the ball before the last
 move, and where the agent looks at each step.
 
-    python benchmarks/catch_misses.py runs/catch/checkpoints/best.ckpt --name ram_catch
+    python benchmarks/catch_misses.py ram_catch_stage1 --name ram_catch_stage1
 
-Plays the 1,000 validation games (seed 1, as GameDataModule's) greedily and prints, and writes to
-the probe record benchmarks/records/probes/catch_misses_NAME.json: the return; the histogram of the ball's column
-less the paddle's left column on the screen before the last move (a catch needs the landing
-column 0 or 1 pixels right of the paddle's left end after the move, and the ball drifts by at
-most a pixel on its last row, so -2 to 3 may still be caught); the mean height of the glimpse at each step (normalised,
--1 top, 1 bottom); the share of games in which the bottom row lies inside the retina's
-middle and finest patches at the last step; and the mean horizontal distance from the glimpse
-to the ball at each step, in pixels. ``return_training_mode_pct`` plays the same games with
-the agent in training mode: where the glimpses are batch-normalised, with each step's batch
-statistics instead of the running ones (the two differ for an agent trained that way).
+Plays an agent (a benchmark's or probe's name, whose record names the weights of its seed 0, or a
+checkpoint file) on the 1,000 validation games (seed 1, as GameDataModule's) greedily and prints,
+and writes to the probe record benchmarks/records/probes/catch_misses_NAME.json: the return; the
+histogram of the ball's column less the paddle's left column on the screen before the last move (a
+catch needs the landing column 0 or 1 pixels right of the paddle's left end after the move, and the
+ball drifts by at most a pixel on its last row, so -2 to 3 may still be caught); the mean height of
+the glimpse at each step (normalised, -1 top, 1 bottom); the share of games in which the bottom row
+lies inside the retina's middle and finest patches at the last step; and the mean horizontal
+distance from the glimpse to the ball at each step, in pixels. ``return_training_mode_pct`` plays
+the same games with the agent in training mode: where the glimpses are batch-normalised, with each
+step's batch statistics instead of the running ones (the two differ for an agent trained that way).
 """
 
 from __future__ import annotations
@@ -22,25 +23,24 @@ import copy
 import time
 
 import torch
-from common import write_results
+from common import load_trained, write_results
 
 from foveate.data.catch import CatchVectorEnv
 from foveate.data.games import GameBatch
-from foveate.training.fit import load_module
 from foveate.training.games import play
+
+GAMES, SEED = 1000, 1  # the validation games
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--games", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=1, help="the games' seed (1: validation)")
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("model", help="a benchmark of ram_agent, or a checkpoint")
+    parser.add_argument("--name", required=True, help="the record is catch_misses_<name>")
     args = parser.parse_args()
     torch.set_num_threads(1)
     started = time.perf_counter()
-    agent = load_module(args.checkpoint).model.eval()
-    games = GameBatch(torch.arange(args.games), args.seed, CatchVectorEnv)
+    agent, _, source = load_trained(args.model)
+    games = GameBatch(torch.arange(GAMES), SEED, CatchVectorEnv)
     with torch.no_grad():
         episode, screens = play(
             agent,
@@ -99,16 +99,16 @@ def main() -> None:
         metrics=record,
         seed=0,
         wall_s=time.perf_counter() - started,
-        title=f"Where the Catch agent {args.name} misses: its {args.games:,} games of seed "
-        f"{args.seed}, greedy",
+        title=f"Where the Catch agent {args.name} misses: its {GAMES:,} games of seed "
+        f"{SEED}, greedy",
         notes=(
-            f"The Catch agent's misses on {args.games:,} games of seed {args.seed} (1: the "
+            f"The Catch agent's misses on {GAMES:,} games of seed {SEED} (1: the "
             "validation games), played greedily: the ball's column less the paddle's before the "
             "last move, where the glimpses look at each step, and the return in training mode "
             "(benchmarks/catch_misses.py). Nested figures are flattened to metrics, kept whole "
             "under details."
         ),
-        checkpoint=args.checkpoint,
+        model=source,
     )
     print(f"wrote {path}")
 

@@ -1,10 +1,12 @@
-"""Shared by the benchmark scripts: where records and logs live, and the probe record they write.
+"""Shared by the analysis scripts here: the trained models they read, the probe records they write.
 
-A headline figure is measured by the runner (``foveate bench NAME``; its record goes to
-benchmarks/records/headline/). The scripts here measure what no spec does yet (an analysis of a
-checkpoint, a cost, an ablation): each writes a probe record of the runner's schema
-(``foveate.bench.record``) to benchmarks/records/probes/<name>.json with ``write_results``, and
-keeps raw files (metrics.csv, logs, per-seed results) under benchmarks/records/logs/.
+Every figure that needs training is measured by the runner (``foveate bench NAME``, probes with
+``--set ... --probe NAME``): its record goes to benchmarks/records/headline/ or probes/ and names
+each seed's weights, benchmarks/weights/<name>/seed<k>.safetensors. The scripts here train
+nothing: they read those weights (``load_trained``: a benchmark's or probe's name, or a
+checkpoint file), measure what no spec's evaluation does (where a model looks, what it costs, how
+it fails), and write a probe record of the runner's schema (``foveate.bench.record``) to
+benchmarks/records/probes/<name>.json with ``write_results``.
 """
 
 from __future__ import annotations
@@ -14,32 +16,75 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import lightning as L
+from torch import nn
+
 import foveate
-from foveate.bench.record import SCHEMA, command_line, git_state, machine, now, write_record
+from foveate.bench.record import (
+    SCHEMA,
+    command_line,
+    git_state,
+    machine,
+    now,
+    read_record,
+    write_record,
+)
+from foveate.bench.runner import record_path
+from foveate.bench.weights import load_weights, sha256
+from foveate.training.config import RunConfig
 from foveate.training.fit import build_data
 
-__all__ = ["LOGS", "PROBES", "RECORDS", "load_run", "machine", "write_results"]
+__all__ = ["PROBES", "RECORDS", "load_data", "load_trained", "write_results"]
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "benchmarks" / "records"
 PROBES = RECORDS / "probes"
-LOGS = RECORDS / "logs"  # raw files: metrics.csv, logs, each seed's results
 
 
-def load_run(checkpoint: str, *, data_dir: str | None = None, stage: str = "fit", **data):
-    """A trained model and its run's data module, set up for ``stage``.
+def load_trained(given: str, *, seed: int = 0) -> tuple[nn.Module, RunConfig, str]:
+    """A trained model (in eval mode), its run config, and what was read, for the notes.
 
-    ``data_dir`` (where the dataset lies, if not where the run found it) and any other ``data``
-    entries override the run's config: ``counts=[2]`` makes scenes of two digits.
-    Returns (model in eval mode, config, data module).
+    given: the name of a benchmark or probe, whose record names the weights the runner exported
+    for ``seed`` (checked against their SHA-256); or a checkpoint (.ckpt) or weights
+    (.safetensors) file.
     """
-    model, config = foveate.load(checkpoint)
+    path = Path(given)
+    if path.suffix == ".ckpt":
+        model, config = foveate.load(path)
+        return model.eval(), config, str(path)
+    if path.suffix == ".safetensors":
+        model, config = load_weights(path)
+        return model, config, str(path)
+    found = [record_path(ROOT, kind, given, RECORDS) for kind in ("headline", "probe")]
+    found = [p for p in found if p.is_file()]
+    if not found:
+        raise SystemExit(f"{given}: no checkpoint or weights file, and no record of that name")
+    record = read_record(found[0])
+    entry = next((s for s in record["seeds"] if s["seed"] == seed), {})
+    if "weights" not in entry:
+        raise SystemExit(
+            f"{found[0]} names no weights of seed {seed} (a record written before the runner "
+            f"kept weights): foveate bench {record.get('benchmark') or given} --seeds {seed} "
+            "trains them (with its --set and --probe NAME, for a probe)"
+        )
+    weights = Path(entry["weights"]["path"])
+    weights = weights if weights.is_absolute() else ROOT / weights
+    if not weights.is_file() or sha256(weights) != entry["weights"]["sha256"]:
+        raise SystemExit(f"{weights}: missing, or not the weights {found[0]} names")
+    model, config = load_weights(weights)
+    return model, config, f"{given} (seed {seed}, {entry['weights']['path']})"
+
+
+def load_data(
+    config: RunConfig, *, data_dir: str | None = None, stage: str = "fit", **data
+) -> L.LightningDataModule:
+    """The run's data module, set up for ``stage``: ``data_dir`` (where the dataset lies, if not
+    where the run found it) and any other ``data`` entries override the run's config
+    (``counts=[2]`` makes scenes of two digits)."""
     overrides = {**data, **({"data_dir": data_dir} if data_dir else {})}
-    if overrides:
-        config = config.updated({"data": overrides})
-    module = build_data(config)
+    module = build_data(config.updated({"data": overrides}) if overrides else config)
     module.setup(stage)
-    return model.eval(), config, module
+    return module
 
 
 def is_number(value: Any) -> bool:

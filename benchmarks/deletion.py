@@ -1,17 +1,19 @@
 """Attention as explanation, measured: delete what a model attends to, or as much at random.
 
-    python benchmarks/deletion.py runs/bench-reader_soft/checkpoints/best.ckpt \\
-        runs/stn_cluttered60_deletion/checkpoints/best.ckpt --data-dir ../shared/data/mnist
+    foveate bench reader_soft && foveate bench stn_cluttered60_10ep    # the two models, trained
+    python benchmarks/deletion.py reader_soft stn_cluttered60_10ep --data-dir ../shared/data/mnist
 
-For each checkpoint (a reader of digit rows, a classifier that attends through windows), on its
-task's fixed test set: the accuracy left when the 10% of each image's pixels that the model
-attends to most are set to the background, and when 10% of its pixels chosen at random are;
-and the share of the salience (activation x gradient of the answer's score at the input, its
-absolute value) that falls on each of those two sets of pixels. Attention in pixels, ties and
-the deletion are those of ``foveate.reports.deletion``. A reader's answer counts when it reads
-the whole row right; a classifier's when its class is.
+For each model (a reader of digit rows, a classifier that attends through windows: a benchmark's
+name, whose record names the weights of its seed 0, or a checkpoint file), on its task's fixed
+test set:
+the accuracy left when the 10% of each image's pixels that the model attends to most are set to
+the background, and when 10% of its pixels chosen at random are; and the share of the salience
+(activation x gradient of the answer's score at the input, its absolute value) that falls on
+each of those two sets of pixels. Attention in pixels, ties and the deletion are those of
+``foveate.reports.deletion``. A reader's answer counts when it reads the whole row right; a
+classifier's when its class is.
 
-Metrics, prefixed by each checkpoint's model name (``reader``, ``stn``): ``_accuracy_pct``
+Metrics, prefixed by each model's name (``reader``, ``stn``): ``_accuracy_pct``
 (intact images), ``_attended_accuracy_pct``, ``_random_accuracy_pct``,
 ``_salience_in_attended_pct``, ``_salience_in_random_pct``.
 """
@@ -22,7 +24,7 @@ import argparse
 import time
 
 import torch
-from common import load_run, write_results
+from common import load_data, load_trained, write_results
 from torch import Tensor, nn
 
 from foveate.models.interface import Reads
@@ -82,26 +84,28 @@ def measure(model: nn.Module, loader, *, fraction: float, seed: int) -> dict[str
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="+", help="a reader's or an attending classifier's")
+    parser.add_argument(
+        "models",
+        nargs="+",
+        help="benchmarks (or checkpoints) of a reader or an attending classifier",
+    )
     parser.add_argument("--data-dir", help="the dataset's directory (default: as the run found it)")
     parser.add_argument("--fraction", type=float, default=0.1, help="of each image's pixels")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--name", default="deletion", help="results file name")
-    parser.add_argument("--notes", default="", help="how the checkpoints were trained")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
     metrics: dict[str, float] = {}
     described = []
-    for checkpoint in args.checkpoints:
-        model, config, data = load_run(checkpoint, data_dir=args.data_dir, stage="test")
+    for given in args.models:
+        model, config, source = load_trained(given)
+        data = load_data(config, data_dir=args.data_dir, stage="test")
         name = config.model
-        measured = measure(model, data.test_dataloader(), fraction=args.fraction, seed=args.seed)
+        measured = measure(model, data.test_dataloader(), fraction=args.fraction, seed=0)
         images = measured.pop("test_images")
         metrics.update({f"{name}_{k}": round(v, 2) for k, v in measured.items()})
-        described.append(f"{name}: {checkpoint}, {images} test images")
+        described.append(f"{name}: {source}, {images} test images")
         print(
             f"{name}: {measured['accuracy_pct']:.2f}% intact, "
             f"{measured['attended_accuracy_pct']:.2f}% without its most attended "
@@ -116,9 +120,10 @@ def main() -> None:
         f"Deletion of {args.fraction:.0%} of each test image's pixels (set to 0), the most "
         "attended (ties in random order) or chosen at random; accuracy is whole-row for a "
         "reader, class for a classifier; salience shares are of |activation x gradient| at the "
-        "input. " + "; ".join(described) + ". " + args.notes
+        "input. " + "; ".join(described) + ". A benchmark's model is the weights its record "
+        "names (foveate bench NAME trained them)."
     )
-    path = write_results(args.name, metrics=metrics, seed=args.seed, wall_s=wall, notes=notes)
+    path = write_results("deletion", metrics=metrics, seed=0, wall_s=wall, notes=notes)
     print(f"wrote {path}")
 
 

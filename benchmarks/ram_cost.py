@@ -6,8 +6,8 @@ batched retina against a per-sample crop-and-resize loop.
 
 The paper's claim (Mnih et al. 2014, sec. 1): RAM's computation is set by its glimpses, not by
 the image, while a convolutional network's grows with the pixels. Both models are the ones of
-the cluttered 100x100 row: RAM as ``configs/ram/cluttered100_8g.yaml`` builds it (8 glimpses of
-12x12 at 4 scales, an LSTM core), and the shallow CNN (8 filters of 10x10, stride 5, then 256
+the cluttered 100x100 row: RAM as the benchmark ``ram_cluttered100_8g`` builds it (8 glimpses
+of 12x12 at 4 scales, an LSTM core), and the shallow CNN (8 filters of 10x10, stride 5, then 256
 units), built for each canvas size, untrained (cost does not depend on the weights). Times are
 compiled as in training, the median of repeated calls divided by the batch, at two batches: 32,
 whose 400-pixel canvases (20 MB) fit in this machine's 32 MB last-level cache, so that the time
@@ -29,18 +29,18 @@ import torch.nn.functional as F
 from common import write_results
 from torch.utils.flop_counter import FlopCounterMode
 
+from foveate import create_model
 from foveate.attention.retina import patch_widths, retina
+from foveate.bench import load_specs
 from foveate.data.mnist import load_mnist_sample
 from foveate.data.tasks import place
-from foveate.models.ram import RecurrentAttentionModel
-from foveate.models.ram_baselines import ShallowConvNet
-from foveate.training.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDES = (60, 100, 200, 400)
 BATCHES = (32, 128)  # the first fits 400-pixel canvases in the cache, the second does not
 LOOP_BATCH = 128
-RAM_CONFIG = ROOT / "configs" / "ram" / "cluttered100_8g.yaml"
+REPEATS = 20
+RAM = "ram_cluttered100_8g"  # the benchmark whose model is measured
 
 
 def canvases(side: int, count: int) -> torch.Tensor:
@@ -75,8 +75,9 @@ def macs(model, images: torch.Tensor) -> int:
 def measure(side: int, repeats: int) -> dict:
     """Per-image time (at each of ``BATCHES``) and multiply-accumulates of both models on
     canvases of ``side`` pixels."""
-    ram = RecurrentAttentionModel(**RunConfig.from_yaml(RAM_CONFIG).model_args).eval()
-    cnn = ShallowConvNet(image_size=side).eval()
+    config = load_specs(ROOT)[RAM].run_config(ROOT)
+    ram = create_model(config.model, **config.model_args).eval()
+    cnn = create_model("shallow_cnn", image_size=side).eval()
     ram_logits = torch.compile(lambda x, n: ram(x, n).logits)
     cnn_logits = torch.compile(cnn)
     row = {"side": side}
@@ -111,17 +112,13 @@ def crop_and_resize_loop(images: torch.Tensor, locations: torch.Tensor, *, size:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--no-figure", action="store_true")
-    parser.add_argument("--sides", type=int, nargs="+", default=list(SIDES), help="canvas sides")
-    parser.add_argument("--results-name", default="ram_cost")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     torch.manual_seed(0)
-    rows = [measure(side, args.repeats) for side in args.sides]
+    rows = [measure(side, REPEATS) for side in SIDES]
     for row in rows:
         for batch in BATCHES:
             print(
@@ -143,12 +140,11 @@ def main() -> None:
     looped = crop_and_resize_loop(images, locations, size=12, scales=4)
     if not torch.allclose(batched, looped, atol=1e-6):
         raise SystemExit("the loop and the retina disagree: the comparison would be meaningless")
-    retina_s = median_seconds(lambda: retina(images, locations, size=12, scales=4), args.repeats)
+    retina_s = median_seconds(lambda: retina(images, locations, size=12, scales=4), REPEATS)
     compiled = torch.compile(lambda x, loc: retina(x, loc, size=12, scales=4))
-    compiled_s = median_seconds(lambda: compiled(images, locations), args.repeats)
+    compiled_s = median_seconds(lambda: compiled(images, locations), REPEATS)
     loop_s = median_seconds(
-        lambda: crop_and_resize_loop(images, locations, size=12, scales=4),
-        max(3, args.repeats // 4),
+        lambda: crop_and_resize_loop(images, locations, size=12, scales=4), REPEATS // 4
     )
     metrics = {
         f"ram_cost_ratio_{span}": ratio("ram", BATCHES[0]),
@@ -171,7 +167,7 @@ def main() -> None:
         ],
     }
     path = write_results(
-        args.results_name,
+        "ram_cost",
         metrics=metrics,
         seed=0,
         wall_s=time.perf_counter() - started,
@@ -179,7 +175,7 @@ def main() -> None:
             f"Inference on cluttered canvases, {args.threads} thread(s), torch.compile'd, median "
             "of repeated calls / batch. ram_cost_ratio_*: at batch 32 (400-pixel canvases fit "
             "in the 32 MB last-level cache); *_batch128: at batch 128 (82 MB of 400-pixel "
-            "canvases, read from memory). RAM: configs/ram/cluttered100_8g.yaml's model (8 "
+            f"canvases, read from memory). RAM: the model of benchmark {RAM} (8 "
             "glimpses of 12x12 at 4 scales, LSTM core; the crop path: a compiled graph never "
             "reads through the summed-area table), the shallow CNN of RAM's tables. Retina vs "
             f"loop: one glimpse of 4 scales on {LOOP_BATCH} canvases of 100x100, the retina eager "
@@ -187,8 +183,7 @@ def main() -> None:
         ),
     )
     print(f"wrote {path}")
-    if not args.no_figure:
-        figure(rows, ROOT / "docs" / "figures" / "ram_cost.png")
+    figure(rows, ROOT / "docs" / "figures" / "ram_cost.png")
 
 
 def figure(rows: list[dict], path: Path) -> None:

@@ -1,15 +1,17 @@
 """How far a trained RAM's glimpses land from the digit, on the validation canvases.
 
-    cd benchmarks && python ram_hit_distance.py ../runs/bench-ram_cluttered100_8g-seed0/checkpoints/best.ckpt \
-        --name cluttered100_8g --data-dir ../../shared/data/mnist
+    python benchmarks/ram_hit_distance.py ram_cluttered100_8g --name cluttered100_8g
+    python benchmarks/ram_hit_distance.py c100_ablation_base --name c100_ablation_base  # a probe
 
 The hit rate (``foveate.reports.hits``) says whether a glimpse of the episode's second half
 covers the digit's centre with its finest window; this says, for the canvases it misses, by how
 much: a few pixels (the policy found the digit and the finest window sits beside its centre) or
 far (it looks elsewhere). For each path, sampled as in the hit rate and greedy (the policy's
 mean), it measures the Chebyshev distance in pixels from each glimpse's finest window centre
-to the digit's centre and bins, per canvas, the nearest glimpse of the second half. Validation
-canvases only (held-out training digits): it is for choosing what to change. Writes the probe
+to the digit's centre and bins, per canvas, the nearest glimpse of the second half. The model is
+a benchmark's or a probe's name (the weights its record names for seed 0) or a checkpoint file.
+Validation canvases only (held-out training digits): it is for choosing what to change, and its
+``sampled_hit_rate_pct`` is a probe's validation hit rate. Writes the probe
 record benchmarks/records/probes/ram_hit_distance_<name>.json (its nested figures flattened to
 metrics, kept whole under ``details``).
 """
@@ -21,7 +23,7 @@ import json
 import time
 
 import torch
-from common import load_run, write_results
+from common import load_data, load_trained, write_results
 
 from foveate.reports.hits import glimpse_offsets
 
@@ -109,16 +111,15 @@ def most_common(far: torch.Tensor, labels, true_class, locations) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
+    parser.add_argument("model", help="a benchmark or probe of ram, or a checkpoint")
     parser.add_argument("--name", required=True, help="the record's name, e.g. the table row")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
     started = time.perf_counter()
-    model, config, data = load_run(args.checkpoint, data_dir=args.data_dir, stage="fit")
+    model, config, source = load_trained(args.model)
+    data = load_data(config, data_dir=args.data_dir, stage="fit")
     val = data.datasets["val"]
     paths = {
         path: measure(model, val.images, val.labels, val.centres, greedy=path == "greedy")
@@ -127,11 +128,11 @@ def main() -> None:
     path = write_results(
         f"ram_hit_distance_{args.name}",
         metrics=paths,
-        seed=args.seed,
+        seed=0,
         wall_s=time.perf_counter() - started,
         title=f"How far RAM's glimpses land from the digit, {args.name}: {len(val.labels)} "
         f"validation canvases of {config.data['task']}",
-        checkpoint=args.checkpoint,
+        model=source,
         notes=(
             f"{len(val.labels)} validation canvases of {config.data['task']}, one episode per path. "
             "Distances in the finest window's half-widths (Chebyshev, centre to digit centre): "

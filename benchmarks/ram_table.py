@@ -1,22 +1,39 @@
-"""RAM's classification tables as measured: every row's results file beside the paper's error,
-and the baselines on the same canvases, as markdown.
+"""RAM's classification tables as measured: every row's record beside the paper's error, the
+baselines on the same canvases, and the ablation probes, as markdown.
 
     python benchmarks/ram_table.py
 
 Reads the rows' headline records, benchmarks/records/headline/ram_<row>.json (``foveate bench
-ram_<row>``), the baselines' probe records benchmarks/records/probes/fc_<task>.json and
-cnn_<task>.json (benchmarks/train.py), and the ablation probes'
-benchmarks/records/probes/c100_ablation_<name>.json (benchmarks/ram_probe.py); a row, baseline
-or probe not yet run says so. Prints the three tables that docs/ram.md shows.
+ram_<row>``; the paper's figure is the spec's), the baselines' probe records
+benchmarks/records/probes/fc_<task>.json and cnn_<task>.json, and the ablation probes'
+benchmarks/records/probes/c100_ablation_<name>.json (``foveate bench ram_cluttered100_8g --set
+trainer.max_epochs=32 --set ... --probe c100_ablation_<name>``). A probe's validation hit rate
+is its record's where it has one (the probes recorded before the runner), else that of
+``python benchmarks/ram_hit_distance.py c100_ablation_<name> --name c100_ablation_<name>``. A
+row, baseline or probe not yet run says so. Prints the three tables that docs/ram.md shows.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import shlex
 
 from common import PROBES, RECORDS
-from ram_row import PAPER
 
+from foveate.bench import load_specs
+
+ROWS = (
+    "mnist_6g",
+    "mnist_7g",
+    "translated_4g",
+    "translated_6g",
+    "translated_8g",
+    "cluttered60_4g",
+    "cluttered60_8g",
+    "cluttered100_4g",
+    "cluttered100_8g",
+)
 TASKS = {
     "mnist": "MNIST 28x28",
     "translated": "translated 60x60",
@@ -43,6 +60,7 @@ ABLATIONS = {
     "glimpse_reward1_finest": "the finest patch's reader, its reward weighted 1",
     "glimpse_reward2_finest": "the finest patch's reader, its reward weighted 2",
 }
+SHARED = ("trainer.max_epochs", "trainer.max_minutes")  # every probe's budget, not its change
 
 
 def read(folder, name: str) -> dict | None:
@@ -50,22 +68,37 @@ def read(folder, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def settings(record: dict) -> list[str]:
+    """The --set options of a probe: as recorded before the runner (``changes``), else from the
+    runner's command."""
+    if "changes" in record:
+        return record["changes"]
+    words = shlex.split(record["command"])
+    return [words[i + 1] for i, word in enumerate(words[:-1]) if word == "--set"]
+
+
+def validation_hit_rate(name: str, record: dict) -> float | None:
+    """The probe's hit rate on the validation canvases: its own, else ram_hit_distance's."""
+    if "val_hit_rate_pct" in record["metrics"]:
+        return record["metrics"]["val_hit_rate_pct"]
+    measured = read(PROBES, f"ram_hit_distance_{name}")
+    return None if measured is None else measured["metrics"]["sampled_hit_rate_pct"]
+
+
 def ablation_line(name: str) -> str:
-    path = PROBES / f"c100_ablation_{name}.json"
-    head = f"| `c100_ablation_{name}` | {ABLATIONS[name]} |"
-    if not path.exists():
+    probe = f"c100_ablation_{name}"
+    head = f"| `{probe}` | {ABLATIONS[name]} |"
+    found = read(PROBES, probe)
+    if found is None:
         return head + " not run yet | | |"
-    found = json.loads(path.read_text())
-    sets = " ".join(f"`{c}`" for c in found["changes"] if not c.startswith("trainer.max_epochs"))
-    m = found["metrics"]
-    return (
-        f"{head} {sets or 'none'} | {m['best_val_error_pct']:.2f}% | {m['val_hit_rate_pct']:.1f}% |"
-    )
+    sets = " ".join(f"`{s}`" for s in settings(found) if not s.startswith(SHARED))
+    hits = validation_hit_rate(probe, found)
+    shown = "not measured" if hits is None else f"{hits:.1f}%"
+    return f"{head} {sets or 'none'} | {found['metrics']['best_val_error_pct']:.2f}% | {shown} |"
 
 
-def row_line(row: str) -> str:
+def row_line(row: str, paper: float) -> str:
     task, glimpses = row.rsplit("_", 1)
-    paper = PAPER[row]
     found = read(HEADLINE, f"ram_{row}")
     head = f"| {TASKS[task]} | {glimpses[:-1]} | {paper:.2f}% |"
     if found is None:
@@ -90,13 +123,15 @@ def baseline_cell(name: str) -> str:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split())).parse_args()
+    specs = load_specs()
     print(
         "| task | glimpses | paper | ours, M=1 (± sd over seeds) | M=10 | seeds | "
         "glimpse hit rate | longest seed's wall time |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for row in PAPER:
-        print(row_line(row))
+    for row in ROWS:
+        print(row_line(row, specs[f"ram_{row}"].paper.value))
     print()
     print("| task | fully connected, 2 x 256 | convolutional, 8 x 10x10 stride 5 + 256 |")
     print("| --- | --- | --- |")

@@ -1,14 +1,15 @@
 """Where a spatial transformer looks: does its transform depend on the canvas, and does it centre
 on the digit?
 
-    python benchmarks/stn_window_probe.py runs/bench-stn_cluttered60/checkpoints/best.ckpt \
-        --results-name stn_cluttered60_window
+    python benchmarks/stn_window_probe.py stn_cluttered60 --name stn_cluttered60_window
 
-On the first N test canvases of the checkpoint's task, regenerated with the digits' boxes (the
-generator is replayed with the test set's seed, and the canvases are checked to be the test
-set's): the spread of each of theta's six parameters over the canvases (0 means one transform
-for every canvas), the sampling grid's mean width in pixels, and the fraction of canvases on
-which the grid's centre falls inside the digit's 28x28 box.
+For a spatial transformer (a benchmark's or probe's name, whose record names the weights of its seed
+0, or a checkpoint file), on the first 2,000 test canvases of its task, regenerated with the digits'
+boxes (the generator is replayed with the test set's seed, and the canvases are checked to be the
+test set's): the spread of each of theta's six parameters over the canvases (0 means one transform
+for every canvas), the sampling grid's mean width in pixels, and the fraction of canvases on which
+the grid's centre falls inside the digit's 28x28 box. Writes the probe record
+benchmarks/records/probes/<name>.json.
 """
 
 from __future__ import annotations
@@ -17,22 +18,24 @@ import argparse
 import time
 
 import torch
-from common import load_run, write_results
+from common import load_data, load_trained, write_results
 
 from foveate.data.tasks import place
 
+CANVASES = 2000
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint")
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("model", help="a benchmark of the stn, or a checkpoint")
     parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
-    parser.add_argument("--results-name", required=True)
-    parser.add_argument("--canvases", type=int, default=2000)
+    parser.add_argument("--name", required=True, help="the probe record's name")
     args = parser.parse_args()
     started = time.perf_counter()
-    model, config, data = load_run(args.checkpoint, data_dir=args.data_dir, stage="test")
+    model, config, source = load_trained(args.model)
+    data = load_data(config, data_dir=args.data_dir, stage="test")
     test = data.datasets["test"]
-    n = min(args.canvases, len(test))
+    n = min(CANVASES, len(test))
     images, _ = test.__getitems__(list(range(n)))
     # The test canvases are made once, from a generator seeded with data_seed: replay it.
     generator = torch.Generator().manual_seed(data.data_seed)
@@ -71,15 +74,17 @@ def main() -> None:
     )
     for name, value in metrics.items():
         print(f"{name:34s} {value}")
-    write_results(
-        args.results_name,
+    path = write_results(
+        args.name,
         metrics=metrics,
         seed=0,
         wall_s=time.perf_counter() - started,
-        notes=f"{args.checkpoint} on the first {n} test canvases of {spec.name}. theta_std_i: the "
-        "standard deviation over the canvases of theta's entries in the order a11, a12, tx, a21, "
-        "a22, ty; a digit's box is its 28x28 square.",
+        notes=f"{source} on the first {n} test canvases of {spec.name}. "
+        "theta_std_i: the standard deviation over the canvases of theta's entries in the order "
+        "a11, a12, tx, a21, a22, ty; a digit's box is its 28x28 square.",
+        model=source,
     )
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

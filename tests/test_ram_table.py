@@ -1,4 +1,5 @@
-"""benchmarks/ram_table.py: the tables of docs/ram.md, built from the headline and probe records."""
+"""benchmarks/ram_table.py: the tables of docs/ram.md, built from the headline and probe records,
+the paper's figures from the specs."""
 
 import json
 import sys
@@ -31,6 +32,20 @@ def test_tables_read_rows_and_probes_and_say_what_is_missing(tmp_path, monkeypat
         "metrics": {"best_val_error_pct": 12.5, "val_hit_rate_pct": 80.0},
     }
     (tmp_path / "probes" / "c100_ablation_core_rnn.json").write_text(json.dumps(probe))
+    # a probe the runner wrote: its settings in its command, its validation hit rate measured by
+    # ram_hit_distance.py
+    runner = {
+        "command": "foveate bench ram_cluttered100_8g --seeds 0 --set trainer.max_epochs=32 "
+        "--set model_args.reinforce_weight=0.3 --set trainer.max_minutes=33 "
+        "--probe c100_ablation_reinforce0.3 --threads 1",
+        "metrics": {"best_val_error_pct": 13.5, "hit_rate_pct": 88.0},
+    }
+    (tmp_path / "probes" / "c100_ablation_reinforce0.3.json").write_text(json.dumps(runner))
+    hits = {"metrics": {"sampled_hit_rate_pct": 89.125}}
+    (tmp_path / "probes" / "ram_hit_distance_c100_ablation_reinforce0.3.json").write_text(
+        json.dumps(hits)
+    )
+    monkeypatch.setattr(sys, "argv", ["ram_table.py"])
     ram_table.main()
     lines = capsys.readouterr().out.splitlines()
     assert (
@@ -43,6 +58,8 @@ def test_tables_read_rows_and_probes_and_say_what_is_missing(tmp_path, monkeypat
     rnn = next(line for line in lines if "c100_ablation_core_rnn" in line)
     # the epochs every probe shares are not repeated; the probe's own change is
     assert "`model_args.core=rnn` | 12.50% | 80.0% |" in rnn and "max_epochs" not in rnn
+    weight = next(line for line in lines if "c100_ablation_reinforce0.3" in line)
+    assert weight.endswith("| `model_args.reinforce_weight=0.3` | 13.50% | 89.1% |"), weight
     assert (
-        sum("not run yet" in line for line in lines) == 7 + 4 + len(ram_table.ABLATIONS) - 1
+        sum("not run yet" in line for line in lines) == 7 + 4 + len(ram_table.ABLATIONS) - 2
     )  # rows, baselines, probes
