@@ -442,10 +442,20 @@ def from_stn(name: str, task: str, model: str) -> dict[str, Any]:
     return headline(name, [seed], config, sources=[path], old=old, note=note)
 
 
+# The specs there were when the old records were converted (commit 4540301): a spec added
+# later (the deletion test's 10-epoch STN) has no old record; the runner writes its first.
+CONVERTED_AT = "4540301"
+
+
+def converted_specs() -> list[str]:
+    listed = git("ls-tree", "--name-only", f"{CONVERTED_AT}:benchmarks/specs").split()
+    return sorted(Path(name).stem for name in listed if name.endswith(".yaml"))
+
+
 def headline_records() -> dict[str, dict[str, Any]]:
-    """Every headline record, by spec name."""
+    """Every headline record of a spec there was at conversion, by spec name."""
     records = {}
-    for name in SPECS.names():
+    for name in converted_specs():
         if name.startswith("ram_") and "catch" not in name:
             records[name] = from_ram_row(name)
         elif name.endswith("multimnist") or name.endswith("multimnist_overlapping"):
