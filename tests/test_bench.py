@@ -1,5 +1,6 @@
 """The benchmark runner: specs, records, seeds kept across invocations, probes apart, the table."""
 
+import json
 import statistics
 from pathlib import Path
 
@@ -220,3 +221,40 @@ def test_record_json_is_what_the_runner_wrote(tmp_path):
     with pytest.raises(ValueError):
         write_record(tmp_path / "r.json", {"metrics": {}})
     assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+def test_two_processes_running_other_seeds_merge_into_one_record(tmp_path):
+    """``foveate bench`` started twice at once, for seeds 0 and 1 of one spec (a spec file in a
+    project of its own): the record ends with both seeds, whichever finished last."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    specs = tmp_path / "benchmarks" / "specs"
+    specs.mkdir(parents=True)
+    spec = {"title": "tiny", "config": TINY_STN, "metric": "test_error_pct"}
+    (specs / "tiny_stn.yaml").write_text(yaml.safe_dump(spec))
+    command = [sys.executable, "-m", "foveate.cli", "bench", "tiny_stn", "--smoke", "--seeds"]
+    runs = [subprocess.Popen([*command, str(seed)], cwd=tmp_path) for seed in (0, 1)]
+    assert [run.wait(timeout=600) for run in runs] == [0, 0]
+    record = read_record(
+        tmp_path / "runs" / "bench-smoke" / "records" / "headline" / "tiny_stn.json"
+    )
+    assert record["seed"] == [0, 1] and record["num_seeds"] == 2
+
+
+@pytest.mark.slow
+def test_a_converted_record_is_replaced_by_the_runners_first_seed(tmp_path):
+    spec = tiny_spec(seeds=(0,))
+    records = tmp_path / "records"
+    invocation = Invocation(smoke=True, records=records, runs=tmp_path / "runs")
+    path = run_benchmark(spec, invocation, root=ROOT)
+    converted = read_record(path)
+    converted["converted"] = {"script": "benchmarks/old.py"}
+    converted["seeds"][0]["metrics"]["test_error_pct"] = 123.0
+    path.write_text(json.dumps(converted))
+    run_benchmark(spec, invocation, root=ROOT)  # trains seed 0 again: the old one was converted
+    record = read_record(path)
+    assert "converted" not in record and record["metrics"]["test_error_pct"] != 123.0

@@ -15,11 +15,14 @@ goes to ``benchmarks/records/probes/``, apart from the headline records.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shlex
 import statistics
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +60,6 @@ class Invocation:
     restart: bool = False
     records: Path | None = None
     runs: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def command(self, name: str, seeds: tuple[int, ...]) -> str:
         """The command that runs ``seeds`` of this invocation."""
@@ -300,8 +302,9 @@ def run_benchmark(
     spec: BenchSpec, invocation: Invocation, *, root: str | os.PathLike
 ) -> Path | None:
     """Run ``spec`` as ``invocation`` asks and write its record; returns the record's path (None
-    on a DDP worker process). Seeds already in the record with the same config are kept, not
-    trained again (``--restart`` trains them afresh)."""
+    on a DDP worker process). Seeds the runner already recorded with the same config are kept,
+    not trained again (``--restart`` trains them afresh); the record is rewritten after each
+    seed, under a lock, so two processes may run different seeds of one benchmark at once."""
     root = Path(root)
     if invocation.settings and not invocation.probe and not invocation.smoke:
         raise ValueError("--set changes the benchmark: name the probe's record with --probe NAME")
@@ -314,19 +317,44 @@ def run_benchmark(
     path = record_path(root, kind, name, records)
     seeds = invocation.seeds or spec.seeds
     base_config = seed_config(spec, root, seeds[0], invocation).updated({"trainer": {"seed": 0}})
-    kept: list[dict[str, Any]] = []
-    if path.is_file() and not invocation.restart:
-        old = read_record(path)
-        if same_run(base_config, RunConfig.from_dict(old["config"]), resolved=False) is None:
-            kept = [s for s in old["seeds"] if s["seed"] not in seeds]
-            done = {s["seed"]: s for s in old["seeds"] if s["seed"] in seeds}
-            kept += list(done.values())
-            seeds = tuple(s for s in seeds if s not in done)
+    if not invocation.restart:
+        done = {s["seed"] for s in recorded_seeds(path, base_config)}
+        seeds = tuple(s for s in seeds if s not in done)
+    weights = (records or root / RECORDS).parent / "weights" / name
     for seed in seeds:
-        weights = (records or root / RECORDS).parent / "weights" / name
         entry = run_seed(spec, root, seed, invocation, runs / name / f"seed{seed}", weights)
         if entry is None:
             return None
-        kept.append(entry)
-        write_record(path, build_record(spec, kind, name, kept, base_config, invocation))
+        with locked(runs / f"{name}.lock"):  # another process may be running other seeds
+            kept = [s for s in recorded_seeds(path, base_config) if s["seed"] != seed]
+            record = build_record(spec, kind, name, [*kept, entry], base_config, invocation)
+            write_record(path, record)
     return path
+
+
+def recorded_seeds(path: Path, config: RunConfig) -> list[dict[str, Any]]:
+    """The seeds of the record at ``path`` that the runner trained with ``config`` as asked. A
+    record converted from before the runner counts none: the runner's first seed replaces it
+    (it stays in git's history), so that a record never mixes the two."""
+    if not path.is_file():
+        return []
+    old = read_record(path)
+    if "converted" in old:
+        return []
+    if same_run(config, RunConfig.from_dict(old["config"]), resolved=False) is not None:
+        return []
+    return old["seeds"]
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) while the block runs: two runner
+    processes training different seeds of one benchmark merge their seeds into its record in
+    turn. The operating system frees the lock of a process that dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(file, fcntl.LOCK_UN)
