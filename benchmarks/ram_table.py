@@ -55,6 +55,9 @@ ABLATIONS = {
     "reinforce0.3": "the REINFORCE term's weight 0.3 (base: 0.1)",
     "lr_constant": "a constant learning rate (base: cosine)",
     "curriculum": "16 epochs on translated100, then 16 on cluttered100 (trainer.init_from)",
+    # The glimpse reader's four probes: its options (glimpse_reward, glimpse_reader_scales) were
+    # removed from the model at issue 30, not adopted. Their records stay and are read here;
+    # their --set no longer builds a model.
     "glimpse_reward0.5": "each location also earns 0.5 x a glimpse reader's answer from its pixels",
     "glimpse_reward0.5_finest": "as above, the reader seeing only the finest 12x12 patch",
     "glimpse_reward1_finest": "the finest patch's reader, its reward weighted 1",

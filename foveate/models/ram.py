@@ -93,15 +93,11 @@ class GlimpseNetwork(nn.Module):
             images, locations, size=self.patch_size, scales=self.scales, table=table
         ).flatten(1)
 
-    def encode(self, rho: Tensor, locations: Tensor) -> Tensor:
-        """rho (B, scales * C * g * g), locations (B, 2) -> glimpse vector g_t (B, glimpse_size)."""
-        h_g = F.relu(self.what(self.norm(rho)))
-        h_l = F.relu(self.where(locations))
-        return F.relu(self.what_out(h_g) + self.where_out(h_l))
-
     def forward(self, images: Tensor, locations: Tensor, table: Tensor | None = None) -> Tensor:
         """images (B, C, H, W), locations (B, 2) -> glimpse vector g_t (B, glimpse_size)."""
-        return self.encode(self.sense(images, locations, table), locations)
+        h_g = F.relu(self.what(self.norm(self.sense(images, locations, table))))
+        h_l = F.relu(self.where(locations))
+        return F.relu(self.what_out(h_g) + self.where_out(h_l))
 
 
 class CoreState(NamedTuple):
@@ -162,12 +158,7 @@ class LocationNetwork(nn.Module):
             without the core having to lay positions out linearly.
         relative: the mean is the last location plus tanh(Linear(h_t)), a saccade from where
             the agent looks, instead of a place on the image: the offset of what it saw in its
-            coarse patch maps straight onto the move.
-        seen_size: > 0, the policy also sees the last glimpse's pixels rho (this many numbers)
-            beside h_t: a "where" pathway that REINFORCE trains from the pixels, while the core
-            and the glimpse network learn what they need to classify.
-        start: where the untrained policy looks, (x, y) inside (-1, 1): the bias of the mean's
-            last layer starts at atanh(start) (None: zeros, the image's centre).
+            coarse patch maps straight onto the move (the agent's; tried on Catch, not adopted).
     """
 
     def __init__(
@@ -180,12 +171,8 @@ class LocationNetwork(nn.Module):
         detach: bool = True,
         hidden: int = 0,
         relative: bool = False,
-        seen_size: int = 0,
-        start: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
-        if start is not None and (len(start) != 2 or not all(-1 < v < 1 for v in start)):
-            raise ValueError(f"location start must be (x, y) inside (-1, 1), got {start}")
         if std <= 0 or std_final <= 0:
             raise ValueError(f"location std must be positive, got {std} and final {std_final}")
         if std_schedule not in ("fixed", "annealed", "learned"):
@@ -194,17 +181,11 @@ class LocationNetwork(nn.Module):
             )
         if hidden < 0:
             raise ValueError(f"location network hidden units must be non-negative, got {hidden}")
-        inputs = hidden_size + seen_size
         self.mean = (
-            nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, 2))
+            nn.Sequential(nn.Linear(hidden_size, hidden), nn.ReLU(), nn.Linear(hidden, 2))
             if hidden
-            else nn.Linear(inputs, 2)
+            else nn.Linear(hidden_size, 2)
         )
-        if start is not None:
-            last = self.mean[-1] if hidden else self.mean
-            with torch.no_grad():
-                last.bias.copy_(torch.atanh(torch.tensor(start, dtype=last.bias.dtype)))
-        self.seen_size = seen_size
         self.std_schedule, self.std_start, self.std_final = std_schedule, std, std_final
         self.detach, self.relative = detach, relative
         if std_schedule == "learned":
@@ -231,16 +212,11 @@ class LocationNetwork(nn.Module):
             return self.std.new_tensor(self.std_final)
         return self.std
 
-    def forward(
-        self, h: Tensor, previous: Tensor | None = None, seen: Tensor | None = None
-    ) -> Normal:
-        """h_t (B, hidden) and, for a relative policy, the last location (B, 2), for one that
-        sees the last glimpse, its rho (B, seen_size) (None before the first glimpse: the
-        image's centre, zeros) -> the policy pi(l | h_t), a Normal with batch shape (B, 2)."""
+    def forward(self, h: Tensor, previous: Tensor | None = None) -> Normal:
+        """h_t (B, hidden) and, for a relative policy, the last location (B, 2) (None before the
+        first glimpse: the image's centre) -> the policy pi(l | h_t), a Normal with batch shape
+        (B, 2)."""
         h = h.detach() if self.detach else h
-        if self.seen_size:
-            seen = h.new_zeros(h.shape[0], self.seen_size) if seen is None else seen.detach()
-            h = torch.cat([h, seen], -1)
         mean = torch.tanh(self.mean(h))
         if self.relative and previous is not None:
             mean = previous + mean
@@ -249,41 +225,25 @@ class LocationNetwork(nn.Module):
 
 class Baseline(nn.Module):
     """b_t, the reward REINFORCE expects ([1], sec. 3.2): 'state', linear in h_t as in [1]
-    (through ``detach``: it learns by its own squared error only), or, with ``layer`` > 0,
-    linear in a hidden layer of that many rectifiers over h_t; 'constant', one learned number
-    for every state. h (B, hidden) -> (B,)."""
+    (through ``detach``: it learns by its own squared error only); 'constant', one learned
+    number for every state (an ablation). h (B, hidden) -> (B,)."""
 
-    def __init__(
-        self,
-        *,
-        hidden_size: int = 256,
-        kind: Literal["state", "constant"] = "state",
-        layer: int = 0,
-    ):
+    def __init__(self, *, hidden_size: int = 256, kind: Literal["state", "constant"] = "state"):
         super().__init__()
         if kind not in ("state", "constant"):
             raise ValueError(f"baseline must be 'state' or 'constant', got {kind!r}")
-        if layer < 0 or (layer and kind != "state"):
-            raise ValueError(
-                f"a baseline's hidden layer needs kind 'state' and layer > 0, got {layer}"
-            )
         self.kind = kind
-        self.layer = nn.Sequential(nn.Linear(hidden_size, layer), nn.ReLU()) if layer else None
-        readout = layer or hidden_size
         # The names of an nn.Linear(hidden, 1), which older checkpoints hold.
         self.bias = nn.Parameter(torch.zeros(1))
         if kind == "state":
-            self.weight = nn.Parameter(torch.empty(1, readout))
-            bound = 1 / math.sqrt(readout)  # nn.Linear's initialisation
+            self.weight = nn.Parameter(torch.empty(1, hidden_size))
+            bound = 1 / math.sqrt(hidden_size)  # nn.Linear's initialisation
             nn.init.uniform_(self.weight, -bound, bound)
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, h: Tensor) -> Tensor:
         if self.kind == "state":
-            h = h.detach()
-            if self.layer is not None:
-                h = self.layer(h)
-            return F.linear(h, self.weight, self.bias).squeeze(-1)
+            return F.linear(h.detach(), self.weight, self.bias).squeeze(-1)
         return self.bias.expand(h.shape[0])
 
 
@@ -313,16 +273,14 @@ def glimpse_core_location(
     location_std_schedule: Literal["fixed", "annealed", "learned"],
     location_std_final: float,
     location_hidden: int,
-    relative_locations: bool,
     policy_to_core: bool,
-    location_start: tuple[float, float] | None = None,
-    seen_size: int = 0,
+    relative_locations: bool = False,
 ) -> tuple[GlimpseNetwork, CoreNetwork, LocationNetwork]:
     """f_g, f_h and f_l from the arguments of a model built on them (RAM's classifier and its
     game agent): the models' names mapped once onto the parts' (``normalise_glimpse`` onto
     ``GlimpseNetwork``'s ``normalise``; ``location_*``, ``relative_locations`` and
-    ``policy_to_core`` onto ``LocationNetwork``'s ``std*``, ``hidden``, ``start``, ``relative``
-    and ``detach``), built in this order (so a seed gives the same initial weights)."""
+    ``policy_to_core`` onto ``LocationNetwork``'s ``std*``, ``hidden``, ``relative`` and
+    ``detach``), built in this order (so a seed gives the same initial weights)."""
     glimpse_network = GlimpseNetwork(
         patch_size=patch_size,
         scales=scales,
@@ -341,8 +299,6 @@ def glimpse_core_location(
         detach=not policy_to_core,
         hidden=location_hidden,
         relative=relative_locations,
-        seen_size=seen_size,
-        start=None if location_start is None else tuple(location_start),
     )
     return glimpse_network, core_network, location_network
 
@@ -358,9 +314,6 @@ class RamOutput:
     log_probs: (B, T) log pi(l_t | h_{t-1}), summed over x and y; the only path of gradient into
         the location network.
     baselines: (B, T) b_t, the predicted reward from the state that chose l_t.
-    glimpse_logits: (B, T, num_classes) the glimpse reader's answer from each glimpse's pixels
-        rho_t alone (its finest ``glimpse_reader_scales``), or None for a model without one
-        (``glimpse_reward`` 0).
     """
 
     logits: Tensor
@@ -368,65 +321,81 @@ class RamOutput:
     locations: Tensor
     log_probs: Tensor
     baselines: Tensor
-    glimpse_logits: Tensor | None = None
 
 
 @dataclass
 class RamLoss:
     """The hybrid loss of [1], sec. 4, and its parts (scalars); correct: (B,) 1 where the final
-    class is right, which is also the reward R of sec. 3.2; glimpse_reading, the glimpse
-    reader's cross-entropy (0 without one)."""
+    class is right, which is also the reward R of sec. 3.2."""
 
     total: Tensor
     classification: Tensor
     reinforce: Tensor
     baseline: Tensor
     correct: Tensor
-    glimpse_reading: Tensor
 
 
 @register_model(
     "ram", tiny=dict(glimpses=2, what_size=8, where_size=8, glimpse_size=16, hidden_size=16)
 )
 class RecurrentAttentionModel(nn.Module):
-    """RAM for classification ([1], sec. 3-4). Sizes default to the paper's MNIST models.
+    """RAM for classification ([1], sec. 3-4).
 
-    Training options beyond [1] (each named in docs/ram.md, measured in its ablation):
-        location_std, location_std_schedule, location_std_final: the policy's std
-            (``LocationNetwork``).
-        location_hidden: a hidden layer in the location network (0: linear, as in [1]).
-        relative_locations: each location a saccade from the last (``LocationNetwork``).
-        policy_sees_glimpse: the location network sees the last glimpse's pixels too
-            (``LocationNetwork``'s ``seen_size``).
-        normalise_glimpse: False, 'area' or 'batch' (True): how the retina's coarse pixels are
-            brought to the finest one's brightness (``GlimpseNetwork``).
-        policy_to_core: let the REINFORCE gradient reach the core and glimpse networks.
-        baseline: 'state' ([1]) or 'constant' (``Baseline``).
+    ``step`` is one glimpse; ``forward`` unrolls T of them and ``loss`` is the hybrid loss
+    (``hybrid_loss``). Departures that are not options: the location policy's mean is bounded
+    by tanh (``LocationNetwork``), and training uses Adam (docs/ram.md).
+
+    Args, [1]'s model first (sec. 4.1; the defaults are its MNIST model, table 1a):
+        num_classes: the classes f_a chooses among.
+        channels: image channels.
+        glimpses: T, glimpses per image ([1]: 6 or 7 on MNIST, 4 to 8 on larger canvases).
+        patch_size: g, side of the retina's finest patch ([1]: 8 on MNIST, 12 on canvases).
+        scales: k, patches in the retina, each twice as wide as the last ([1]: 1 on MNIST,
+            3 on 60x60 canvases, 4 on 100x100).
+        what_size, where_size: units of h_g and h_l in f_g ([1]: 128 and 128).
+        glimpse_size: units of the glimpse vector g_t ([1]: 256).
+        hidden_size: units of the core's state h_t ([1]: 256).
+        core: f_h, 'rnn', the rectifier RNN of [1]'s static tasks, or 'lstm', the core of its
+            dynamic ones (the clutter recipe's, below).
+        location_std: sigma of the location policy l_t ~ N(mu_t, sigma^2), in normalised units
+            (1 is half the image); fixed in [1] (where annealed or learned, its start).
+
+    [1]'s hybrid loss (sec. 3.2, 4), and the alternatives measured against its parts:
+        baseline: b_t, 'state' ([1]: learned from h_t), or 'constant' (an ablation: one learned
+            number; ``Baseline``).
         reward: 'correct', 1 for a right final answer ([1], sec. 3.2); 'probability', the
             probability the action network gives the true class after the last glimpse (a
-            graded reward); 'step_probability', that probability after every glimpse, each
-            glimpse's location credited with the sum of those from its own glimpse on (needs
-            ``classify_every_step``).
-        reward_cap: a probability reward is min(p, reward_cap): once the answer is this sure,
-            a glimpse that keeps clear of clutter earns no more than one on the digit (1: no
-            cap).
-        glimpse_reward: w > 0 adds a glimpse reader, a linear classifier of each glimpse's
-            pixels rho_t alone (trained by its own cross-entropy; no gradient reaches the other
-            networks), and credits the location of glimpse t with w times the true class's
-            probability in the reader's answers from glimpse t on: a glimpse earns by what it
-            shows even after the core is sure of the answer (0: none, as in [1]).
-        glimpse_reader_scales: the reader sees only this many of the retina's finest scales
-            (None: all): a coarse scale shows the digit from a glimpse beside it, the finest
-            one only from a glimpse on it.
+            graded reward; a probe, not adopted); 'step_probability', that probability after
+            every glimpse, each glimpse's location credited with the sum of those from its own
+            glimpse on (a departure, the clutter recipe's; needs ``classify_every_step``).
+
+    Departures from [1]: the clutter recipe of configs/ram/cluttered100_8g.yaml, which every
+    translated and cluttered config uses, each part chosen on validation canvases (docs/ram.md,
+    "What makes the policy search well" and its ablation); the defaults are [1]'s:
         classify_every_step: train the action network on the state after every glimpse, not
             only the last (the mean cross-entropy over the steps); the answer is still the
             last step's.
-        reinforce_weight: the REINFORCE term's weight in the hybrid loss.
+        policy_to_core: let the REINFORCE gradient reach the core and glimpse networks, as
+            [1]'s eq. 2 does (its hybrid loss keeps it in the location network): detached, the
+            core learns only what classification needs and the policy cannot read from it
+            where the digit lies.
+        reinforce_weight: the REINFORCE term's weight in the hybrid loss ([1]: 1); with
+            ``policy_to_core``, 1 swamps classification in the core, and the recipe uses 0.1.
+        location_hidden: a hidden layer of this many rectifiers in f_l (0: linear, as in [1]).
+        location_std_schedule: 'fixed' ([1]); 'annealed' from ``location_std`` to
+            ``location_std_final`` over training, wide exploration early and narrow late (the
+            recipe's); 'learned', a parameter trained by REINFORCE and floored at
+            ``location_std_final`` (an ablation) (``LocationNetwork``).
+        location_std_final: the end of the annealed std, or the floor of the learned one.
+        normalise_glimpse: False ([1]), 'area' or 'batch' (True): how the retina's coarse
+            pixels are brought to the finest one's brightness (``GlimpseNetwork``; the Catch
+            agent's, not used by a classifier's config).
     """
 
     def __init__(
         self,
         *,
+        # [1]'s model.
         num_classes: int = 10,
         channels: int = 1,
         glimpses: int = 6,
@@ -438,20 +407,17 @@ class RecurrentAttentionModel(nn.Module):
         hidden_size: int = 256,
         core: Literal["rnn", "lstm"] = "rnn",
         location_std: float = 0.1,
-        location_std_schedule: Literal["fixed", "annealed", "learned"] = "fixed",
-        location_std_final: float = 0.05,
-        location_hidden: int = 0,
-        relative_locations: bool = False,
-        policy_sees_glimpse: bool = False,
-        normalise_glimpse: bool | Literal["batch", "area"] = False,
-        policy_to_core: bool = False,
+        # [1]'s hybrid loss, and the alternatives measured against it.
         baseline: Literal["state", "constant"] = "state",
         reward: Literal["correct", "probability", "step_probability"] = "correct",
-        reward_cap: float = 1.0,
-        glimpse_reward: float = 0.0,
-        glimpse_reader_scales: int | None = None,
+        # Departures from [1] (the clutter recipe).
         classify_every_step: bool = False,
+        policy_to_core: bool = False,
         reinforce_weight: float = 1.0,
+        location_hidden: int = 0,
+        location_std_schedule: Literal["fixed", "annealed", "learned"] = "fixed",
+        location_std_final: float = 0.05,
+        normalise_glimpse: bool | Literal["batch", "area"] = False,
     ) -> None:
         super().__init__()
         if glimpses < 1:
@@ -469,23 +435,11 @@ class RecurrentAttentionModel(nn.Module):
                 "reward 'step_probability' rewards every glimpse by the action network's answer "
                 "after it: set classify_every_step too"
             )
-        if not 0 < reward_cap <= 1:
-            raise ValueError(f"reward_cap must be in (0, 1], got {reward_cap}")
-        if reward_cap < 1 and reward == "correct":
-            raise ValueError("reward_cap caps a probability reward; reward 'correct' is 0 or 1")
         if reinforce_weight < 0:
             raise ValueError(f"reinforce_weight must be non-negative, got {reinforce_weight}")
-        if glimpse_reward < 0:
-            raise ValueError(f"glimpse_reward must be non-negative, got {glimpse_reward}")
-        if glimpse_reader_scales is not None and not 1 <= glimpse_reader_scales <= scales:
-            raise ValueError(
-                f"glimpse_reader_scales must be between 1 and scales={scales}, "
-                f"got {glimpse_reader_scales}"
-            )
         self.glimpses, self.patch_size, self.scales = glimpses, patch_size, scales
         self.num_classes = num_classes
-        self.reward, self.reward_cap, self.glimpse_reward = reward, reward_cap, glimpse_reward
-        self.reinforce_weight = reinforce_weight
+        self.reward, self.reinforce_weight = reward, reinforce_weight
         self.classify_every_step = classify_every_step
         self.glimpse_network, self.core_network, self.location_network = glimpse_core_location(
             channels=channels,
@@ -501,45 +455,32 @@ class RecurrentAttentionModel(nn.Module):
             location_std_schedule=location_std_schedule,
             location_std_final=location_std_final,
             location_hidden=location_hidden,
-            relative_locations=relative_locations,
             policy_to_core=policy_to_core,
-            seen_size=scales * channels * patch_size**2 if policy_sees_glimpse else 0,
         )
         self.action_network = ActionNetwork(hidden_size=hidden_size, num_classes=num_classes)
         self.baseline = Baseline(hidden_size=hidden_size, kind=baseline)
-        # rho_t is flat with the finest scale first, so the reader's pixels are a prefix of it.
-        self.reader_pixels = (glimpse_reader_scales or scales) * channels * patch_size**2
-        self.glimpse_reader = nn.Linear(self.reader_pixels, num_classes) if glimpse_reward else None
 
     def set_progress(self, fraction: float) -> None:
         """Training is ``fraction`` of the way through: an annealed policy std follows it."""
         self.location_network.set_progress(fraction)
 
     def step(
-        self,
-        images: Tensor,
-        state: CoreState,
-        noise: Tensor,
-        table: Tensor | None = None,
-        previous: Tensor | None = None,
-        seen: Tensor | None = None,
-    ) -> tuple[CoreState, Tensor, Tensor, Tensor, Tensor]:
-        """One glimpse: choose l_t from h_{t-1} (and l_{t-1}, ``previous``, for a relative
-        policy; rho_{t-1}, ``seen``, for one that sees the last glimpse), look, update the core.
+        self, images: Tensor, state: CoreState, noise: Tensor, table: Tensor | None = None
+    ) -> tuple[CoreState, Tensor, Tensor, Tensor]:
+        """One glimpse: choose l_t from h_{t-1}, look, update the core.
 
         ``noise`` (B, 2) is a standard-normal draw: l_t = mean + std * noise is a sample of the
         policy, cut from the graph (the crop is not differentiable anyway, and the policy learns
         only through log_prob, i.e. REINFORCE).
 
-        Returns the new state, l_t (B, 2), log pi(l_t) (B,), b_t (B,) and rho_t.
+        Returns the new state, l_t (B, 2), log pi(l_t) (B,) and b_t (B,).
         """
-        policy = self.location_network(state.h, previous, seen)
+        policy = self.location_network(state.h)
         location = (policy.mean + policy.stddev * noise).detach().clamp(-1, 1)
         log_prob = policy.log_prob(location).sum(-1)
         baseline = self.baseline(state.h)
-        rho = self.glimpse_network.sense(images, location, table)
-        g = self.glimpse_network.encode(rho, location)
-        return self.core_network(g, state), location, log_prob, baseline, rho
+        g = self.glimpse_network(images, location, table)
+        return self.core_network(g, state), location, log_prob, baseline
 
     def forward(self, images: Tensor, noise: Tensor | None = None) -> RamOutput:
         """Unroll T glimpses over images (B, C, H, W).
@@ -561,25 +502,19 @@ class RecurrentAttentionModel(nn.Module):
             H, W, size=self.patch_size, scales=self.scales, glimpses=self.glimpses
         )
         table = summed_area_table(images) if cheaper else None
-        locations, log_probs, baselines, step_logits, glimpse_logits = [], [], [], [], []
-        location = rho = None
+        locations, log_probs, baselines, step_logits = [], [], [], []
         for t in range(self.glimpses):
-            state, location, log_prob, baseline, rho = self.step(
-                images, state, noise[:, t], table, location, rho
-            )
+            state, location, log_prob, baseline = self.step(images, state, noise[:, t], table)
             locations.append(location)
             log_probs.append(log_prob)
             baselines.append(baseline)
             step_logits.append(self.action_network(state.h))
-            if self.glimpse_reader is not None:
-                glimpse_logits.append(self.glimpse_reader(rho[:, : self.reader_pixels].detach()))
         return RamOutput(
             logits=step_logits[-1],
             step_logits=torch.stack(step_logits, 1),
             locations=torch.stack(locations, 1),
             log_probs=torch.stack(log_probs, 1),
             baselines=torch.stack(baselines, 1),
-            glimpse_logits=torch.stack(glimpse_logits, 1) if glimpse_logits else None,
         )
 
     def sample_noise(self, images: Tensor) -> Tensor:
@@ -611,8 +546,6 @@ class RecurrentAttentionModel(nn.Module):
             output,
             targets,
             reward=self.reward,
-            reward_cap=self.reward_cap,
-            glimpse_reward=self.glimpse_reward,
             reinforce_weight=self.reinforce_weight,
             classify_every_step=self.classify_every_step,
         )
@@ -633,8 +566,6 @@ def hybrid_loss(
     targets: Tensor,
     *,
     reward: Literal["correct", "probability", "step_probability"] = "correct",
-    reward_cap: float = 1.0,
-    glimpse_reward: float = 0.0,
     reinforce_weight: float = 1.0,
     classify_every_step: bool = False,
 ) -> RamLoss:
@@ -650,9 +581,6 @@ def hybrid_loss(
         reward: 'correct' ([1]), 'probability' (the true class's final probability) or
             'step_probability' (its probability after each glimpse; the location of glimpse t
             earns the sum over steps t..T-1). Rewards are detached.
-        reward_cap: a probability reward is min(p, reward_cap).
-        glimpse_reward: w > 0 adds to the return of glimpse t w times the sum over steps t..T-1
-            of the true class's probability in ``output.glimpse_logits``, which then must exist.
         reinforce_weight: the weight of the REINFORCE term in ``total``.
         classify_every_step: the cross-entropy averaged over every step's answer, not only
             the last one's.
@@ -666,26 +594,18 @@ def hybrid_loss(
     if reward == "correct":
         returns = correct[:, None].expand(B, T)
     else:
-        true_class = true_class_probability(output.step_logits, targets).clamp(max=reward_cap)
+        true_class = true_class_probability(output.step_logits, targets)
         if reward == "probability":
             returns = true_class[:, -1:].expand(B, T)
         else:
             returns = from_each_step_on(true_class)
-    glimpse_reading = classification.new_zeros(())
-    if glimpse_reward:
-        if output.glimpse_logits is None:
-            raise ValueError("glimpse_reward needs an episode with glimpse_logits")
-        glimpse_reading = every_step_cross_entropy(output.glimpse_logits, targets)
-        shown = true_class_probability(output.glimpse_logits, targets)
-        returns = returns + glimpse_reward * from_each_step_on(shown)
     reinforce, baseline = episode_reinforce(output.log_probs, returns, output.baselines)
     return RamLoss(
-        total=classification + reinforce_weight * reinforce + baseline + glimpse_reading,
+        total=classification + reinforce_weight * reinforce + baseline,
         classification=classification,
         reinforce=reinforce,
         baseline=baseline,
         correct=correct,
-        glimpse_reading=glimpse_reading,
     )
 
 

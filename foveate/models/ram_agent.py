@@ -94,44 +94,44 @@ class AgentLoss:
     tiny=dict(what_size=8, where_size=8, glimpse_size=16, hidden_size=16),
 )
 class RecurrentAttentionAgent(nn.Module):
-    """RAM for a game ([1], sec. 4.2): an LSTM core of 256 and a retina of 3 scales of 6x6 by
-    default, as in the paper's Catch agent.
+    """RAM for a game ([1], sec. 4.2).
 
-    Args:
+    Args, [1]'s Catch agent first (the defaults: an LSTM core of 256 and a retina of 3 scales
+    of 6x6):
         num_actions: the game's moves (Catch: 3).
         channels: channels of the screen.
-        patch_size, scales: the retina (``foveate.attention.retina``).
+        patch_size, scales: g and k of the retina (``foveate.attention.retina``).
         what_size, where_size, glimpse_size: the glimpse network's layers.
         hidden_size: units of the core.
         core: 'lstm' ([1]'s dynamic tasks) or 'rnn'.
-        location_std, location_std_schedule, location_std_final: the location policy's std
-            (``LocationNetwork``).
-        entropy_weight: a bonus on the entropy of the move policy, against an early collapse
-            onto one move (0: none, as in [1]).
-        normalise_glimpse: False, 'area' or 'batch' (True): how the retina's coarse pixels are
-            brought to the finest one's brightness (``GlimpseNetwork``).
-        policy_to_core: let the location policy's REINFORCE gradient into the core too (the
-            move policy's always goes there).
-        location_hidden: a hidden layer of rectifiers in the location policy
-            (``LocationNetwork``'s ``hidden``; 0, none, as in [1]).
-        location_start: where the untrained agent looks, (x, y) (``LocationNetwork``'s
-            ``start``; None: the screen's centre).
-        relative_locations: each location a saccade from the last one (``LocationNetwork``'s
-            ``relative``; not in [1]): following a falling ball is then a steady offset.
+        location_std: sigma of the location policy, fixed in [1] (``LocationNetwork``).
         baseline: what REINFORCE's return is compared with: 'state', b_t, learned from the
             core's state ([1]); 'copies', the mean return of the other plays of the same game
             (a batch of ``GameBatch.copies`` > 1; not in [1]): how much better than its usual
-            this play did on this very ball. b_t is learned either way.
-        baseline_hidden: a hidden layer of rectifiers in b_t (``Baseline``'s ``layer``; 0:
-            linear in the core's state, as in [1]).
-        normalise_advantage: divide each batch's advantages R - b_t by their standard deviation
-            (not in [1]): the step of the policies stays the same size whether the returns of
-            a batch spread widely or hardly at all.
+            this play did on this very ball. b_t is learned either way. 'copies' was tried and
+            not adopted (docs/ram.md, Catch: ahead in a short probe, then one full run collapsed
+            onto one move and another trained below the first run).
+
+    Departures from [1] (docs/ram.md, "The game of Catch"):
+        entropy_weight: a bonus on the entropy of the move policy, against an early collapse
+            onto one move (0: none, as in [1]).
+        normalise_glimpse: False ([1]), 'area' or 'batch' (True): how the retina's coarse
+            pixels are brought to the finest one's brightness (``GlimpseNetwork``); the configs
+            use 'area', without which a one-pixel ball reads at 1/16 in the coarsest patch.
+        policy_to_core: False (the default, a departure) keeps the location policy's
+            REINFORCE gradient out of the core, which learns from the move policy's alone; True
+            lets it in too, as [1]'s eq. 2 does.
+        location_std_schedule, location_std_final: the location policy's std annealed or
+            learned (``LocationNetwork``; 'fixed', [1]'s, by default).
+        relative_locations: each location a saccade from the last one (``LocationNetwork``'s
+            ``relative``): following a falling ball is then a steady offset. Tried and not
+            adopted (docs/ram.md, Catch: the probe ``relative`` never left chance).
     """
 
     def __init__(
         self,
         *,
+        # [1]'s Catch agent.
         num_actions: int = 3,
         channels: int = 1,
         patch_size: int = 6,
@@ -142,17 +142,14 @@ class RecurrentAttentionAgent(nn.Module):
         hidden_size: int = 256,
         core: Literal["rnn", "lstm"] = "lstm",
         location_std: float = 0.1,
-        location_std_schedule: Literal["fixed", "annealed", "learned"] = "fixed",
-        location_std_final: float = 0.05,
+        baseline: Literal["state", "copies"] = "state",
+        # Departures from [1].
         entropy_weight: float = 0.01,
         normalise_glimpse: bool | Literal["batch", "area"] = False,
         policy_to_core: bool = False,
-        location_hidden: int = 0,
-        location_start: tuple[float, float] | None = None,
+        location_std_schedule: Literal["fixed", "annealed", "learned"] = "fixed",
+        location_std_final: float = 0.05,
         relative_locations: bool = False,
-        baseline: Literal["state", "copies"] = "state",
-        baseline_hidden: int = 0,
-        normalise_advantage: bool = False,
     ) -> None:
         super().__init__()
         if baseline not in ("state", "copies"):
@@ -163,7 +160,7 @@ class RecurrentAttentionAgent(nn.Module):
         if entropy_weight < 0:
             raise ValueError(f"entropy_weight must be non-negative, got {entropy_weight}")
         self.num_actions, self.patch_size, self.scales = num_actions, patch_size, scales
-        self.entropy_weight, self.normalise_advantage = entropy_weight, normalise_advantage
+        self.entropy_weight = entropy_weight
         # By default the location policy sees the core through ``detach``: the core learns
         # from the move policy's REINFORCE gradient only. With the location's gradient let in
         # too, an agent on a 10x10 screen began to learn about five times later (docs/ram.md,
@@ -181,13 +178,12 @@ class RecurrentAttentionAgent(nn.Module):
             location_std=location_std,
             location_std_schedule=location_std_schedule,
             location_std_final=location_std_final,
-            location_hidden=location_hidden,
-            relative_locations=relative_locations,
+            location_hidden=0,
             policy_to_core=policy_to_core,
-            location_start=location_start,
+            relative_locations=relative_locations,
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
-        self.baseline = Baseline(hidden_size=hidden_size, layer=baseline_hidden)
+        self.baseline = Baseline(hidden_size=hidden_size)
 
     def set_progress(self, fraction: float) -> None:
         """Training is ``fraction`` of the way through: an annealed policy std follows it."""
@@ -267,7 +263,6 @@ class RecurrentAttentionAgent(nn.Module):
             episode.baselines,
             advantage=advantage,
             alive=alive,
-            normalise=self.normalise_advantage,
         )
         entropy = (episode.entropies * alive).sum() / alive.sum()
         return AgentLoss(
