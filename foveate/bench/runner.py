@@ -102,13 +102,15 @@ def merge(*overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def smoke_overrides(config: RunConfig) -> dict[str, dict[str, Any]]:
     """Overrides that make any config run in seconds: one epoch of two batches on the data
-    source's smoke settings, nothing compiled, no time budget."""
+    source's smoke settings, nothing compiled, no time budget, one process."""
     source = data_source_class(config.model)
     data = source.smoke_settings() if hasattr(source, "smoke_settings") else {}
     optim = {}
     if "compile" in signature_of(training_module_class(config.model))[0]:
         optim["compile"] = False
-    trainer = {"max_epochs": 1, "limit_train_batches": 2, "max_minutes": None}
+    # One process: a smoke run tests the command, not data parallelism (whose launcher would
+    # start the whole calling program again in a second process).
+    trainer = {"max_epochs": 1, "limit_train_batches": 2, "max_minutes": None, "devices": 1}
     return {"data": data, "optim": optim, "trainer": trainer}
 
 
