@@ -49,9 +49,17 @@ def row(
 ) -> str:
     seeds = record["num_seeds"]
     machines = sorted({short_machine(s["machine"]) for s in record["seeds"]})
-    values = {**record["metrics"], "wall_min": record["wall_s"] / 60, **beside}
+    # The baselines the row quotes may have run elsewhere: say where.
+    theirs = sorted({short_machine(s["machine"]) for r in beside.values() for s in r["seeds"]})
+    values = {
+        **record["metrics"],
+        "wall_min": record["wall_s"] / 60,
+        **{name: other["metrics"] for name, other in beside.items()},
+    }
     ours = fill(spec.summary, values) if spec.summary else f"{values[spec.metric]:g}"
     ours += f"; {seeds} seed{'s' if seeds != 1 else ''}, {' and '.join(machines)}"
+    if theirs and theirs != machines:
+        ours += f" (the figures beside it: {' and '.join(theirs)})"
     if spec.first_attempt is not None:
         ours += f"; first attempt: {spec.first_attempt.figure}"
     if record.get("converted"):
@@ -79,7 +87,7 @@ def results_table(specs: list[BenchSpec], root: str | os.PathLike) -> str:
             other = record_path(root, "headline", name)
             if not other.is_file():
                 other = record_path(root, "probe", name)
-            beside[name] = read_record(other)["metrics"]
+            beside[name] = read_record(other)
         lines.append(row(spec, read_record(path), str(path.relative_to(root)), beside))
         labels.append(f"- **{spec.title}.** Labels: {spec.used_labels}.")
         if spec.first_attempt is not None:
