@@ -39,7 +39,7 @@ from common import first_sentence, flat_numbers, is_number, paper_figure
 
 from foveate.bench.evaluations import numbers
 from foveate.bench.record import SCHEMA, check_record, write_record
-from foveate.bench.runner import HOW_NOT_WHAT, Invocation, build_record, same_run
+from foveate.bench.runner import Invocation, build_record, config_differences
 from foveate.bench.spec import load_specs
 from foveate.training.config import RunConfig
 from foveate.training.fit import training_module_class
@@ -214,21 +214,9 @@ def seed_entry(
 
 
 def differences(spec_config: RunConfig, old: RunConfig) -> str | None:
-    """Every setting in which ``old`` differs from the spec's config in what it measures (as
-    ``same_run`` judges, which names the first only); None where it does not."""
-    if same_run(spec_config, old) is None:
-        return None
-    ours, theirs = spec_config.as_dict(), old.as_dict()
-    found = []
-    if ours["model"] != theirs["model"]:
-        found.append(f"model {theirs['model']} (the spec's: {ours['model']})")
-    for section in ("model_args", "data", "optim", "trainer"):
-        for key, value in ours[section].items():
-            if key in HOW_NOT_WHAT or key == "data_dir":
-                continue
-            if theirs[section].get(key, value) != value:
-                found.append(f"{section}.{key} {theirs[section][key]!r} (the spec's: {value!r})")
-    return "; ".join(found)
+    """Every setting in which ``old`` differs from the spec's config in what it measures (as the
+    runner judges, ``config_differences``); None where it does not."""
+    return "; ".join(config_differences(spec_config, old)) or None
 
 
 def headline(

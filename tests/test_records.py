@@ -9,7 +9,7 @@ import pytest
 from foveate.bench.record import read_record
 from foveate.bench.runner import record_path, same_run
 from foveate.bench.spec import load_specs
-from foveate.bench.table import fill, results_table
+from foveate.bench.table import beside_records, fill, results_table, summary_values
 from foveate.training.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,13 +40,7 @@ def test_a_headline_record_quotes_every_figure_of_its_spec_summary(path):
     record = read_record(path)
     assert record["name"] in SPECS.names(), f"{path.stem}: no spec of that name"
     spec = SPECS[record["name"]]
-    beside = {}
-    for name in spec.beside:
-        other = record_path(ROOT, "headline", name)
-        beside[name] = read_record(other if other.is_file() else record_path(ROOT, "probe", name))[
-            "metrics"
-        ]
-    values = {**record["metrics"], "wall_min": record["wall_s"] / 60, **beside}
+    values = summary_values(record, beside_records(spec, ROOT))
     fill(spec.summary or f"{{{spec.metric}}}", values)  # raises, naming what is missing
     assert spec.metric in record["metrics"]
 

@@ -30,16 +30,17 @@ import yaml
 
 from foveate.bench.evaluations import EVALUATIONS, numbers
 from foveate.bench.record import SCHEMA, git_state, machine, now, read_record, write_record
-from foveate.bench.spec import BenchSpec
+from foveate.bench.spec import BENCHMARKS, BenchSpec
 from foveate.bench.weights import export_weights
+from foveate.training.checks import smoke_config
 from foveate.training.config import RunConfig
-from foveate.training.fit import data_source_class, train_and_test, training_module_class
-from foveate.training.schema import signature_of
+from foveate.training.fit import train_and_test
 
 RECORDS = Path("benchmarks") / "records"
 FOLDERS = {"headline": "headline", "probe": "probes"}
-# Trainer settings that change how fast a run goes or what it prints, never what it measures.
-HOW_NOT_WHAT = {"threads", "progress_bar", "accelerator"}
+# Settings of speed and place (how fast a run goes, what it prints, where its data lie), never
+# of what it measures.
+HOW_NOT_WHAT = {"threads", "progress_bar", "accelerator", "data_dir"}
 
 
 @dataclass
@@ -100,18 +101,9 @@ def merge(*overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return merged
 
 
-def smoke_overrides(config: RunConfig) -> dict[str, dict[str, Any]]:
-    """Overrides that make any config run in seconds: one epoch of two batches on the data
-    source's smoke settings, nothing compiled, no time budget, one process."""
-    source = data_source_class(config.model)
-    data = source.smoke_settings() if hasattr(source, "smoke_settings") else {}
-    optim = {}
-    if "compile" in signature_of(training_module_class(config.model))[0]:
-        optim["compile"] = False
-    # One process: a smoke run tests the command, not data parallelism (whose launcher would
-    # start the whole calling program again in a second process).
-    trainer = {"max_epochs": 1, "limit_train_batches": 2, "max_minutes": None, "devices": 1}
-    return {"data": data, "optim": optim, "trainer": trainer}
+# A smoke run: one epoch of two batches, no time budget, one process (it tests the command,
+# not data parallelism, whose launcher would start the whole calling program again).
+SMOKE_TRAINER = {"max_epochs": 1, "limit_train_batches": 2, "max_minutes": None, "devices": 1}
 
 
 def seed_config(spec: BenchSpec, root: Path, seed: int, invocation: Invocation) -> RunConfig:
@@ -120,7 +112,8 @@ def seed_config(spec: BenchSpec, root: Path, seed: int, invocation: Invocation) 
     settings = merge(*(parse_setting(s) for s in invocation.settings))
     config = config.updated(settings)
     if invocation.smoke:
-        config = config.updated(smoke_overrides(config))
+        # the data source's smoke settings, nothing compiled: as the per-model checks run
+        config = smoke_config(config).updated({"trainer": SMOKE_TRAINER})
     trainer: dict[str, Any] = {"seed": seed, "progress_bar": False}
     if invocation.threads:
         trainer["threads"] = invocation.threads
@@ -128,9 +121,9 @@ def seed_config(spec: BenchSpec, root: Path, seed: int, invocation: Invocation) 
     return config.updated({"trainer": trainer, "data": data})
 
 
-def same_run(config: RunConfig, saved: RunConfig, *, resolved: bool = True) -> str | None:
-    """Where ``saved`` differs from ``config`` in what it measures (None: nowhere); settings of
-    speed and place (threads, the data's folder) do not count.
+def config_differences(config: RunConfig, saved: RunConfig, *, resolved: bool = True) -> list[str]:
+    """Every setting in which ``saved`` differs from ``config`` in what it measures; settings
+    of speed and place (``HOW_NOT_WHAT``) do not count.
 
     resolved: ``saved`` is a run's resolved config, which adds what the data decide (the image
     size) to what was asked: only the settings ``config`` makes must match. Otherwise both are
@@ -138,20 +131,31 @@ def same_run(config: RunConfig, saved: RunConfig, *, resolved: bool = True) -> s
     """
     ours, theirs = config.as_dict(), saved.as_dict()
     if ours["model"] != theirs["model"]:
-        return f"model {theirs['model']} (the spec's: {ours['model']})"
+        return [f"model {theirs['model']} (the spec's: {ours['model']})"]
     missing = object()
+
+    def shown(value: Any) -> str:
+        return "unset" if value is missing else repr(value)
+
+    found = []
     for section in ("model_args", "data", "optim", "trainer"):
         keys = list(ours[section]) + (
             [] if resolved else [k for k in theirs[section] if k not in ours[section]]
         )
         for key in keys:
-            if key in HOW_NOT_WHAT or key == "data_dir":
+            if key in HOW_NOT_WHAT:
                 continue
             mine, other = ours[section].get(key, missing), theirs[section].get(key, missing)
             if mine != other:
-                shown = lambda v: "unset" if v is missing else repr(v)  # noqa: E731
-                return f"{section}.{key} {shown(other)} (the spec's: {shown(mine)})"
-    return None
+                found.append(f"{section}.{key} {shown(other)} (the spec's: {shown(mine)})")
+    return found
+
+
+def same_run(config: RunConfig, saved: RunConfig, *, resolved: bool = True) -> str | None:
+    """The first setting in which ``saved`` differs from ``config`` in what it measures (None:
+    none); see ``config_differences``."""
+    found = config_differences(config, saved, resolved=resolved)
+    return found[0] if found else None
 
 
 def aggregate(seeds: list[dict[str, Any]], how: str) -> dict[str, float]:
@@ -179,8 +183,6 @@ def earlier_stage(
 ) -> Path:
     """The checkpoint of the benchmark ``spec`` starts from, for this seed: its run beside this
     one (``runs/bench/<stage>/seed<k>``), trained first, as this invocation, if it is missing."""
-    from foveate.bench.spec import BENCHMARKS
-
     stage = BENCHMARKS[spec.start_from["benchmark"]]
     stage_dir = run_dir.parent.parent / stage.name / run_dir.name
     checkpoint = stage_dir / "checkpoints" / f"{spec.start_from.get('checkpoint', 'best')}.ckpt"

@@ -44,6 +44,25 @@ def fill(template: str, metrics: dict[str, Any]) -> str:
         raise ValueError(f"summary {template!r}: the record has no {error}") from None
 
 
+def beside_records(spec: BenchSpec, root: Path) -> dict[str, dict[str, Any]]:
+    """The records of the benchmarks a row quotes beside its own (headline, else probe)."""
+    found = {}
+    for name in spec.beside:
+        path = record_path(root, "headline", name)
+        found[name] = read_record(path if path.is_file() else record_path(root, "probe", name))
+    return found
+
+
+def summary_values(record: dict[str, Any], beside: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What a spec's ``summary`` template may name: the record's metrics, ``wall_min`` (its
+    longest seed in minutes), and each baseline's metrics under its name."""
+    return {
+        **record["metrics"],
+        "wall_min": record["wall_s"] / 60,
+        **{name: other["metrics"] for name, other in beside.items()},
+    }
+
+
 def row(
     spec: BenchSpec, record: dict[str, Any], path: str, beside: dict[str, dict[str, Any]]
 ) -> str:
@@ -51,11 +70,7 @@ def row(
     machines = sorted({short_machine(s["machine"]) for s in record["seeds"]})
     # The baselines the row quotes may have run elsewhere: say where.
     theirs = sorted({short_machine(s["machine"]) for r in beside.values() for s in r["seeds"]})
-    values = {
-        **record["metrics"],
-        "wall_min": record["wall_s"] / 60,
-        **{name: other["metrics"] for name, other in beside.items()},
-    }
+    values = summary_values(record, beside)
     ours = fill(spec.summary, values) if spec.summary else f"{values[spec.metric]:g}"
     ours += f"; {seeds} seed{'s' if seeds != 1 else ''}, {' and '.join(machines)}"
     if theirs and theirs != machines:
@@ -82,12 +97,7 @@ def results_table(specs: list[BenchSpec], root: str | os.PathLike) -> str:
         path = record_path(root, "headline", spec.name)
         if not path.is_file():
             continue  # not measured yet: no row
-        beside = {}
-        for name in spec.beside:
-            other = record_path(root, "headline", name)
-            if not other.is_file():
-                other = record_path(root, "probe", name)
-            beside[name] = read_record(other)
+        beside = beside_records(spec, root)
         lines.append(row(spec, read_record(path), str(path.relative_to(root)), beside))
         labels.append(f"- **{spec.title}.** Labels: {spec.used_labels}.")
         if spec.first_attempt is not None:
