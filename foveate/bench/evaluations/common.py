@@ -1,27 +1,18 @@
-"""Evaluations a benchmark runs on each seed's best checkpoint, beyond the test its training ran.
-
-An evaluation is a function ``(checkpoint, config, **arguments) -> {metric: number}`` registered
-by name with ``@EVALUATIONS.register("name")``; a spec lists them as ``{"name": ..., **arguments}``.
-They read checkpoints through the library's public API (``foveate.load``, ``evaluate``) only.
-"""
+"""The evaluations every kind may use: the test again with more samples, and where glimpses hit."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 
 import foveate
-from foveate.registry import Registry
+from foveate.bench.evaluations.registry import EVALUATIONS
 from foveate.reports.hits import hit_rate as glimpse_hit_rate
 from foveate.training.config import RunConfig
 from foveate.training.fit import build_data, evaluate
-
-Evaluation = Callable[..., dict[str, float]]
-EVALUATIONS: Registry[Evaluation] = Registry("evaluation")
 
 
 def numbers(metrics: dict[str, Any], *, suffix: str = "") -> dict[str, float]:
