@@ -6,10 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from foveate.bench.analyses import Analysis, load_analyses
 from foveate.bench.record import read_record
 from foveate.bench.runner import record_path, same_run
 from foveate.bench.spec import load_specs
-from foveate.bench.table import beside_records, fill, results_table, summary_values
+from foveate.bench.table import (
+    ANALYSES_END,
+    ANALYSES_START,
+    analyses_table,
+    beside_records,
+    fill,
+    results_table,
+    summary_values,
+)
 from foveate.training.config import RunConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,10 +118,32 @@ def test_the_readme_table_is_what_the_generator_writes(tmp_path):
     copy = tmp_path / "README.md"
     copy.write_text(readme.read_text())
     table = results_table([SPECS[n] for n in SPECS.names()], ROOT)
-    assert not write_table(copy, table), (
-        "README.md's results table is not what the records give: run "
-        "`foveate bench --table --write-readme README.md`"
-    )
+    analyses = analyses_table(load_analyses(ROOT), ROOT)
+    for text, markers in ((table, {}), (analyses, dict(start=ANALYSES_START, end=ANALYSES_END))):
+        assert not write_table(copy, text, **markers), (
+            "README.md's tables are not what the records give: run "
+            "`foveate bench --table --write-readme README.md`"
+        )
+
+
+ANALYSES = load_analyses(ROOT)
+
+
+@pytest.mark.parametrize("analysis", ANALYSES, ids=[a.name for a in ANALYSES])
+def test_an_analysis_names_its_script_and_its_record_holds_its_figures(analysis):
+    assert (ROOT / analysis.script).is_file(), f"{analysis.name}: no script {analysis.script}"
+    path = record_path(ROOT, "probe", analysis.name)
+    assert path.is_file(), f"{analysis.name}: no record {path}"
+    record = read_record(path)
+    fill(analysis.summary, summary_values(record, beside_records(analysis, ROOT)))
+    assert f"`{path.relative_to(ROOT)}`" in analyses_table(ANALYSES, ROOT)
+
+
+def test_an_analysis_with_a_mistyped_key_is_refused_naming_it(tmp_path):
+    path = tmp_path / "an_analysis.yaml"
+    path.write_text("title: t\nscript: s.py\nsumary: x\nrow: 1\n")
+    with pytest.raises(ValueError, match="unknown key.*sumary"):
+        Analysis.from_yaml(path)
 
 
 def parse_bench_command(command: str) -> list[str]:

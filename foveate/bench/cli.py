@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from foveate.bench.analyses import load_analyses
 from foveate.bench.runner import Invocation, run_benchmark
 from foveate.bench.spec import load_specs, project_root
-from foveate.bench.table import results_table, write_table
+from foveate.bench.table import (
+    ANALYSES_END,
+    ANALYSES_START,
+    analyses_table,
+    results_table,
+    write_table,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -40,7 +47,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--runs", type=Path, help="where runs go (default: runs/bench)")
     parser.add_argument("--list", action="store_true", help="the benchmarks, one a line")
     parser.add_argument(
-        "--table", action="store_true", help="print the README's results table from the records"
+        "--table",
+        action="store_true",
+        help="print the README's results and analyses tables from the records",
     )
     parser.add_argument(
         "--write-readme", type=Path, metavar="README", help="with --table: write it into README"
@@ -57,11 +66,15 @@ def main(argv: list[str]) -> int:
         return 0
     if args.table:
         table = results_table([specs[n] for n in specs.names()], root)
+        analyses = analyses_table(load_analyses(root), root)
         if args.write_readme:
             changed = write_table(args.write_readme, table)
+            changed |= write_table(
+                args.write_readme, analyses, start=ANALYSES_START, end=ANALYSES_END
+            )
             print(f"{args.write_readme}: {'rewritten' if changed else 'unchanged'}")
         else:
-            print(table)
+            print(f"{table}\n\n{analyses}")
         return 0
     if not args.name:
         parser.error("name a benchmark (foveate bench --list names them)")
