@@ -239,16 +239,6 @@ def test_initial_presence_is_rho_at_initialisation(images):
     torch.testing.assert_close(rho, torch.full_like(rho, 0.1), atol=0.05, rtol=0)
 
 
-def test_the_presence_floor_bounds_rho_and_keeps_both_outcomes_sampled(images):
-    model = tiny_air(presence_floor=0.05)
-    with torch.no_grad():
-        model.propose[-1].bias[0] = -30.0  # q(z_pres = 1) would be 1e-13 without the floor
-        out = model(images.repeat(50, 1, 1, 1))
-    torch.testing.assert_close(out.pres_probs[:, 0], torch.full_like(out.pres_probs[:, 0], 0.05))
-    assert 0 < out.z_pres[:, 0].mean() < 0.15  # a step is still tried, about 5% of the time
-    assert (model(images, mode=True).z_pres == 0).all()  # the mode is unchanged
-
-
 def test_refuses_impossible_settings():
     with pytest.raises(ValueError, match="estimator"):
         AIR(estimator="gumbel")
@@ -258,8 +248,6 @@ def test_refuses_impossible_settings():
         AIR(initial_presence=0.0)
     with pytest.raises(ValueError, match="scale_range"):
         AIR(scale_range=(0.6, 0.4))
-    with pytest.raises(ValueError, match="presence_floor"):
-        AIR(presence_floor=0.5)
 
 
 def test_the_baselines_learn_at_their_own_rate_and_only_the_likelihood_ratio_has_them():

@@ -157,33 +157,3 @@ def test_copies_are_the_same_game_played_side_by_side():
     assert not torch.equal(screens[0, 0, :-1], screens[4, 0, :-1])  # two different games
     with pytest.raises(ValueError, match="copies"):
         env.reset(seed=3, options={"copies": 3})
-
-
-def test_the_copies_baseline_credits_each_play_against_its_game_s_other_plays():
-    torch.manual_seed(0)
-    sizes = dict(hidden_size=16, what_size=8, where_size=8, glimpse_size=16)
-    agent = RecurrentAttentionAgent(**sizes, baseline="copies", entropy_weight=0.0)
-    episode, _ = play(agent, GameBatch(torch.arange(6), 5, CatchVectorEnv, copies=3))
-    returns = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
-    # game 1: each play less the mean of the two others; game 2: all alike, nothing to learn
-    advantage = torch.tensor([1.0, -0.5, -0.5, 0.0, 0.0, 0.0])
-    expected = -(episode.log_probs * advantage[:, None]).sum(1).mean()
-    loss = agent.loss(episode, returns, copies=3)
-    assert torch.allclose(loss.reinforce, expected)
-    with pytest.raises(ValueError, match="twice"):
-        agent.loss(episode, returns)
-
-
-def test_a_relative_agent_saccades_from_where_it_looked():
-    torch.manual_seed(0)
-    sizes = dict(hidden_size=16, what_size=8, where_size=8, glimpse_size=16)
-    agent = RecurrentAttentionAgent(**sizes, relative_locations=True)
-    with torch.no_grad():
-        agent.location_network.mean.bias.copy_(torch.atanh(torch.tensor([0.1, 0.2])))
-    state = agent.initial_state(3, torch.device("cpu"))  # h = 0: the offset is tanh(bias)
-    before = torch.tensor([[0.0, 0.0], [0.5, -0.5], [0.95, 0.95]])
-    step = agent(torch.zeros(3, 1, 24, 24), state, before, greedy=True)
-    expected = (before + torch.tensor([0.1, 0.2])).clamp(-1, 1)  # kept on the screen
-    assert torch.allclose(step.location, expected, atol=1e-6)
-    first = agent(torch.zeros(3, 1, 24, 24), state, greedy=True)  # no last glimpse yet
-    assert torch.allclose(first.location, torch.tensor([0.1, 0.2]).expand(3, 2), atol=1e-6)

@@ -258,11 +258,6 @@ class AIR(nn.Module):
             from a zero state: a step then knows only what it reads (with ``difference``, what
             is left to explain) and the latents of the step before, not how many objects came
             before it; for counts never seen in training.
-        presence_floor: keep q(z_pres_i = 1) in [floor, 1 - floor]: a step whose presence has
-            become unlikely (or certain) is still tried the other way now and then, so the
-            likelihood ratio keeps a signal for it. A narrower q is still a posterior
-            approximation: the bound stays a bound. Tried at 0.05, not adopted
-            (``air_probe_presence_floor_0.05``).
     """
 
     def __init__(
@@ -292,7 +287,6 @@ class AIR(nn.Module):
         initial_presence: float = 0.5,
         decoder_bias: float = -2.0,
         recurrent: bool = True,
-        presence_floor: float = 0.0,
     ) -> None:
         super().__init__()
         if estimator not in get_args(Estimator):
@@ -305,8 +299,6 @@ class AIR(nn.Module):
             raise ValueError(f"z_pres_prior must be in (0, 1), got {z_pres_prior}")
         if not 0 < initial_presence < 1:
             raise ValueError(f"initial_presence must be in (0, 1), got {initial_presence}")
-        if not 0 <= presence_floor < 0.5:
-            raise ValueError(f"presence_floor must be in [0, 0.5), got {presence_floor}")
         if scale_range is not None and not 0 < scale_range[0] < scale_range[1]:
             raise ValueError(f"scale_range must be (lo, hi) with 0 < lo < hi, got {scale_range}")
         if temperature <= 0 or scale_prior[1] <= 0:
@@ -316,7 +308,6 @@ class AIR(nn.Module):
         self.temperature = temperature
         self.difference, self.signal_decay = difference, signal_decay
         self.recurrent = recurrent
-        self.presence_floor = presence_floor
         self.scale_range = tuple(scale_range) if scale_range is not None else None
         pixels = channels * image_size * image_size
         glimpse = channels * window * window
@@ -340,9 +331,7 @@ class AIR(nn.Module):
             last = self.propose[-1]
             last.weight.mul_(0.1)
             # Windows start at the prior's size, in the middle.
-            inner = (initial_presence - presence_floor) / (1 - 2 * presence_floor)
-            inner = min(max(inner, 1e-3), 1 - 1e-3)
-            presence = math.log(inner / (1 - inner))
+            presence = math.log(initial_presence / (1 - initial_presence))
             last.bias.copy_(torch.tensor([presence, scale_prior[0], 0.0, 0.0, -2.0, -2.0, -2.0]))
             self.decoder[-1].bias.fill_(decoder_bias)
 
@@ -427,8 +416,7 @@ class AIR(nn.Module):
         previous = torch.cat([state.z_where, state.z_what, state.z_pres[:, None]], -1)
         h, c = self.lstm(torch.cat([embedded, previous], -1), (h, c))  # (B, L) each
         proposal = self.propose(h)  # (B, 1 + 2 * 3)
-        floor = self.presence_floor
-        rho = floor + (1 - 2 * floor) * torch.sigmoid(proposal[:, 0])  # (B,)
+        rho = torch.sigmoid(proposal[:, 0])  # (B,)
         where_loc = proposal[:, 1 : 1 + WHERE]
         where_scale = F.softplus(proposal[:, 1 + WHERE :]) + 1e-4
         u, eps_where, eps_what = noise.split([1, WHERE, self.z_what_size], -1)

@@ -156,9 +156,6 @@ class LocationNetwork(nn.Module):
         hidden: 0, the mean is linear in h_t ([1]); otherwise a hidden layer of this many
             rectifiers comes first, so the policy can turn the core's state into a position
             without the core having to lay positions out linearly.
-        relative: the mean is the last location plus tanh(Linear(h_t)), a saccade from where
-            the agent looks, instead of a place on the image: the offset of what it saw in its
-            coarse patch maps straight onto the move (the agent's; tried on Catch, not adopted).
     """
 
     def __init__(
@@ -170,7 +167,6 @@ class LocationNetwork(nn.Module):
         std_final: float = 0.05,
         detach: bool = True,
         hidden: int = 0,
-        relative: bool = False,
     ) -> None:
         super().__init__()
         if std <= 0 or std_final <= 0:
@@ -187,7 +183,7 @@ class LocationNetwork(nn.Module):
             else nn.Linear(hidden_size, 2)
         )
         self.std_schedule, self.std_start, self.std_final = std_schedule, std, std_final
-        self.detach, self.relative = detach, relative
+        self.detach = detach
         if std_schedule == "learned":
             self.log_std = nn.Parameter(torch.full((2,), math.log(std)))
         else:
@@ -212,14 +208,10 @@ class LocationNetwork(nn.Module):
             return self.std.new_tensor(self.std_final)
         return self.std
 
-    def forward(self, h: Tensor, previous: Tensor | None = None) -> Normal:
-        """h_t (B, hidden) and, for a relative policy, the last location (B, 2) (None before the
-        first glimpse: the image's centre) -> the policy pi(l | h_t), a Normal with batch shape
-        (B, 2)."""
+    def forward(self, h: Tensor) -> Normal:
+        """h_t (B, hidden) -> the policy pi(l | h_t), a Normal with batch shape (B, 2)."""
         h = h.detach() if self.detach else h
         mean = torch.tanh(self.mean(h))
-        if self.relative and previous is not None:
-            mean = previous + mean
         return Normal(mean, self.current_std().expand_as(mean))
 
 
@@ -274,13 +266,11 @@ def glimpse_core_location(
     location_std_final: float,
     location_hidden: int,
     policy_to_core: bool,
-    relative_locations: bool = False,
 ) -> tuple[GlimpseNetwork, CoreNetwork, LocationNetwork]:
     """f_g, f_h and f_l from the arguments of a model built on them (RAM's classifier and its
     game agent): the models' names mapped once onto the parts' (``normalise_glimpse`` onto
-    ``GlimpseNetwork``'s ``normalise``; ``location_*``, ``relative_locations`` and
-    ``policy_to_core`` onto ``LocationNetwork``'s ``std*``, ``hidden``, ``relative`` and
-    ``detach``), built in this order (so a seed gives the same initial weights)."""
+    ``GlimpseNetwork``'s ``normalise``; ``location_*`` and ``policy_to_core`` onto
+    ``LocationNetwork``'s ``std*``, ``hidden`` and ``detach``), built in this order (so a seed gives the same initial weights)."""
     glimpse_network = GlimpseNetwork(
         patch_size=patch_size,
         scales=scales,
@@ -298,7 +288,6 @@ def glimpse_core_location(
         std_final=location_std_final,
         detach=not policy_to_core,
         hidden=location_hidden,
-        relative=relative_locations,
     )
     return glimpse_network, core_network, location_network
 

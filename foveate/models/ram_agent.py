@@ -105,12 +105,6 @@ class RecurrentAttentionAgent(nn.Module):
         hidden_size: units of the core.
         core: 'lstm' ([1]'s dynamic tasks) or 'rnn'.
         location_std: sigma of the location policy, fixed in [1] (``LocationNetwork``).
-        baseline: what REINFORCE's return is compared with: 'state', b_t, learned from the
-            core's state ([1]); 'copies', the mean return of the other plays of the same game
-            (a batch of ``GameBatch.copies`` > 1; not in [1]): how much better than its usual
-            this play did on this very ball. b_t is learned either way. 'copies' was tried and
-            not adopted (docs/ram.md, Catch: ahead in a short probe, then one full run collapsed
-            onto one move and another trained below the first run).
 
     Departures from [1] (docs/ram.md, "The game of Catch"):
         entropy_weight: a bonus on the entropy of the move policy, against an early collapse
@@ -123,9 +117,6 @@ class RecurrentAttentionAgent(nn.Module):
             lets it in too, as [1]'s eq. 2 does.
         location_std_schedule, location_std_final: the location policy's std annealed or
             learned (``LocationNetwork``; 'fixed', [1]'s, by default).
-        relative_locations: each location a saccade from the last one (``LocationNetwork``'s
-            ``relative``): following a falling ball is then a steady offset. Tried and not
-            adopted (docs/ram.md, Catch: the probe ``relative`` never left chance).
     """
 
     def __init__(
@@ -142,19 +133,14 @@ class RecurrentAttentionAgent(nn.Module):
         hidden_size: int = 256,
         core: Literal["rnn", "lstm"] = "lstm",
         location_std: float = 0.1,
-        baseline: Literal["state", "copies"] = "state",
         # Departures from [1].
         entropy_weight: float = 0.01,
         normalise_glimpse: bool | Literal["batch", "area"] = False,
         policy_to_core: bool = False,
         location_std_schedule: Literal["fixed", "annealed", "learned"] = "fixed",
         location_std_final: float = 0.05,
-        relative_locations: bool = False,
     ) -> None:
         super().__init__()
-        if baseline not in ("state", "copies"):
-            raise ValueError(f"baseline must be 'state' or 'copies', got {baseline!r}")
-        self.baseline_kind = baseline
         if num_actions < 2:
             raise ValueError(f"an agent needs at least two moves, got num_actions={num_actions}")
         if entropy_weight < 0:
@@ -180,7 +166,6 @@ class RecurrentAttentionAgent(nn.Module):
             location_std_final=location_std_final,
             location_hidden=0,
             policy_to_core=policy_to_core,
-            relative_locations=relative_locations,
         )
         self.action_network = nn.Linear(hidden_size, num_actions)
         self.baseline = Baseline(hidden_size=hidden_size)
@@ -203,16 +188,14 @@ class RecurrentAttentionAgent(nn.Module):
         self,
         screens: Tensor,
         state: CoreState,
-        previous: Tensor | None = None,
         *,
         generator: torch.Generator | None = None,
         greedy: bool = False,
     ) -> AgentStep:
-        """One step over screens (B, C, H, W): choose l_t from the state (and from l_{t-1},
-        ``previous`` (B, 2), for relative locations; None at a game's first step), glimpse,
-        update the core, choose a move. ``greedy``: the policies' means and most likely moves
+        """One step over screens (B, C, H, W): choose l_t from the state, glimpse, update the
+        core, choose a move. ``greedy``: the policies' means and most likely moves
         instead of draws; ``generator`` draws the rest."""
-        policy = self.location_network(state.h, previous)
+        policy = self.location_network(state.h)
         B = screens.shape[0]
         if greedy:
             location = policy.mean.detach().clamp(-1, 1)
@@ -239,30 +222,15 @@ class RecurrentAttentionAgent(nn.Module):
             baseline=baseline,
         )
 
-    def loss(
-        self, episode: AgentEpisode, returns: Tensor | None = None, *, copies: int = 1
-    ) -> AgentLoss:
+    def loss(self, episode: AgentEpisode, returns: Tensor | None = None) -> AgentLoss:
         """REINFORCE with a baseline ([1], eq. 2) for B games of T steps: every draw of a game
         is credited with its whole return (``returns`` (B,), default the episode's: the reward
-        comes at the end), less the baseline; steps after a game ended count for nothing.
-        ``copies``: every run of that many games is one game played again (``GameBatch``),
-        which the 'copies' baseline needs."""
+        comes at the end), less the baseline; steps after a game ended count for nothing."""
         returns = episode.returns if returns is None else returns
         alive = episode.alive
         target = returns[:, None].expand_as(episode.baselines)
-        advantage = None  # R - b_t, episode_reinforce's own
-        if self.baseline_kind == "copies":
-            if copies < 2:
-                raise ValueError("the 'copies' baseline needs each game played at least twice")
-            plays = returns.view(-1, copies)  # (games, copies)
-            others = (plays.sum(1, keepdim=True) - plays) / (copies - 1)  # leave-one-out mean
-            advantage = (plays - others).view(-1, 1).expand_as(episode.baselines)
         reinforce, baseline = episode_reinforce(
-            episode.log_probs,
-            target,
-            episode.baselines,
-            advantage=advantage,
-            alive=alive,
+            episode.log_probs, target, episode.baselines, alive=alive
         )
         entropy = (episode.entropies * alive).sum() / alive.sum()
         return AgentLoss(

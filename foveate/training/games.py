@@ -43,9 +43,8 @@ def play(
     returns = torch.zeros(games, device=device)
     going = torch.ones(games, dtype=torch.bool, device=device)
     steps, alive, seen = [], [], []
-    location = None
     for _ in range(max_steps):
-        step = agent(screens, state, location, generator=generator, greedy=greedy)
+        step = agent(screens, state, generator=generator, greedy=greedy)
         if record:
             seen.append(screens)
         screens, rewards, terminated, truncated, _ = env.step(step.action)
@@ -53,7 +52,7 @@ def play(
         alive.append(going)
         returns = returns + rewards * going
         going = going & ~(terminated | truncated)
-        state, location = step.state, step.location
+        state = step.state
         if not going.any():
             break
     else:
@@ -81,7 +80,7 @@ class GameModule(TrainingModule):
 
     def losses(self, batch: GameBatch, *draws: Tensor) -> dict[str, Tensor]:
         episode, _ = play(self.model, batch)
-        return self._as_dict(self.model.loss(episode, copies=batch.copies))
+        return self._as_dict(self.model.loss(episode))
 
     def batch_losses(self, batch: GameBatch) -> dict[str, Tensor]:
         # The agent draws its moves from a generator the batch seeds, while it plays.
