@@ -6,6 +6,8 @@ The Python API, beside the ``foveate`` command line::
 
     foveate.list_models()                               # ['cnn', 'draw', ..., 'stn']
     model = foveate.create_model("stn", image_size=60)  # a plain nn.Module
+    model = foveate.create_model("ram", pretrained="mnist_6g")  # trained: a README row's weights
+    model, config = foveate.load_pretrained("air/multimnist")
     model, config = foveate.load("runs/stn/checkpoints/best.ckpt")
     images, labels = foveate.load_dataset("mnist", "test", data_dir="path/to/mnist")
     window = foveate.attention.crop(images[:8, None] / 255.0, z_where, size=14)
@@ -18,6 +20,7 @@ Layers, each using only those before it: ``attention`` (pure functions and small
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from torch import nn
 
@@ -25,7 +28,8 @@ from foveate import attention
 from foveate.data.datamodule import TaskDataModule
 from foveate.data.datasets import DATASETS, load_dataset
 from foveate.data.omniglot import load_omniglot
-from foveate.models import create_model, list_models
+from foveate.models import create_model as _create_model
+from foveate.models import list_models
 from foveate.training.config import RunConfig
 from foveate.training.fit import evaluate, load_config, load_module, train_and_test
 
@@ -37,6 +41,30 @@ def load(checkpoint: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
     run config it was trained with."""
     config = load_config(checkpoint)
     return load_module(checkpoint, config).model.eval(), config
+
+
+def create_model(name: str, *, pretrained: str | None = None, **kwargs: Any) -> nn.Module:
+    """A registered model: built from ``kwargs`` (its constructor's arguments), or, with
+    ``pretrained`` (a row of the README's results table, e.g. ``create_model("ram",
+    pretrained="mnist_6g")``), the weights that row's benchmark trained, in eval mode."""
+    if pretrained is None:
+        return _create_model(name, **kwargs)
+    if kwargs:
+        raise ValueError(
+            f"create_model({name!r}, pretrained=...) takes no other arguments: the weights fix "
+            f"them ({', '.join(sorted(kwargs))})"
+        )
+    return load_pretrained(f"{name}/{pretrained}")[0]
+
+
+def load_pretrained(name: str) -> tuple[nn.Module, RunConfig]:
+    """A pretrained model by name, 'model/row' (``foveate list --pretrained`` lists them), in
+    eval mode, and the run config that trained it. Its weights file is found in
+    ``$FOVEATE_WEIGHTS``, the checkout's ``benchmarks/weights`` or ``~/.cache/foveate/weights``,
+    or downloaded, and checked against the manifest's SHA-256 (``foveate.bench.pretrained``)."""
+    from foveate.bench.pretrained import load_pretrained as load
+
+    return load(name)
 
 
 def train(config: RunConfig | dict, run_dir: str | os.PathLike, **kwargs) -> dict:
@@ -57,6 +85,7 @@ __all__ = [
     "list_models",
     "load",
     "load_dataset",
+    "load_pretrained",
     "load_omniglot",
     "train",
 ]

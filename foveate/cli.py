@@ -244,6 +244,24 @@ def cmd_show(argv: list[str]) -> int:
 
 
 def cmd_list(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="foveate list", description="What foveate has: models, tasks, datasets, games."
+    )
+    parser.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="the pretrained models: name, the record's figure, size, record",
+    )
+    args = parser.parse_args(argv)
+    if args.pretrained:
+        from foveate.bench.pretrained import describe, read_manifest
+
+        for entry in read_manifest().values():
+            said = describe(entry)
+            print(
+                f"{said['name']:32s} {said['figure']:40s} {said['megabytes']:5.1f} MB  {said['record']}"
+            )
+        return 0
     from foveate.data.datasets import DATASETS
     from foveate.data.games import GAMES
     from foveate.models import list_models

@@ -54,6 +54,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--write-readme", type=Path, metavar="README", help="with --table: write it into README"
     )
+    parser.add_argument(
+        "--manifest",
+        action="store_true",
+        help="write benchmarks/weights/manifest.json, the pretrained models, from the records",
+    )
+    parser.add_argument("--base-url", help="with --manifest: where the weights can be downloaded")
     args = parser.parse_args(argv)
     root = project_root()
     specs = load_specs(root)
@@ -63,6 +69,13 @@ def main(argv: list[str]) -> int:
             print(
                 f"{name:32s} {spec.kind:8s} seeds {','.join(map(str, spec.seeds)):8s} {spec.title}"
             )
+        return 0
+    if args.manifest:
+        from foveate.bench.pretrained import MANIFEST, manifest_entries, manifest_text
+
+        entries = manifest_entries([specs[n] for n in specs.names()], root, base_url=args.base_url)
+        (root / MANIFEST).write_text(manifest_text(entries))
+        print(f"{MANIFEST}: {len(entries)} pretrained models")
         return 0
     if args.table:
         table = results_table([specs[n] for n in specs.names()], root)

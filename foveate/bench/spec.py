@@ -82,6 +82,8 @@ class BenchSpec:
         which the runner trains first if it has not.
     beside: other benchmarks whose records' metrics the summary quotes, as ``{name[metric]}``
         (a baseline trained on its own, in the same budget).
+    pretrained: the name seed 0's weights are loaded by, 'model/row' ('ram/mnist_6g'), or None
+        (``foveate.bench.pretrained``).
     """
 
     name: str
@@ -103,6 +105,7 @@ class BenchSpec:
     notes: str = ""
     start_from: dict[str, str] | None = None
     beside: tuple[str, ...] = ()
+    pretrained: str | None = None
 
     def __post_init__(self) -> None:
         where = f"benchmark {self.name!r}"
@@ -120,6 +123,10 @@ class BenchSpec:
             or "benchmark" not in self.start_from
         ):
             raise ValueError(f"{where}: start_from is {{benchmark: NAME, checkpoint: last|best}}")
+        if self.pretrained is not None and (
+            self.kind != "headline" or self.pretrained.count("/") != 1
+        ):
+            raise ValueError(f"{where}: pretrained is 'model/row' of a headline benchmark")
         for evaluation in self.evaluations:
             if "name" not in evaluation:
                 raise ValueError(f"{where}: every evaluation needs a name ({evaluation})")

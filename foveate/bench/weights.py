@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
@@ -43,10 +44,20 @@ def export_weights(checkpoint: str | os.PathLike, path: str | os.PathLike) -> di
     return {"path": str(path), "sha256": sha256(path), "bytes": path.stat().st_size}
 
 
+def weights_config(path: str | os.PathLike) -> RunConfig:
+    """The run config saved in the metadata of weights written by ``export_weights`` (the file
+    alone is enough: a downloaded one has no .yaml beside it)."""
+    with safe_open(str(path), framework="pt") as file:
+        saved = (file.metadata() or {}).get("foveate_config")
+    if saved is None:
+        raise ValueError(f"{path}: no foveate config in its metadata (not written by foveate)")
+    return RunConfig.from_dict(yaml.safe_load(saved), source=str(path))
+
+
 def load_weights(path: str | os.PathLike) -> tuple[nn.Module, RunConfig]:
     """The model (in eval mode) and run config of weights written by ``export_weights``."""
     path = Path(path)
-    config = RunConfig.from_yaml(path.with_suffix(".yaml"))
+    config = weights_config(path)
     model = create_model(config.model, **config.model_args)
     load_model(model, str(path))
     return model.eval(), config

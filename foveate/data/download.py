@@ -45,7 +45,7 @@ def find_file(name: str, data_dir: str | os.PathLike) -> Path | None:
     return None
 
 
-def _fetch(url: str, *, timeout: float) -> bytes:
+def fetch(url: str, *, timeout: float = 30) -> bytes:
     """The body at ``url``, with a progress bar on stderr for large files at a terminal."""
     with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
@@ -64,6 +64,22 @@ def _fetch(url: str, *, timeout: float) -> bytes:
                 body.write(chunk)
                 bar.update(len(chunk))
     return body.getvalue()
+
+
+def write_atomically(content: bytes, target: str | os.PathLike) -> Path:
+    """Write ``content`` to ``target`` (its folder created if missing) through a temporary file
+    renamed into place, so that a reader never sees a partial file."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as the target, so that os.replace is an atomic rename.
+    fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(partial, target)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+    return target
 
 
 def download_file(
@@ -95,7 +111,7 @@ def download_file(
         url = f"{mirror}{name}.gz"
         log.info("downloading %s", url)
         try:
-            content = gzip.decompress(_fetch(url, timeout=timeout))
+            content = gzip.decompress(fetch(url, timeout=timeout))
         except _MIRROR_FAILURES as error:
             failures.append(f"{url}: {type(error).__name__}: {error}")
             log.warning("download failed, trying the next mirror: %s", failures[-1])
@@ -105,15 +121,6 @@ def download_file(
             failures.append(f"{url}: MD5 {digest}, expected {md5}")
             log.warning("download failed, trying the next mirror: %s", failures[-1])
             continue
-        data_dir.mkdir(parents=True, exist_ok=True)
-        # Same directory as the target, so that os.replace is an atomic rename.
-        fd, partial = tempfile.mkstemp(dir=data_dir, prefix=f".{name}.", suffix=".partial")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(content)
-            os.replace(partial, data_dir / name)
-        finally:
-            Path(partial).unlink(missing_ok=True)
-        return data_dir / name
+        return write_atomically(content, data_dir / name)
     tried = "; ".join(failures) or "no mirrors given"
     raise DownloadError(f"could not download {name} into {data_dir}: {tried}")
