@@ -1,56 +1,38 @@
 """What AIR's latents are worth: two tasks learnt from few labels on them, against a CNN on pixels.
 
-    python benchmarks/air_representation.py air_multimnist --threads 1 --data-dir ../shared/data/mnist
+    python benchmarks/air_representation.py --commands   # the runner commands that measure it
+    python benchmarks/air_representation.py --run --threads 1 --data-dir ../shared/data/mnist
+    python benchmarks/air_representation.py --data-dir ../shared/data/mnist   # figure and table
 
 Eslami et al. 2016, sec. 3.1 ("representational power", fig. 7): with AIR's inference network
 frozen, a small network learns from its latents (a) the sum of the digits of a scene and (b)
 whether they are in ascending order, read left to right; a convolutional network learns the same
-from the pixels with the same labels. Both are trained with the same fixed recipe (Adam, the
-same number of updates for every label budget, no early stopping: nothing here reads the test
-set but the final measurement), for each number of labelled scenes.
+from the pixels with the same labels. Both are trained by one fixed recipe (Adam, lr 1e-3,
+weight decay 1e-4, 2,000 updates of 64 scenes drawn with replacement, no validation split, the
+last weights tested: nothing reads the test set but the final measurement), for each number of
+labelled scenes.
 
-- sum: scenes of 0, 1 or 2 digits (as AIR was trained on), 19 classes (0..18; an empty scene
-  sums to 0).
-- order: scenes of exactly 2 digits, 1 when the left digit (by its box's left edge, then top)
-  is at most the right one.
+The runner measures every point: the specs ``air_representation_<task>_<reader>`` (task: sum or
+order; reader: ``latents``, the relation reader over the per-step latents of
+air_multimnist's seed-0 AIR, frozen, or ``pixels``, the CNN; ``foveate.models.scene_readers``,
+the tasks ``foveate.data.scene_tasks``), one probe per label budget::
 
-The latents of a scene are, per step, (z_pres, the mean of z_where, the mean of z_what) from
-the most likely decomposition, z_where and z_what zeroed where no object is. The small network
-reads them as a set with pairwise terms (each present step and each ordered pair of present
-steps through shared MLPs, summed, then an MLP), so it need not learn AIR's step order and can
-compare two objects; the CNN has three convolutions and two layers.
-Labelled scenes are made from the training digits (less AIR's validation digits), the test
-scenes from the test split, all from fixed seeds.
+    foveate bench air_representation_sum_latents --set data.labels=100 \\
+        --probe air_representation_sum_latents_100
 
-The AIR model is a benchmark's name (the weights its record names for seed 0) or a checkpoint
-file. Writes benchmarks/records/probes/air_representation.json (test accuracy per
-task, reader and label budget) and docs/figures/air_representation.png (accuracy against labels).
-
-Not yet the runner's: this script still trains, with a loop of its own (``train_and_test``
-below), 20 small networks (2 tasks x 2 readers x 5 label budgets). The port needs:
-
-- models: ``RelationReader`` and ``PixelCNN`` moved to foveate/models (registered, with the
-  ``loss`` and ``predict_proba`` of a classifier, so that the classification training module
-  trains them and ``tests/test_zoo.py`` covers them);
-- a data source of labelled multi-MNIST scene tasks (``task: sum | order``, ``labels: N``
-  labelled training scenes, the fixed test scenes above) whose inputs are either the pixels or
-  the latents of a frozen AIR (``encoder``: a benchmark's name, read with
-  ``foveate.bench.weights.load_weights`` from the weights its record names, the latents computed once at setup);
-- a way to train for a fixed number of updates and test the last weights: the runner chooses
-  the best checkpoint on a validation split, which this experiment does not have (its recipe:
-  Adam, lr 1e-3, weight decay 1e-4, batch 64, 2,000 updates, no early stopping), so either
-  ``trainer.max_steps`` with a "test the last checkpoint" setting, or a validation split carved
-  from the labelled scenes (which changes the experiment and its figures);
-- specs: one per task and reader (``air_representation_sum_latents`` ...), the label budget a
-  probe's ``--set data.labels=N`` (or one spec per budget), and this script reduced to the
-  figure and table read from those records.
+whose records are benchmarks/records/probes/air_representation_<task>_<reader>_<N>.json. This
+script trains nothing: it reads those records (the test error of each), and writes
+docs/figures/air_representation.png (accuracy against labels), the table of docs/air.md, and
+benchmarks/records/probes/air_representation.json, the records' accuracies in one probe record
+(the README's analyses table reads it), with each task's majority class from its test scenes.
+``--run`` first runs, in turn, the commands whose records are missing.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
-from functools import partial
+import shlex
+import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -58,141 +40,56 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
-from common import load_data, load_trained, write_results
-from torch import Tensor, nn
+from common import PROBES, ROOT, load_data, write_results
 
-from foveate.data.multi_mnist import Scenes, make_scenes
+from foveate.bench.record import read_record
+from foveate.training.config import RunConfig
 
-ROOT = Path(__file__).resolve().parents[1]
 NAME = "air_representation"
-TASKS = {"sum": ((0, 1, 2), 19), "order": ((2,), 2)}
+TASKS = {"sum": "sum of the digits", "order": "digits in ascending order"}
+# reader in the records' names -> its name in the figure, and in the metrics
+READERS = {"latents": ("AIR latents", "air_latents"), "pixels": ("CNN on pixels", "cnn")}
 LABELS = (100, 300, 1000, 3000, 10000)  # labelled training scenes
-UPDATES = 2000  # Adam updates per training, for every label budget
-TEST_SIZE = 10000  # test scenes per task
-SEED = 0
 
 
-def targets(task: str, scenes: Scenes) -> Tensor:
-    """The task's label of each scene (N,)."""
-    present = scenes.classes >= 0
-    if task == "sum":
-        return (scenes.classes * present).sum(-1)
-    # left to right by the box's left edge, then its top (exact ties are rare)
-    key = scenes.boxes[:, :, 0] * 1000 + scenes.boxes[:, :, 1]
-    order = key.argsort(-1)
-    ordered = scenes.classes.gather(1, order)
-    return (ordered[:, 0] <= ordered[:, 1]).long()
+def probe(task: str, reader: str, labels: int) -> str:
+    return f"{NAME}_{task}_{reader}_{labels}"
 
 
-def seeded(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+def commands(data_dir: str | None, threads: int | None) -> dict[str, list[str]]:
+    """The runner command of every point, by its record's name."""
+    found = {}
+    for task in TASKS:
+        for reader in READERS:
+            for n in LABELS:
+                words = ["foveate", "bench", f"{NAME}_{task}_{reader}"]
+                words += ["--set", f"data.labels={n}", "--probe", probe(task, reader, n)]
+                words += ["--data-dir", data_dir] if data_dir else []
+                words += ["--threads", str(threads)] if threads else []
+                found[probe(task, reader, n)] = words
+    return found
 
 
-def labelled_scenes(
-    model: nn.Module, task: str, split: tuple[Tensor, Tensor], number: int, seed: int, **scene_args
-) -> tuple[Tensor, Tensor, Tensor]:
-    """``number`` scenes of a split's (digits, labels): images (N, 1, S, S), AIR's latents
-    (N, T, F) and the task's labels (N,)."""
-    scenes = make_scenes(*split, number, **scene_args, generator=seeded(seed))
-    images = scenes.images[:, None].float() / 255
-    return images, latents(model, images), targets(task, scenes)
+def accuracy(record: dict) -> float:
+    return round(100 - record["metrics"]["test_error_pct"], 2)
 
 
-@torch.no_grad()
-def latents(model: nn.Module, images: Tensor, batch: int = 1000) -> Tensor:
-    """(N, T, 1 + 3 + D) per step: z_pres, z_where's mean, z_what's mean (zero when absent)."""
-    model.eval()
-    parts = []
-    for chunk in images.split(batch):
-        out = model(chunk, mode=True)
-        present = out.z_pres[..., None]
-        parts.append(torch.cat([present, out.where_loc * present, out.what_loc * present], -1))
-    return torch.cat(parts)
+def majority(record: dict, data_dir: str | None) -> float:
+    """The share (%) of the commonest answer among the task's test scenes."""
+    data = load_data(RunConfig.from_dict(record["config"]), data_dir=data_dir, stage="test")
+    answers = data.datasets["test"].targets
+    return round(100 * torch.bincount(answers).max().item() / len(answers), 2)
 
 
-class RelationReader(nn.Module):
-    """Per-step latents (B, T, F) -> logits (B, K), the same for any order of the steps.
-
-    rho(sum_i p_i phi(z_i) + sum_{i != j} p_i p_j psi(z_i, z_j)), p_i the step's z_pres: a set
-    reader (Zaheer et al. 2017) with pairwise terms (a relation network, Santoro et al. 2017),
-    so that it can compare two objects' classes and positions, which the order task needs.
-    """
-
-    def __init__(self, features: int, classes: int, hidden: int = 128) -> None:
-        super().__init__()
-        self.phi = nn.Sequential(
-            nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
-        )
-        self.psi = nn.Sequential(
-            nn.Linear(2 * features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
-        )
-        self.rho = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, classes))
-
-    def forward(self, z: Tensor) -> Tensor:
-        T = z.shape[1]
-        present = z[..., :1]  # (B, T, 1)
-        single = (self.phi(z) * present).sum(1)  # (B, hidden)
-        i, j = (torch.ones(T, T) - torch.eye(T)).nonzero().unbind(1)  # the T(T-1) ordered pairs
-        pairs = torch.cat([z[:, i], z[:, j]], -1)  # (B, T(T-1), 2F)
-        pair = (self.psi(pairs) * present[:, i] * present[:, j]).sum(1)  # (B, hidden)
-        return self.rho(single + pair)
-
-
-class PixelCNN(nn.Module):
-    """Images (B, 1, S, S) -> logits (B, K): three 3x3 convolutions with pooling, two layers."""
-
-    def __init__(self, size: int, classes: int) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        channels = 1
-        for width in (32, 64, 64):
-            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
-            channels, size = width, size // 2
-        self.body = nn.Sequential(*layers, nn.Flatten())
-        self.head = nn.Sequential(
-            nn.Linear(channels * size * size, 256), nn.ReLU(), nn.Linear(256, classes)
-        )
-
-    def forward(self, images: Tensor) -> Tensor:
-        return self.head(self.body(images))
-
-
-def train_and_test(
-    net: nn.Module,
-    inputs: Tensor,
-    labels: Tensor,
-    test_inputs: Tensor,
-    test_labels: Tensor,
-    *,
-    updates: int,
-    seed: int,
-) -> float:
-    """Train with Adam for a fixed number of updates on (inputs, labels); test accuracy in %."""
-    generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    batch = min(64, len(labels))
-    net.train()
-    for _ in range(updates):
-        index = torch.randint(0, len(labels), (batch,), generator=generator)
-        loss = nn.functional.cross_entropy(net(inputs[index]), labels[index])
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-    net.eval()
-    with torch.no_grad():
-        found = torch.cat([net(x).argmax(-1) for x in test_inputs.split(1000)])
-    return 100 * (found == test_labels).float().mean().item()
-
-
-def figure(budgets: list[int], accuracy: dict[str, dict[str, list[float]]], path: Path) -> None:
-    fig, axes = plt.subplots(1, len(accuracy), figsize=(4.2 * len(accuracy), 3.4))
-    for ax, (task, readers) in zip(axes, accuracy.items(), strict=True):
+def figure(curves: dict[str, dict[str, list[float]]], path: Path) -> None:
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4))
+    for ax, (task, readers) in zip(axes, curves.items(), strict=True):
         for reader, values in readers.items():
-            ax.plot(budgets, values, marker="o", label=reader)
+            ax.plot(LABELS, values, marker="o", label=reader)
         ax.set_xscale("log")
         ax.set_xlabel("labelled scenes")
         ax.set_ylabel("test accuracy (%)")
-        ax.set_title({"sum": "sum of the digits", "order": "digits in ascending order"}[task])
+        ax.set_title(TASKS[task])
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -201,61 +98,77 @@ def figure(budgets: list[int], accuracy: dict[str, dict[str, list[float]]], path
     plt.close(fig)
 
 
+def table(curves: dict[str, dict[str, list[float]]]) -> str:
+    """docs/air.md's table: one row per task and reader, the better reader's figure in bold."""
+    lines = [
+        "| labelled scenes | " + " | ".join(f"{n:,}" for n in LABELS) + " |",
+        "| --- |" + " --- |" * len(LABELS),
+    ]
+    for task, readers in curves.items():
+        best = [max(column) for column in zip(*readers.values(), strict=True)]
+        for reader, values in readers.items():
+            cells = [
+                f"**{v:.2f}%**" if v == b else f"{v:.2f}%"
+                for v, b in zip(values, best, strict=True)
+            ]
+            lines.append(f"| {task}, {reader} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="an AIR (or DAIR) benchmark on multi-MNIST, or a checkpoint")
-    parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
-    parser.add_argument("--threads", type=int)
+    parser.add_argument("--data-dir", help="the dataset's directory (for the runs and the test)")
+    parser.add_argument("--threads", type=int, help="torch threads per run (with --run)")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--commands", action="store_true", help="print the runner's commands")
+    what.add_argument("--run", action="store_true", help="run those whose records are missing")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    started = time.perf_counter()
-    model, config, source = load_trained(args.model)
-    data = load_data(config, data_dir=args.data_dir)
-    train, test = data.split_digits["train"], data.split_digits["test"]
-    size = data.canvas
+    runs = commands(args.data_dir, args.threads)
+    if args.commands:
+        print("\n".join(shlex.join(words) for words in runs.values()))
+        return
+    missing = [name for name in runs if not (PROBES / f"{name}.json").is_file()]
+    if args.run:
+        for name in missing:
+            print(shlex.join(runs[name]), flush=True)
+            subprocess.run(runs[name], check=True, cwd=ROOT)
+        missing = []
+    if missing:
+        raise SystemExit(
+            f"{len(missing)} of {len(runs)} records missing ({missing[0]}, ...): "
+            "--run runs them, --commands prints the commands"
+        )
+    records = {name: read_record(PROBES / f"{name}.json") for name in runs}
     metrics: dict[str, float] = {}
     curves: dict[str, dict[str, list[float]]] = {}
-    for t, (task, (counts, classes)) in enumerate(TASKS.items()):
-        common = {"counts": counts, "canvas": size, "overlapping": data.overlapping}
-        images, z, y = labelled_scenes(model, task, train, max(LABELS), 1000 + t, **common)
-        test_images, test_z, test_y = labelled_scenes(
-            model, task, test, TEST_SIZE, 2000 + t, **common
-        )
-        readers = {
-            "AIR latents": (partial(RelationReader, z.shape[-1], classes), z, test_z),
-            "CNN on pixels": (partial(PixelCNN, size, classes), images, test_images),
-        }
-        curves[task] = {reader: [] for reader in readers}
-        for n in LABELS:
-            line = []
-            for reader, (build, inputs, test_inputs) in readers.items():
-                torch.manual_seed(SEED)  # the same initial weights for every budget
-                accuracy = train_and_test(
-                    build(),
-                    inputs[:n],
-                    y[:n],
-                    test_inputs,
-                    test_y,
-                    updates=UPDATES,
-                    seed=SEED,
-                )
-                curves[task][reader].append(accuracy)
-                key = "air_latents" if reader == "AIR latents" else "cnn"
-                metrics[f"{task}_{key}_accuracy_pct_{n}_labels"] = round(accuracy, 2)
-                line.append(f"{reader} {accuracy:.2f}%")
-            print(f"{task}, {n} labels: " + ", ".join(line), flush=True)
-        majority = torch.bincount(test_y, minlength=classes).max().item() / len(test_y)
-        metrics[f"{task}_majority_class_accuracy_pct"] = round(100 * majority, 2)
-    figure(list(LABELS), curves, ROOT / "docs" / "figures" / f"{NAME}.png")
-    wall = time.perf_counter() - started
+    for task in TASKS:
+        curves[task] = {}
+        for reader, (label, key) in READERS.items():
+            values = [accuracy(records[probe(task, reader, n)]) for n in LABELS]
+            curves[task][label] = values
+            for n, value in zip(LABELS, values, strict=True):
+                metrics[f"{task}_{key}_accuracy_pct_{n}_labels"] = value
+        first = records[probe(task, "pixels", LABELS[0])]
+        metrics[f"{task}_majority_class_accuracy_pct"] = majority(first, args.data_dir)
+    figure(curves, ROOT / "docs" / "figures" / f"{NAME}.png")
+    print(table(curves))
     notes = (
-        f"Test accuracy (%) on {TEST_SIZE} fixed test scenes per task, for each number of "
-        f"labelled training scenes; AIR frozen ({source}); both readers trained "
-        f"with Adam (lr 1e-3, weight decay 1e-4, batch 64) for {UPDATES} updates, no early "
-        "stopping. sum: 0-2 digit scenes, 19 classes; order: 2-digit scenes, left digit <= right."
+        "Test accuracy (%) on 10,000 fixed test scenes per task, for each number of labelled "
+        "training scenes, read from the runner's probe records "
+        f"benchmarks/records/probes/{NAME}_<task>_<reader>_<labels>.json (test accuracy = 100 - "
+        "their test_error_pct); AIR frozen (air_multimnist, seed 0); both readers trained with "
+        "Adam (lr 1e-3, weight decay 1e-4, batch 64) for 2,000 updates, no validation split, "
+        "the last weights tested. sum: 0-2 digit scenes, 19 classes; order: 2-digit scenes, "
+        "left digit <= right."
     )
-    path = write_results(NAME, metrics=metrics, seed=SEED, wall_s=wall, notes=notes)
+    path = write_results(
+        NAME,
+        metrics=metrics,
+        seed=0,
+        wall_s=sum(record["wall_s"] for record in records.values()),
+        notes=notes,
+        records=[f"benchmarks/records/probes/{name}.json" for name in records],
+    )
     print(f"wrote {path}")
 
 

@@ -12,7 +12,7 @@ tested once, as in every benchmark. Time it with nothing else running. Writes
 benchmarks/records/probes/ram_time_to_accuracy.json and docs/figures/ram_time_to_accuracy.png
 (``--smoke``: one epoch of the shipped digits, nothing written but the run).
 
-One of the two scripts here that still train (air_representation.py is the other), through the
+The one script here that still trains (air_representation.py was the other), through the
 library's ``fit``. It is not a spec of the runner yet because the runner keeps only the best and the
 last checkpoint and takes no callbacks; porting it needs (1) a trainer setting that keeps the
 weights after every validation, each with the fit's wall time so far (``TrainingSpeed`` already

@@ -2,10 +2,12 @@
 
 One runner for every benchmark, headline or probe: ``foveate bench NAME`` (or
 ``python benchmarks/run.py NAME``). Each seed trains in ``runs/bench/<record>/seed<k>`` with
-``foveate.training.fit.train_and_test`` (its checkpoint chosen on validation, its test run once),
+``foveate.training.fit.train_and_test`` (its checkpoint chosen on validation, or its last with
+``trainer.test_checkpoint: last``; its test run once),
 then every evaluation of the spec runs on its best checkpoint, and the model of that
 checkpoint is exported to ``benchmarks/weights/<record>/seed<k>.safetensors`` (runs do not
-outlive a session; the weights, named in the record with their checksum, do). The record is rewritten after
+outlive a session; the weights, named in the record with their checksum, do; a probe's weights
+stay in its run folder, ``runs/bench/<probe>/weights``, their checksum in the record). The record is rewritten after
 each seed, so it holds every seed finished so far: a run stopped between seeds loses nothing,
 and a seed stopped mid-way continues from its ``last.ckpt`` when the runner is started again.
 
@@ -324,7 +326,13 @@ def run_benchmark(
     if not invocation.restart:
         done = {s["seed"] for s in recorded_seeds(path, base_config)}
         seeds = tuple(s for s in seeds if s not in done)
-    weights = (records or root / RECORDS).parent / "weights" / name
+    # A headline seed's weights are kept beside the records (git keeps seed 0's: the pretrained
+    # model); a probe's stay with its run, their checksum in the record.
+    weights = (
+        (records or root / RECORDS).parent / "weights" / name
+        if kind == "headline"
+        else runs / name / "weights"
+    )
     for seed in seeds:
         entry = run_seed(spec, root, seed, invocation, runs / name / f"seed{seed}", weights)
         if entry is None:

@@ -52,6 +52,11 @@ class TrainerSettings:
     precision: Lightning's precision: '32-true'; 'bf16-mixed' (matrix products in bfloat16,
         faster on CPUs with AVX-512 BF16 and on recent GPUs; losses and weights stay in
         float32); or '16-mixed' (float16 with loss scaling, GPUs only).
+    test_checkpoint: which weights the run's test measures (and the benchmark runner evaluates
+        and exports): 'best', those of the best validation score of the training module's
+        monitor (``checkpoints/best.ckpt``); or 'last', those at the end of training
+        (``checkpoints/last.ckpt``; no best checkpoint is kept), for a fixed recipe that chooses
+        nothing on validation or has no validation split.
 
     ``check()`` refuses settings no run could use; ``RunConfig.trainer_settings()`` returns
     only checked settings.
@@ -70,6 +75,7 @@ class TrainerSettings:
     gradient_clip_val: float | None = None
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     init_from: str | None = None
+    test_checkpoint: Literal["best", "last"] = "best"
 
     def check(self, *, source: str | None = None) -> TrainerSettings:
         """These settings, if a run could use them; ints in float fields made floats.

@@ -3,7 +3,8 @@
 run_dir/
     config.yaml          the resolved config, the run's record
     checkpoints/last.ckpt  refreshed every few hundred steps and at each epoch's end
-    checkpoints/best.ckpt  the best validation score (the training module's ``monitor``)
+    checkpoints/best.ckpt  the best validation score (the training module's ``monitor``); none
+                           with ``trainer.test_checkpoint: last``, which tests last.ckpt
     metrics.csv          the CSV log, every session of a resumed run
     results.json         test metrics and speed, written by ``train_and_test``
 
@@ -50,6 +51,8 @@ _HARMLESS = (
     ".*does not have many workers.*",  # batches come from memory; workers would only add overhead
     ".*isinstance\\(treespec, LeafSpec\\).*",  # a deprecation inside Lightning itself
     ".*is smaller than the logging interval.*",  # tiny smoke runs
+    ".*Total length of `list` across ranks is zero.*",  # a data source with no validation split
+    ".*module\\(s\\) in eval mode at the start of training.*",  # a frozen part (an encoder)
 )
 
 
@@ -66,7 +69,7 @@ class FitResult:
     """What a training run produced."""
 
     run_dir: Path
-    best_checkpoint: Path
+    best_checkpoint: Path  # the one tested: last_checkpoint with trainer.test_checkpoint 'last'
     last_checkpoint: Path
     monitor: str
     best_val: float
@@ -182,6 +185,8 @@ def _trainer(
     extra: tuple[L.Callback, ...] = (),
 ) -> L.Trainer:
     checkpoints = run_dir / "checkpoints"
+    # Testing the last weights (``test_checkpoint: last``), nothing is chosen on validation.
+    keep_best = settings.test_checkpoint == "best"
     best = ModelCheckpoint(
         dirpath=checkpoints,
         filename=BEST,
@@ -204,7 +209,15 @@ def _trainer(
         precision=settings.precision,
         # speed first: the checkpoints written after it then count the current batch;
         # the divergence guard before the checkpoints: a spoilt step is never saved
-        callbacks=[speed, RunRecord(record), StopOnNonFiniteLoss(last.path), best, last, *extra],
+        callbacks=[
+            speed,
+            RunRecord(record),
+            StopOnNonFiniteLoss(last.path),
+            *([best] if keep_best else []),
+            last,
+            *extra,
+        ],
+        enable_checkpointing=keep_best,  # True with no ModelCheckpoint: Lightning adds its own
         plugins=[AtomicCheckpointIO()],
         logger=ResumableCSVLogger(run_dir, name="", version=""),
         enable_progress_bar=settings.progress_bar,
@@ -278,9 +291,11 @@ def fit(
         # metric syncs wait for the workers, which have finished.
         torch.distributed.destroy_process_group()
     best = trainer.checkpoint_callback
-    score = best.best_model_score
-    best_path = Path(best.best_model_path) if best.best_model_path else None
-    if best_path is None or not best_path.exists():
+    score = best.best_model_score if best is not None else None
+    best_path = Path(best.best_model_path) if best is not None and best.best_model_path else None
+    if settings.test_checkpoint == "last":
+        best_path = last_path
+    elif best_path is None or not best_path.exists():
         # a run resumed in a directory it was moved to: Lightning forgets (or keeps the old
         # path of) the best checkpoint an earlier session wrote; it lies here
         kept = run_dir / "checkpoints" / f"{BEST}.ckpt"
@@ -403,7 +418,8 @@ def train_and_test(
     resume: bool = False,
     overwrite: bool = False,
 ) -> dict:
-    """Fit, then test the best checkpoint; write and return run_dir/results.json.
+    """Fit, then test the best checkpoint (the last with ``trainer.test_checkpoint: last``);
+    write and return run_dir/results.json.
 
     Returns {} on the other processes of a data-parallel run (they only train).
     """
@@ -412,9 +428,10 @@ def train_and_test(
     if result.global_rank != 0:
         return {}
     tested = evaluate(result.best_checkpoint, accelerator=config.trainer_settings().accelerator)
+    chose = config.trainer_settings().test_checkpoint == "best"
     summary = {
         **tested,
-        f"best_{result.monitor}": result.best_val,
+        **({f"best_{result.monitor}": result.best_val} if chose else {}),
         "epochs": result.epochs,
         "train_images_per_s": result.train_images_per_s,
         "train_seconds": result.train_seconds,
