@@ -192,9 +192,12 @@ def cmd_train(argv: list[str]) -> int:
 
 def cmd_eval(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="foveate eval", description="Test metrics of a checkpoint (error, or likelihood)."
+        prog="foveate eval",
+        description="Test metrics of a checkpoint or a pretrained model (error, or likelihood).",
     )
-    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument(
+        "checkpoint", help="a .ckpt file, a .safetensors weights file, or a pretrained model's name"
+    )
     parser.add_argument(
         "--eval-samples",
         type=int,
@@ -206,8 +209,10 @@ def cmd_eval(argv: list[str]) -> int:
         "--accelerator", choices=["auto", "cpu", "gpu", "mps"], default="auto", help="where to test"
     )
     args = parser.parse_args(argv)
+    from foveate.bench.pretrained import resolve
     from foveate.training.fit import evaluate
 
+    args.checkpoint = resolve(args.checkpoint)
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     result = evaluate(
         args.checkpoint,
@@ -225,15 +230,29 @@ def cmd_show(argv: list[str]) -> int:
         prog="foveate show",
         description="Figures of a checkpoint, for whatever its model offers (where it looked, what it drew, how it decomposed a scene, how it read, how it played).",
     )
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--out", type=Path, help="output directory (default: the run's figures/)")
+    parser.add_argument(
+        "checkpoint", help="a .ckpt file, a .safetensors weights file, or a pretrained model's name"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output directory (default: the run's figures/; for weights, figures/<name>)",
+    )
     parser.add_argument("--images", type=int, default=8, help="test images in the grid")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
     args = parser.parse_args(argv)
+    from foveate.bench.pretrained import resolve
     from foveate.reports.show import show_checkpoint
 
-    out = args.out or args.checkpoint.resolve().parent.parent / "figures"
+    given = args.checkpoint
+    args.checkpoint = resolve(given)
+    if args.out is not None:
+        out = args.out
+    elif args.checkpoint.suffix == ".safetensors":
+        out = Path("figures") / given.replace("/", "_").removesuffix(".safetensors")
+    else:
+        out = args.checkpoint.resolve().parent.parent / "figures"
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     paths = show_checkpoint(
         args.checkpoint, out, images=args.images, seed=args.seed, data_overrides=overrides

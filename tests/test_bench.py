@@ -87,6 +87,37 @@ def test_aggregate_known_answers():
     assert aggregate(seeds[:1], "mean") == {"e": 1.0, "n": 3}
 
 
+def test_a_record_holds_the_seeds_at_target_and_the_further_names_its_spec_asks_for():
+    from foveate.bench.runner import build_record
+
+    spec = BenchSpec(
+        name="named",
+        title="t",
+        config={"model": "cnn"},
+        metric="acc",
+        sense="max",
+        aggregate="median",
+        target=95.0,
+        also_named={"acc_worst": "acc_min", "reaching_95": "seeds_at_target", "gone": "nope"},
+    )
+    seeds = [
+        {
+            "seed": k,
+            "metrics": {"acc": a},
+            "date": f"2026-01-0{k + 1}",
+            "wall_s": 1.0,
+            "machine": "m",
+            "git": {},
+        }
+        for k, a in enumerate([96.0, 94.0, 97.0])
+    ]
+    config = RunConfig.from_dict({"model": "cnn"})
+    metrics = build_record(spec, "headline", "named", seeds, config, Invocation())["metrics"]
+    assert metrics["acc"] == 96.0 and metrics["acc_worst"] == 94.0
+    assert metrics["seeds_at_target"] == metrics["reaching_95"] == 2 and metrics["seeds"] == 3
+    assert "gone" not in metrics  # a metric the record lacks is not invented
+
+
 def test_settings_parse_as_yaml_and_refuse_the_model():
     assert parse_setting("optim.lr=0.001") == {"optim": {"lr": 0.001}}
     assert parse_setting("data.counts=[0, 1]") == {"data": {"counts": [0, 1]}}

@@ -27,6 +27,7 @@ from foveate.bench.runner import record_path
 from foveate.bench.spec import BenchSpec, project_root
 from foveate.bench.weights import load_weights, sha256
 from foveate.data.download import fetch, write_atomically
+from foveate.training.checkpointing import WEIGHTS_SUFFIX
 from foveate.training.config import RunConfig
 
 WEIGHTS_FOLDER = Path("benchmarks") / "weights"
@@ -174,6 +175,19 @@ def weights_path(
             f"{found.sha256[:12]}...; nothing was kept"
         )
     return write_atomically(content, cache_folder() / found.file)
+
+
+def resolve(given: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    """What ``foveate eval`` and ``show`` read: a file as given; a pretrained model's name
+    ('ram/mnist_6g', not a path that exists) its verified weights file."""
+    path = Path(given)
+    if (
+        path.exists()
+        or str(given).count("/") != 1
+        or str(given).endswith((".ckpt", WEIGHTS_SUFFIX))
+    ):
+        return path
+    return weights_path(str(given), root)
 
 
 def load_pretrained(

@@ -273,6 +273,10 @@ def build_record(
             for s in seeds
         ]
         metrics["seeds_at_target"] = sum(at)
+    metrics["seeds"] = len(seeds)
+    for alias, metric in spec.also_named.items():
+        if metric in metrics:  # a metric only several seeds give (_min) is named once they have
+            metrics[alias] = metrics[metric]
     latest = max(seeds, key=lambda s: s["date"])
     paper = spec.paper
     return {

@@ -84,6 +84,9 @@ class BenchSpec:
         (a baseline trained on its own, in the same budget).
     pretrained: the name seed 0's weights are loaded by, 'model/row' ('ram/mnist_6g'), or None
         (``foveate.bench.pretrained``).
+    also_named: further names of the record's metrics, ``{name: metric}``, for the names an
+        issue or a reader asks for (``code_accuracy_pct_worst: test_code_accuracy_pct_min``);
+        the record then holds both.
     """
 
     name: str
@@ -106,6 +109,7 @@ class BenchSpec:
     start_from: dict[str, str] | None = None
     beside: tuple[str, ...] = ()
     pretrained: str | None = None
+    also_named: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = f"benchmark {self.name!r}"

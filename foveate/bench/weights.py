@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from safetensors import safe_open
 from safetensors.torch import load_model, save_model
 from torch import nn
 
 import foveate
 from foveate.models import create_model
+from foveate.training.checkpointing import WEIGHTS_CONFIG_KEY, read_weights_config
 from foveate.training.config import RunConfig
 
 
@@ -39,7 +39,7 @@ def export_weights(checkpoint: str | os.PathLike, path: str | os.PathLike) -> di
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     resolved = yaml.safe_dump(config.as_dict(), sort_keys=False)
-    save_model(model, str(path), metadata={"foveate_config": resolved})
+    save_model(model, str(path), metadata={WEIGHTS_CONFIG_KEY: resolved})
     path.with_suffix(".yaml").write_text(resolved)
     return {"path": str(path), "sha256": sha256(path), "bytes": path.stat().st_size}
 
@@ -47,11 +47,7 @@ def export_weights(checkpoint: str | os.PathLike, path: str | os.PathLike) -> di
 def weights_config(path: str | os.PathLike) -> RunConfig:
     """The run config saved in the metadata of weights written by ``export_weights`` (the file
     alone is enough: a downloaded one has no .yaml beside it)."""
-    with safe_open(str(path), framework="pt") as file:
-        saved = (file.metadata() or {}).get("foveate_config")
-    if saved is None:
-        raise ValueError(f"{path}: no foveate config in its metadata (not written by foveate)")
-    return RunConfig.from_dict(yaml.safe_load(saved), source=str(path))
+    return RunConfig.from_dict(read_weights_config(path), source=str(path))
 
 
 def load_weights(path: str | os.PathLike) -> tuple[nn.Module, RunConfig]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import lightning as L
 import torch
+import yaml
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 
@@ -70,6 +71,33 @@ class LastCheckpoint(L.Callback):
 
 class CheckpointError(ValueError):
     """A file that is not a foveate checkpoint, or one that is truncated (one-line message)."""
+
+
+# Weights alone: a model's state dict in a safetensors file, the run config in its metadata
+# (exported from a checkpoint by the benchmark runner; what pretrained models ship).
+WEIGHTS_SUFFIX = ".safetensors"
+WEIGHTS_CONFIG_KEY = "foveate_config"
+
+
+def read_weights_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The run config (as a dict) carried in a weights file's metadata.
+
+    Raises FileNotFoundError if there is no such file, CheckpointError if it is not a
+    safetensors file or carries no foveate config.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            saved = (file.metadata() or {}).get(WEIGHTS_CONFIG_KEY)
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
+    if saved is None:
+        raise CheckpointError(f"{path}: no foveate config in its metadata (not written by foveate)")
+    return yaml.safe_load(saved)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:

@@ -33,11 +33,13 @@ from foveate.data.sources import DATA_SOURCES
 from foveate.models import model_entry
 from foveate.training.checkpointing import (
     CONFIG_KEY,
+    WEIGHTS_SUFFIX,
     AtomicCheckpointIO,
     CheckpointError,
     LastCheckpoint,
     RunRecord,
     read_checkpoint,
+    read_weights_config,
 )
 from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.divergence import StopOnNonFiniteLoss
@@ -333,12 +335,15 @@ def start_from(module: L.LightningModule, checkpoint: str | os.PathLike) -> None
 
 def load_config(checkpoint: str | os.PathLike) -> RunConfig:
     """The run config a checkpoint carries, else the one saved beside it (run_dir/config.yaml for
-    run_dir/checkpoints/x.ckpt, the record of checkpoints written before configs were kept inside).
+    run_dir/checkpoints/x.ckpt, the record of checkpoints written before configs were kept inside);
+    or the one in a weights file's metadata (``.safetensors``, a pretrained model's).
 
     Raises FileNotFoundError or CheckpointError (one line) for a missing file, a truncated one,
     or one that is not a foveate checkpoint.
     """
     path = Path(checkpoint)
+    if path.suffix == WEIGHTS_SUFFIX:
+        return RunConfig.from_dict(read_weights_config(path), source=str(path))
     carried = read_checkpoint(path).get(CONFIG_KEY)
     if carried is not None:
         return RunConfig.from_dict(carried, source=str(path))
@@ -355,9 +360,19 @@ def load_module(
     checkpoint: str | os.PathLike, config: RunConfig | None = None
 ) -> L.LightningModule:
     """The trained module of a checkpoint, on the CPU; ``config``, if the caller has already
-    loaded it."""
+    loaded it. A weights file (``.safetensors``) gives its model inside a training module built
+    from its config, for testing and figures (no optimiser state)."""
     config = config or load_config(checkpoint)
     cls = training_module_class(config.model)
+    if Path(checkpoint).suffix == WEIGHTS_SUFFIX:
+        from safetensors.torch import load_model
+
+        max_epochs = config.trainer_settings().max_epochs
+        module = cls(
+            model=config.model, model_args=config.model_args, max_epochs=max_epochs, **config.optim
+        )
+        load_model(module.model, str(checkpoint))
+        return module
     return cls.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=False)
 
 
