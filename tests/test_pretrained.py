@@ -167,3 +167,19 @@ def test_a_file_found_nowhere_without_a_url_says_where_it_looked(a_checkout):
 def test_create_model_with_pretrained_takes_no_other_arguments():
     with pytest.raises(ValueError, match="takes no other arguments"):
         foveate.create_model("ram", pretrained="mnist_6g", glimpses=4)
+
+
+def test_eval_and_show_take_a_name(a_checkout, monkeypatch, capsys, tmp_path):
+    from foveate.cli import main
+
+    root, _ = a_checkout
+    (root / "benchmarks" / "specs").mkdir(parents=True)  # the checkout the commands run in
+    monkeypatch.chdir(root)
+    assert main(["eval", "cnn/tiny"]) == 0
+    printed = capsys.readouterr().out
+    assert '"test_error_pct"' in printed and "1000 test images" in printed
+    assert main(["show", "cnn/tiny", "--images", "2"]) == 0
+    written = capsys.readouterr().out.split()
+    assert written and all(p.startswith("figures/cnn_tiny/") for p in written)
+    assert main(["eval", "cnn/tinny"]) != 0  # refused in one line, with the nearest name
+    assert "did you mean 'cnn/tiny'" in capsys.readouterr().err
