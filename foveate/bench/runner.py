@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import os
 import shlex
+import shutil
 import statistics
 import time
 from collections.abc import Iterator
@@ -208,8 +209,10 @@ def run_seed(
     invocation: Invocation,
     run_dir: Path,
     weights: Path,
+    logs: Path,
 ) -> dict[str, Any] | None:
-    """Train, test and evaluate one seed; its entry of the record (None on a DDP worker)."""
+    """Train, test and evaluate one seed; its entry of the record (None on a DDP worker). Its
+    training log (the run's metrics.csv: curves against steps and epochs) is kept in ``logs``."""
     config = seed_config(spec, root, seed, invocation)
     if spec.start_from is not None:
         config = config.updated(
@@ -240,6 +243,8 @@ def run_seed(
     exported = export_weights(summary["best_checkpoint"], weights / f"seed{seed}.safetensors")
     if Path(exported["path"]).is_relative_to(root):
         exported["path"] = str(Path(exported["path"]).relative_to(root))
+    logs.mkdir(parents=True, exist_ok=True)
+    log = Path(shutil.copyfile(run_dir / "metrics.csv", logs / f"seed{seed}.metrics.csv"))
     return {
         "seed": seed,
         "command": invocation.command(spec.name, (seed,)),
@@ -252,6 +257,7 @@ def run_seed(
         "resumed": resume,
         "summary": summary["summary"],
         "weights": exported,
+        "log": str(log.relative_to(root)) if log.is_relative_to(root) else str(log),
     }
 
 
@@ -338,7 +344,8 @@ def run_benchmark(
         else runs / name / "weights"
     )
     for seed in seeds:
-        entry = run_seed(spec, root, seed, invocation, runs / name / f"seed{seed}", weights)
+        logs = (records or root / RECORDS) / "logs" / name
+        entry = run_seed(spec, root, seed, invocation, runs / name / f"seed{seed}", weights, logs)
         if entry is None:
             return None
         with locked(runs / f"{name}.lock"):  # another process may be running other seeds
