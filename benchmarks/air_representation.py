@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -129,9 +131,11 @@ def main() -> None:
         return
     missing = [name for name in runs if not (PROBES / f"{name}.json").is_file()]
     if args.run:
+        # the command of the environment this script runs in, where it is not on the PATH
+        foveate = shutil.which("foveate") or str(Path(sys.executable).with_name("foveate"))
         for name in missing:
             print(shlex.join(runs[name]), flush=True)
-            subprocess.run(runs[name], check=True, cwd=ROOT)
+            subprocess.run([foveate, *runs[name][1:]], check=True, cwd=ROOT)
         missing = []
     if missing:
         raise SystemExit(
