@@ -157,3 +157,25 @@ def mi_bound_at_steps(
     if not curve or curve[-1][0] < steps or not near:
         return {}
     return numbers({f"mi_bound_nats_at_{steps}_steps": sum(near) / len(near)})
+
+
+@EVALUATIONS.register("validation_code_accuracy")
+def validation_code_accuracy(checkpoint: str | os.PathLike, config: RunConfig) -> dict[str, float]:
+    """Q's matched code accuracy on the validation digits (held out of the training split), with
+    their labels: what the probes that choose InfoGAN's settings are compared by, never the
+    test set's. A spec that uses it says so in ``used_labels`` (labels chose the settings)."""
+    from foveate.models.infogan import confusion_counts, matched_accuracy
+
+    model = _model_with_codes(checkpoint)
+    data = build_data(config)
+    data.setup("fit")
+    held_out = data.datasets["val"].batches  # the validation digits, their labels kept here
+    images, labels = held_out.__getitems__(list(range(len(held_out))))
+    with torch.no_grad():
+        codes = torch.cat(
+            [model.infer_codes(x).categorical.probs.argmax(-1) for x in images.split(500)]
+        )
+    categories = model.categorical_prior().event_shape[0]
+    counts = confusion_counts(codes, labels, categories, 10)
+    accuracy, _ = matched_accuracy(counts)
+    return numbers({"val_code_accuracy_pct": accuracy})
