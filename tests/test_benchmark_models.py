@@ -12,6 +12,7 @@ from safetensors.torch import save_model
 
 from foveate.bench.weights import sha256
 from foveate.models import create_model
+from foveate.training.checkpointing import WEIGHTS_CONFIG_KEY
 from foveate.training.config import RunConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -28,9 +29,9 @@ def test_a_name_reads_the_weights_its_record_names(tmp_path, monkeypatch):
     model = create_model("stn", image_size=28).eval()
     weights = tmp_path / "weights" / "seed0.safetensors"
     weights.parent.mkdir()
-    save_model(model, str(weights))
-    config = RunConfig.from_dict(CONFIG).as_dict()
-    weights.with_suffix(".yaml").write_text(yaml.safe_dump(config))
+    config = yaml.safe_dump(RunConfig.from_dict(CONFIG).as_dict())
+    save_model(model, str(weights), metadata={WEIGHTS_CONFIG_KEY: config})  # as export_weights does
+    weights.with_suffix(".yaml").write_text(config)
     path = common.write_results("a_probe", metrics={"x": 1.0}, seed=0, wall_s=1.0, notes="N.")
     with pytest.raises(SystemExit, match="names no weights of seed 0"):
         common.load_trained("a_probe")  # as a record written before the runner kept weights

@@ -63,9 +63,18 @@ def beside_records(spec: BenchSpec | Analysis, root: Path) -> dict[str, dict[str
 
 def summary_values(record: dict[str, Any], beside: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What a spec's ``summary`` template may name: the record's metrics, ``wall_min`` (its
-    longest seed in minutes), and each baseline's metrics under its name."""
+    longest seed in minutes), and each baseline's metrics under its name. A one-seed record has
+    no spread, so its ``<metric>_min`` and ``_max`` are the metric itself."""
+    metrics = record["metrics"]
+    spread = {
+        f"{name}_{end}": value
+        for name, value in metrics.items()
+        if isinstance(value, (int, float)) and not name.endswith(("_min", "_max", "_std"))
+        for end in ("min", "max")
+    }
     return {
-        **record["metrics"],
+        **spread,
+        **metrics,
         "wall_min": record["wall_s"] / 60,
         **{name: other["metrics"] for name, other in beside.items()},
     }
