@@ -173,6 +173,51 @@ class DigitsDataModule(L.LightningDataModule):
         if not self.sample:
             self.load("train"), self.load("test")
 
+    def _keep_stream_settings(
+        self,
+        *,
+        dataset: str,
+        data_dir,
+        sample: bool,
+        download: bool,
+        batch_size: int,
+        eval_batch_size: int,
+        epoch_size: int,
+        val_size: int | None,
+        test_size: int | None,
+        val_digits: int | None,
+        data_seed: int,
+        allow_no_validation: bool = False,
+    ) -> None:
+        """Check and keep the settings of a source whose training examples are drawn afresh
+        (``epoch_size`` per epoch) and whose validation and test sets are fixed: ``val_size``
+        None is 2,000 (200 with ``sample``, the shipped digits being few), ``test_size`` None is
+        10,000 (1,000); ``allow_no_validation`` accepts ``val_size`` 0."""
+        val_size = val_size if val_size is not None else (200 if sample else 2000)
+        test_size = test_size if test_size is not None else (1000 if sample else 10000)
+        require_positive(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            epoch_size=epoch_size,
+            test_size=test_size,
+            **({} if allow_no_validation else {"val_size": val_size}),
+        )
+        if val_size < 0:
+            raise ValueError(f"val_size must be 0 (no validation) or more, got {val_size}")
+        if epoch_size < batch_size:
+            raise ValueError(
+                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
+            )
+        self.dataset, self.data_dir, self.sample, self.download = (
+            dataset,
+            data_dir,
+            sample,
+            download,
+        )
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
+        self.val_digits, self.data_seed = val_digits, data_seed
+
     def held_out(self, count: int, size: int | None, *, name: str) -> tuple[Tensor, Tensor]:
         """Indices (validation, training) of ``count`` training digits: ``size`` of them (None:
         a tenth, at most 5000) drawn with ``data_seed``; ``name`` is the setting, for errors."""

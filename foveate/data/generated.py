@@ -21,7 +21,6 @@ from foveate.data.datamodule import (
     DigitsDataModule,
     check_source,
     process_seed,
-    require_positive,
 )
 
 Examples = TypeVar("Examples")
@@ -95,30 +94,20 @@ class GeneratedDataModule(DigitsDataModule):
         val_digits: int | None,
         data_seed: int,
     ) -> None:
-        # The shipped sample is for trying things in seconds: smaller fixed sets by default.
-        val_size = val_size if val_size is not None else (200 if sample else 2000)
-        test_size = test_size if test_size is not None else (1000 if sample else 10000)
         check_source(dataset, data_dir, sample, omniglot=True)
-        require_positive(
+        self._keep_stream_settings(
+            dataset=dataset,
+            data_dir=data_dir,
+            sample=sample,
+            download=download,
             batch_size=batch_size,
             eval_batch_size=eval_batch_size,
             epoch_size=epoch_size,
             val_size=val_size,
             test_size=test_size,
+            val_digits=val_digits,
+            data_seed=data_seed,
         )
-        if epoch_size < batch_size:
-            raise ValueError(
-                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
-            )
-        self.dataset, self.data_dir, self.sample, self.download = (
-            dataset,
-            data_dir,
-            sample,
-            download,
-        )
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
-        self.val_digits, self.data_seed = val_digits, data_seed
         self.datasets: dict[str, GeneratedBatches] = {}
         self.split_digits: dict[str, tuple[Tensor, Tensor]] = {}  # the digits of each split
 

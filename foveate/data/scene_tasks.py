@@ -145,32 +145,23 @@ class SceneTaskDataModule(DigitsDataModule):
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
         check_source(dataset, data_dir, sample)
-        val_size = val_size if val_size is not None else (200 if sample else 2000)
-        test_size = test_size if test_size is not None else (1000 if sample else 10000)
-        require_positive(
-            labels=labels,
+        require_positive(labels=labels)
+        self._keep_stream_settings(
+            dataset=dataset,
+            data_dir=data_dir,
+            sample=sample,
+            download=download,
             batch_size=batch_size,
             eval_batch_size=eval_batch_size,
             epoch_size=epoch_size,
+            val_size=val_size,
             test_size=test_size,
+            val_digits=val_digits,
+            data_seed=data_seed,
+            allow_no_validation=True,
         )
-        if val_size < 0:
-            raise ValueError(f"val_size must be 0 (no validation) or more, got {val_size}")
-        if epoch_size < batch_size:
-            raise ValueError(
-                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
-            )
         self.task, self.labels = task, labels
         self.canvas, self.overlapping = canvas, overlapping
-        self.dataset, self.data_dir, self.sample, self.download = (
-            dataset,
-            data_dir,
-            sample,
-            download,
-        )
-        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
-        self.epoch_size, self.val_size, self.test_size = epoch_size, val_size, test_size
-        self.val_digits, self.data_seed = val_digits, data_seed
         self.datasets: dict[str, LabelledScenes] = {}
 
     @property
