@@ -9,6 +9,7 @@ The Python API, beside the ``foveate`` command line::
     model = foveate.create_model("ram", pretrained="mnist_6g")  # trained: a README row's weights
     model, config = foveate.load_pretrained("air/multimnist")
     model, config = foveate.load("runs/stn/checkpoints/best.ckpt")
+    images, targets = foveate.test_images(config, 8)   # the first 8 test images of its task
     images, labels = foveate.load_dataset("mnist", "test", data_dir="path/to/mnist")
     window = foveate.attention.crop(images[:8, None] / 255.0, z_where, size=14)
 
@@ -31,6 +32,7 @@ from foveate.data.omniglot import load_omniglot
 from foveate.models import create_model as _create_model
 from foveate.models import list_models
 from foveate.training.config import RunConfig
+from foveate.training.examples import test_images
 from foveate.training.fit import evaluate, load_config, load_module, train_and_test
 
 __version__ = "0.1.0"
@@ -87,5 +89,6 @@ __all__ = [
     "load_dataset",
     "load_pretrained",
     "load_omniglot",
+    "test_images",
     "train",
 ]

@@ -19,7 +19,7 @@ import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, NamedTuple, get_args, get_origin
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
@@ -59,13 +59,24 @@ def _list_flag(text: str) -> list[Any]:
     return value
 
 
-def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    """name -> type annotation for the keyword parameters of a class or function (a class's
-    bases' too, where it passes ``**kwargs`` on), less ``skip`` (arguments the harness fills in
-    itself). An unannotated parameter takes its default's type."""
+class _Setting(NamedTuple):
+    """A setting of a config section, as its flag needs it: its type annotation, and its help
+    (the docstring's entry for it, and its default)."""
+
+    annotation: Any
+    help: str
+
+
+def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, _Setting]:
+    """name -> setting for the keyword parameters of a class or function (a class's bases'
+    too, where it passes ``**kwargs`` on), less ``skip`` (arguments the harness fills in
+    itself). An unannotated parameter takes its default's type; the help is what the
+    docstrings say of it (``foveate.docstrings``)."""
+    from foveate.docstrings import parameter_help
     from foveate.training.schema import signature_of
 
     signature, hints = signature_of(target)
+    described = parameter_help(target)
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     parameters = {}
     for name, parameter in signature.items():
@@ -73,11 +84,23 @@ def _section_parameters(target: Any, skip: tuple[str, ...] = ()) -> dict[str, An
             continue
         default = parameter.default
         guess = str if default is inspect.Parameter.empty or default is None else type(default)
-        parameters[name] = hints.get(name, guess)
+        said = described.get(name, "")
+        if default is not inspect.Parameter.empty and default is not None:
+            said += f" [default: {_show_default(default)}]"
+        parameters[name] = _Setting(hints.get(name, guess), said.strip())
     return parameters
 
 
-def _sections(model: str) -> dict[str, dict[str, Any]]:
+def _show_default(value: Any) -> str:
+    """A default as its flag is typed: 0,1,2 for a list, true/false as YAML writes them."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _sections(model: str) -> dict[str, dict[str, _Setting]]:
     from foveate.models import model_entry
     from foveate.training.config import TrainerSettings
     from foveate.training.fit import HARNESS_ARGS, data_source_class, training_module_class
@@ -93,29 +116,33 @@ def _sections(model: str) -> dict[str, dict[str, Any]]:
 
 
 def _add_section_flags(
-    parser: argparse.ArgumentParser, sections: dict[str, dict[str, Any]]
+    parser: argparse.ArgumentParser, sections: dict[str, dict[str, _Setting]]
 ) -> None:
-    """One flag per setting. A name that two sections share (a model's ``size`` and its data's)
-    is one concept with one name: its flag sets it in both (dest ``model_args+data.size``)."""
+    """One flag per setting, its help the docstring's entry. A name that two sections share (a
+    model's ``size`` and its data's) is one concept with one name: its flag sets it in both
+    (dest ``model_args+data.size``)."""
     owners: dict[str, list[str]] = {}
-    annotations: dict[str, Any] = {}
+    settings: dict[str, _Setting] = {}
     for section, params in sections.items():
-        for name, annotation in params.items():
+        for name, setting in params.items():
             owners.setdefault(name, []).append(section)
-            annotations.setdefault(name, annotation)
+            settings.setdefault(name, setting)
     groups = {
         section: parser.add_argument_group(f"{section} (override the config file)")
         for section in sections
     }
     for name, where in owners.items():
-        kind = _flag_type(annotations[name])
+        kind = _flag_type(settings[name].annotation)
         if "type" in kind and "choices" not in kind:
             kind["metavar"] = name.upper()
+        said = settings[name].help
+        if len(where) > 1:
+            said += f" (also sets {', '.join(where[1:])})"
         groups[where[0]].add_argument(
             "--" + name.replace("_", "-"),
             dest=f"{'+'.join(where)}.{name}",
             default=argparse.SUPPRESS,
-            help=f"also sets {', '.join(where[1:])}" if len(where) > 1 else None,
+            help=said.replace("%", "%%"),  # argparse formats help with %
             **kind,
         )
 
@@ -144,9 +171,14 @@ def cmd_train(argv: list[str]) -> int:
         model = RunConfig.from_yaml(known.config).model  # the flags of the config's model
     model = model if model in list_models() else "ram"
 
+    from foveate.models import model_entry
+
+    source = model_entry(model).cls.__module__.replace(".", "/") + ".py"
     parser = argparse.ArgumentParser(
         prog="foveate train",
         description="Train a model; flags override the config file, which overrides defaults.",
+        epilog=f"Each flag's help is its docstring's entry; [1], [2], ... in those of "
+        f"{model}'s model are the papers cited at the top of {source}.",
     )
     parser.add_argument("model", choices=list_models(), help="registered model name")
     parser.add_argument("--config", type=Path, help="YAML config (see configs/)")
@@ -183,7 +215,15 @@ def cmd_train(argv: list[str]) -> int:
     config.model = args.model
     config = config.updated(_overrides(args))
     run_dir = args.run_dir or Path("runs") / f"{args.model}-{config.data.get('task', 'mnist')}"
-    summary = train_and_test(config, run_dir, resume=args.resume, overwrite=args.overwrite)
+    from foveate.reports.tensorboard_figures import figure_callbacks
+
+    summary = train_and_test(
+        config,
+        run_dir,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        callbacks=figure_callbacks(config),  # with --logger tensorboard, the model's figures
+    )
     if summary:
         speed = summary["train_images_per_s"]
         print(f"{summary['summary']}; {speed:.0f} training images/s; run in {run_dir}")
@@ -241,6 +281,16 @@ def cmd_show(argv: list[str]) -> int:
     parser.add_argument("--images", type=int, default=8, help="test images in the grid")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", help="the dataset's directory, if not the run's")
+    parser.add_argument(
+        "--every-window",
+        action="store_true",
+        help="draw every window of each glimpse (a retina's coarser scales), not only the finest",
+    )
+    parser.add_argument(
+        "--empty-scenes",
+        action="store_true",
+        help="scene models: also show test scenes with no object (default: scenes with one or more)",
+    )
     args = parser.parse_args(argv)
     from foveate.bench.pretrained import resolve
     from foveate.reports.show import show_checkpoint
@@ -255,7 +305,13 @@ def cmd_show(argv: list[str]) -> int:
         out = args.checkpoint.resolve().parent.parent / "figures"
     overrides = {"data_dir": args.data_dir} if args.data_dir else {}
     paths = show_checkpoint(
-        args.checkpoint, out, images=args.images, seed=args.seed, data_overrides=overrides
+        args.checkpoint,
+        out,
+        images=args.images,
+        seed=args.seed,
+        data_overrides=overrides,
+        every_window=args.every_window,
+        empty_scenes=args.empty_scenes,
     )
     for path in paths:
         print(path)
@@ -298,12 +354,85 @@ def cmd_bench(argv: list[str]) -> int:
     return bench(argv)
 
 
+RUN_HELP = "a run directory, a run's checkpoint, or a pretrained model's name (air/multimnist)"
+
+
+def cmd_report(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="foveate report",
+        description="A static HTML page of runs (config, learning curves, the figures of "
+        "'foveate show', a comparison), or with --zoo a gallery of every pretrained model. "
+        "It opens from file:// and fetches nothing.",
+    )
+    parser.add_argument("runs", nargs="*", metavar="RUN", help=RUN_HELP)
+    parser.add_argument(
+        "--zoo", action="store_true", help="the gallery of every pretrained model instead"
+    )
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the folder for index.html and its pictures"
+    )
+    parser.add_argument("--images", type=int, default=8, help="test images in each figure")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-dir", help="the dataset's directory, if not the runs'")
+    parser.add_argument(
+        "--sample", action="store_true", help="figures from the MNIST sample shipped in foveate"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="then load the pages in headless Chromium: every picture loads, no console message",
+    )
+    parser.add_argument(
+        "--screenshot", type=Path, metavar="PNG", help="then a 1200x1600 PNG of the page"
+    )
+    args = parser.parse_args(argv)
+    if args.zoo == bool(args.runs):
+        parser.error("name the runs to report, or --zoo for the gallery (not both)")
+    from foveate.bench.zoo_page import report_source, write_gallery
+    from foveate.reports import browser
+    from foveate.reports.report_page import PAGE, write_report
+
+    overrides = {"data_dir": args.data_dir} if args.data_dir else {}
+    overrides |= {"sample": True} if args.sample else {}
+    shown = {"images": args.images, "seed": args.seed, "data_overrides": overrides}
+    if args.zoo:
+        page = write_gallery(args.out, **shown)
+    else:
+        page = write_report([report_source(run) for run in args.runs], args.out, **shown).page
+    print(page)
+    if args.check:
+        for written in sorted(args.out.rglob(PAGE)):
+            verdict = browser.check_page(written)
+            if not verdict.ok:
+                raise ValueError(f"{written}: {verdict.problems()}")
+            print(f"{written}: {verdict.images} pictures loaded in headless Chromium, no errors")
+    if args.screenshot:
+        print(browser.screenshot(page, args.screenshot))
+    return 0
+
+
+def cmd_compare(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="foveate compare",
+        description="Runs' final and best figures side by side (foveate report's table).",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN", help=RUN_HELP)
+    args = parser.parse_args(argv)
+    from foveate.bench.zoo_page import report_source
+    from foveate.reports.comparison import compare
+
+    print(compare([report_source(run) for run in args.runs]).text())
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "eval": cmd_eval,
     "show": cmd_show,
     "list": cmd_list,
     "bench": cmd_bench,
+    "report": cmd_report,
+    "compare": cmd_compare,
 }
 
 
@@ -311,12 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print(
-            "usage: foveate {train,eval,show,list,bench} ...\n\n"
+            "usage: foveate {train,eval,show,list,bench,report,compare} ...\n\n"
             "  train MODEL   train a model (foveate train ram --task mnist)\n"
             "  eval CKPT     test metrics of a checkpoint\n"
             "  show CKPT     figures: where it looked and what it saw, or what it draws\n"
             "  list          registered models, tasks, datasets and games\n"
-            "  bench NAME    run a benchmark and write its record (foveate bench --list)",
+            "  bench NAME    run a benchmark and write its record (foveate bench --list)\n"
+            "  report RUN... a static HTML page: config, curves, figures (--zoo: the gallery)\n"
+            "  compare RUN.. runs' final and best figures side by side",
             file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout,
         )
         return 0 if argv and argv[0] in ("-h", "--help") else 2

@@ -149,3 +149,32 @@ def test_evaluation_counts_rows_digits_and_lengths_known_answer():
     assert metrics["digit_accuracy_pct"][0].item() == pytest.approx(100 * 8 / 9)
     assert metrics["digit_accuracy_pct"][1] == 9
     assert metrics["length_accuracy_pct"][0].item() == pytest.approx(200 / 3)
+
+
+def test_the_reading_table_grows_with_the_steps_and_says_what_each_panel_shows():
+    import matplotlib.pyplot as plt
+
+    from foveate.models.interface import Reading
+    from foveate.reports.readings import reading_table
+
+    names = tuple("0123456789") + ("end",)
+    images = torch.rand(2, 1, 36, 156)
+    sizes = []
+    for length in (1, 4):
+        tokens = torch.full((2, 6), -1)
+        tokens[:, :length] = 3
+        tokens[:, length] = 10
+        maps = torch.full((2, 6, 36, 156), 1 / (36 * 156))
+        labels = torch.tensor([[3] * length + [-1] * (5 - length)] * 2)
+        figure = reading_table(images, Reading(tokens, names, maps), labels=labels)
+        panels = figure.axes
+        assert len(panels) == 2 * (length + 1)  # a column per step, the end included
+        assert panels[0].get_title() == "step 1 read: 3"
+        assert panels[length].get_title() == f"step {length + 1} read: end"
+        assert panels[0].texts[0].get_text() == "true\n" + " ".join(["3"] * length)
+        assert "attended" in figure.get_suptitle()
+        sizes.append(figure.get_size_inches())
+        plt.close(figure)
+    (narrow, rows), (wide, same_rows) = sizes
+    assert wide - narrow > 3 * 3.0 and rows == same_rows  # three steps more, over 3 inches each
+    assert rows / 2 > 1.0  # a row of a wide strip of digits is over an inch tall

@@ -35,15 +35,23 @@ from foveate.bench.evaluations import EVALUATIONS, numbers
 from foveate.bench.record import SCHEMA, git_state, machine, now, read_record, write_record
 from foveate.bench.spec import BENCHMARKS, BenchSpec
 from foveate.bench.weights import export_weights
+from foveate.reports.tensorboard_figures import figure_callbacks
 from foveate.training.checks import smoke_config
 from foveate.training.config import RunConfig
 from foveate.training.fit import train_and_test
 
 RECORDS = Path("benchmarks") / "records"
 FOLDERS = {"headline": "headline", "probe": "probes"}
-# Settings of speed and place (how fast a run goes, what it prints, where its data lie), never
-# of what it measures.
-HOW_NOT_WHAT = {"threads", "progress_bar", "accelerator", "data_dir"}
+# Settings of speed and place (how fast a run goes, what it prints, where its data lie, where
+# it logs), never of what it measures.
+HOW_NOT_WHAT = {
+    "threads",
+    "progress_bar",
+    "accelerator",
+    "data_dir",
+    "logger",
+    "figures_every_n_validations",
+}
 
 
 @dataclass
@@ -94,6 +102,13 @@ def parse_setting(text: str) -> dict[str, dict[str, Any]]:
     if section == "model":
         raise ValueError(f"--set {text!r}: a benchmark's model is its spec's")
     return {section: {key: parsed}}
+
+
+def setting_key(text: str) -> str:
+    """The key a ``section.key=value`` override sets."""
+    (values,) = parse_setting(text).values()
+    (key,) = values
+    return key
 
 
 def merge(*overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -227,7 +242,9 @@ def run_seed(
                 f"{run_dir} holds a run of another config ({differs}); pass --restart to "
                 "train this seed afresh"
             )
-    summary = train_and_test(config, run_dir, resume=resume, overwrite=not resume)
+    summary = train_and_test(
+        config, run_dir, resume=resume, overwrite=not resume, callbacks=figure_callbacks(config)
+    )
     if not summary:
         return None
     tested = time.perf_counter()
@@ -322,8 +339,11 @@ def run_benchmark(
     not trained again (``--restart`` trains them afresh); the record is rewritten after each
     seed, under a lock, so two processes may run different seeds of one benchmark at once."""
     root = Path(root)
-    if invocation.settings and not invocation.probe and not invocation.smoke:
-        raise ValueError("--set changes the benchmark: name the probe's record with --probe NAME")
+    changes = [s for s in invocation.settings if setting_key(s) not in HOW_NOT_WHAT]
+    if changes and not invocation.probe and not invocation.smoke:
+        raise ValueError(
+            f"--set {changes[0]} changes the benchmark: name the probe's record with --probe NAME"
+        )
     kind = "probe" if invocation.probe else spec.kind
     name = invocation.probe or spec.name
     records, runs = invocation.records, invocation.runs or root / "runs" / "bench"

@@ -99,13 +99,21 @@ def provenance(
     return said
 
 
-def row(
-    spec: BenchSpec, record: dict[str, Any], path: str, beside: dict[str, dict[str, Any]]
-) -> str:
+def row_cells(
+    spec: BenchSpec, record: dict[str, Any], beside: dict[str, dict[str, Any]]
+) -> tuple[str, str]:
+    """A row's 'ours' and 'paper' cells (the README's table, and the zoo gallery's cards)."""
     values = summary_values(record, beside)
     ours = fill(spec.summary, values) if spec.summary else f"{values[spec.metric]:g}"
     ours += provenance(record, beside, spec.first_attempt)
     paper = "(none)" if spec.paper is None else f"{spec.paper.value:g} ({spec.paper.source})"
+    return ours, paper
+
+
+def row(
+    spec: BenchSpec, record: dict[str, Any], path: str, beside: dict[str, dict[str, Any]]
+) -> str:
+    ours, paper = row_cells(spec, record, beside)
     return f"| {spec.title} | {ours} | {paper} | `{path}` |"
 
 

@@ -252,6 +252,7 @@ class TaskDataModule(DigitsDataModule):
         sample: use the small MNIST subset shipped inside the package (no files, no network);
             MNIST only.
         batch_size: training batch size (per process).
+        eval_batch_size: validation and test batch size.
         val_size: training images held out for validation; None: a tenth of them, at most 5000
             (5000 of MNIST's 60,000, 500 of the sample's 5000).
         data_seed: seed of the validation split and of the validation and test canvases.

@@ -41,8 +41,8 @@ class RowsDataModule(GeneratedDataModule):
         batch_size: training batch size (per process).
         eval_batch_size: validation and test batch size.
         epoch_size: training rows per epoch (drawn afresh every batch).
-        val_size: validation rows (None: 2000; 200 with ``sample``); test_size: test rows
-            (None: 10,000; 1000 with ``sample``).
+        val_size: validation rows (None: 2000; 200 with ``sample``).
+        test_size: test rows (None: 10,000; 1000 with ``sample``).
         val_digits: training digits held out for the validation rows; None: a tenth, at most
             5000.
         data_seed: seed of the validation split and of the validation and test rows.

@@ -117,9 +117,11 @@ class SceneTaskDataModule(DigitsDataModule):
             checkpoints).
         val_size: validation scenes (0: none); None: 2,000 (200 with ``sample``).
         test_size: test scenes; None: 10,000 (1,000 with ``sample``).
-        val_digits: training digits held out (None: a tenth, at most 5,000), and
-        data_seed: the seed they are held out with and the scenes' seeds start from: both as
-            the scenes AIR learnt from, so that no labelled scene holds a validation digit.
+        val_digits: training digits held out for validation (None: a tenth, at most 5,000),
+            as for the scenes AIR learnt from, so that no labelled scene holds a validation
+            digit.
+        data_seed: the seed the validation digits are held out with and the scenes' seeds
+            start from (as for the scenes AIR learnt from).
     """
 
     def __init__(

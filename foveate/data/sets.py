@@ -61,8 +61,8 @@ class PointerSetsDataModule(_SetsDataModule):
         batch_size: training batch size (per process).
         eval_batch_size: validation and test batch size.
         epoch_size: training sets per epoch (drawn afresh every batch).
-        val_size: validation sets (None: 2000; 200 with ``sample``); test_size: test sets
-            (None: 10,000; 1000 with ``sample``).
+        val_size: validation sets (None: 2000; 200 with ``sample``).
+        test_size: test sets (None: 10,000; 1000 with ``sample``).
         val_digits: training digits held out for the validation sets; None: a tenth, at most
             5000.
         data_seed: seed of the validation split and of the validation and test sets.
@@ -117,8 +117,8 @@ class BagsDataModule(_SetsDataModule):
         batch_size: training batch size (per process).
         eval_batch_size: validation and test batch size.
         epoch_size: training sets per epoch (drawn afresh every batch).
-        val_size: validation sets (None: 2000; 200 with ``sample``); test_size: test sets
-            (None: 10,000; 1000 with ``sample``).
+        val_size: validation sets (None: 2000; 200 with ``sample``).
+        test_size: test sets (None: 10,000; 1000 with ``sample``).
         val_digits: training digits held out for the validation sets; None: a tenth, at most
             5000.
         data_seed: seed of the validation split and of the validation and test sets.

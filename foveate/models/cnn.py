@@ -105,8 +105,15 @@ class WholeImageClassifier(nn.Module):
 class ConvNet(WholeImageClassifier):
     """The plain CNN baseline: ``ConvClassifier`` over the whole image, no attention.
 
-    Args: those of ``ConvClassifier``; ``image_size`` defaults to the 60x60 canvases of the
-    translated and cluttered tasks.
+    Args (``ConvClassifier``'s):
+        image_size: side of the square input (H = W); the default, 60, is the canvas of the
+            translated and cluttered tasks.
+        channels: input channels.
+        num_classes: outputs.
+        conv_width: filters of the first convolution; the second has twice as many.
+        kernel_size: side of their square kernels, odd (padding keeps the size; pooling halves
+            it).
+        hidden_size: units of the first fully connected layer.
     """
 
     label = "the CNN"

@@ -36,32 +36,49 @@ class FigureContext:
     """What a figure maker may use besides the model.
 
     out: the folder the figures go in; images: how many test images to show (or samples to
-    draw, games to play); seed: the seed of any draws; config: the checkpoint's run config.
-    ``data`` and ``batch`` are built on first use, so a maker that uses neither (a generative
-    model's samples) loads no data.
+    draw, games to play); seed: the seed of any draws; config: the checkpoint's run config;
+    every_window: draw every window of each step (a retina's coarser scales too), not only the
+    finest; empty_scenes: let scenes with no object in them be shown; animations: draw the
+    animations (GIFs) too, not only the stills (a training log shows stills only).
+    ``data``, ``test_batch`` and ``batch`` are built on first use, so a maker that uses none
+    (a generative model's samples) loads no data.
     """
 
     out: Path
     images: int
     seed: int
     config: RunConfig
+    every_window: bool = False
+    empty_scenes: bool = False
+    animations: bool = True
 
     @cached_property
     def data(self) -> L.LightningDataModule:
         """The config's data source, set up for testing."""
-        from foveate.training.fit import build_data
+        from foveate.training.examples import test_data
 
-        data = build_data(self.config)
-        data.setup("test")
-        return data
+        return test_data(self.config)
+
+    @cached_property
+    def test_batch(self) -> tuple[Tensor, Any]:
+        """The whole first test batch, to choose from: images (B, C, H, W) and their targets (a
+        tensor, or a dict of tensors)."""
+        from foveate.training.examples import first_test_examples
+
+        return first_test_examples(self.data)
 
     @cached_property
     def batch(self) -> tuple[Tensor, Any]:
         """The first ``images`` of the first test batch: images (N, C, H, W) and their targets
         (a tensor, or a dict of tensors, each cut alike)."""
-        x, y = next(iter(self.data.test_dataloader()))
-        y = {k: v[: self.images] for k, v in y.items()} if isinstance(y, dict) else y[: self.images]
-        return x[: self.images], y
+        return self.pick(slice(self.images))
+
+    def pick(self, index: Tensor | slice) -> tuple[Tensor, Any]:
+        """The images of the first test batch at ``index`` (positions, or a slice) and their
+        targets, each cut alike."""
+        x, y = self.test_batch
+        y = {k: v[index] for k, v in y.items()} if isinstance(y, dict) else y[index]
+        return x[index], y
 
 
 Maker = Callable[[nn.Module, FigureContext], list[Path]]

@@ -1,10 +1,10 @@
 """Figures of a reading, whatever the reader (``Reading``): where each step looked, what it read.
 
-``reading_steps`` lays a reading out as a table, a row per image and a column per step up to
-the end token: the image with that step's attention map over it in red, titled with the token
-the step read. ``reading_animation`` writes a GIF whose frame t shows every image with step t's
-map and the tokens read so far. A reader without attention gets its images titled with what it
-read.
+``reading_steps`` lays a reading out as a table (``reading_table``), a row per image, its
+true digits at the left, and a column per step up to the end token: the image with that step's
+attention map over it in red, titled with the step and the token it read.
+``reading_animation`` writes a GIF whose frame t shows every image with step t's map and the
+tokens read so far. A reader without attention gets its images titled with what it read.
 """
 
 from __future__ import annotations
@@ -39,6 +39,66 @@ def _read(reading: Reading, n: int, upto: int | None = None) -> list[str]:
     return [reading.names[k] for k in tokens if k >= 0]
 
 
+# Inches of a panel's longer side: a wide strip of digits still gets rows one can read.
+PANEL_INCHES = 3.4
+
+
+def reading_table(images: Tensor, reading: Reading, *, labels: Tensor | None = None) -> plt.Figure:
+    """N rows (images) by the steps up to the last end token, each panel the image with that
+    step's attention in red, titled with the step and the token it read; the true digits at the
+    left of each row. The figure grows with the steps and the images, a panel's longer side
+    ``PANEL_INCHES``.
+
+    images: (N, C, H, W); labels: (N, L) the true digits (-1 past the end), or None.
+    """
+    inputs = grey(images)
+    N = len(inputs)
+    ended = (reading.tokens >= 0).sum(1)  # steps that read something, the end included
+    T = int(ended.max()) if reading.maps is not None else 1
+    h, w = inputs.shape[1:]
+    panel_w, panel_h = PANEL_INCHES * w / max(w, h), PANEL_INCHES * h / max(w, h)
+    truth_inches = 0.0 if labels is None else 1.0  # the column of true digits
+    fig, axes = plt.subplots(
+        N,
+        T,
+        figsize=(panel_w * T + truth_inches, (panel_h + 0.45) * N + 0.6),  # 0.45: a title's room
+        squeeze=False,
+        layout="constrained",
+    )
+    if reading.maps is None:
+        fig.suptitle("What the reader read from each test image", fontsize=11)
+    else:
+        fig.suptitle(
+            "Where the reader attended (red) at each step, and the token it read", fontsize=11
+        )
+    for n in range(N):
+        if labels is not None:
+            truth = " ".join(str(k) for k in labels[n].tolist() if k >= 0)
+            axes[n, 0].text(
+                -0.04,
+                0.5,
+                f"true\n{truth}",
+                transform=axes[n, 0].transAxes,
+                ha="right",
+                va="center",
+                fontsize=10,
+            )
+        for t in range(T):
+            ax = axes[n, t]
+            ax.axis("off")
+            if reading.maps is None:
+                ax.imshow(overlay(inputs[n], None))
+                ax.set_title(f"read: {' '.join(_read(reading, n))}", fontsize=10)
+                continue
+            if t >= int(ended[n]):
+                continue
+            ax.imshow(overlay(inputs[n], reading.maps[n, t].float().cpu().numpy()))
+            ax.set_title(
+                f"step {t + 1} read: {reading.names[int(reading.tokens[n, t])]}", fontsize=10
+            )
+    return fig
+
+
 def reading_steps(
     path: str | os.PathLike,
     images: Tensor,
@@ -46,36 +106,8 @@ def reading_steps(
     *,
     labels: Tensor | None = None,
 ) -> Path:
-    """Write a PNG of N rows (images) by the steps up to the last end token; returns its path.
-
-    labels: (N, L) the true digits (-1 past the end), to title each row with the truth.
-    """
-    inputs = grey(images)
-    N = len(inputs)
-    ended = (reading.tokens >= 0).sum(1)  # steps that read something, the end included
-    T = int(ended.max()) if reading.maps is not None else 1
-    h, w = inputs.shape[1:]
-    fig, axes = plt.subplots(
-        N, T, figsize=(2.2 * T * w / max(w, h), 2.2 * h / max(w, h) * N + 0.4), squeeze=False
-    )
-    for n in range(N):
-        truth = "" if labels is None else " ".join(str(k) for k in labels[n].tolist() if k >= 0)
-        for t in range(T):
-            ax = axes[n, t]
-            ax.axis("off")
-            if reading.maps is None:
-                ax.imshow(overlay(inputs[n], None))
-                ax.set_title(f"read {' '.join(_read(reading, n))}  (true {truth})", fontsize=8)
-                continue
-            if t >= int(ended[n]):
-                continue
-            ax.imshow(overlay(inputs[n], reading.maps[n, t].float().cpu().numpy()))
-            title = reading.names[int(reading.tokens[n, t])]
-            if t == 0 and labels is not None:
-                title = f"true {truth}: {title}"
-            ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    return save_png(fig, path)
+    """Write ``reading_table`` as a PNG; returns its path."""
+    return save_png(reading_table(images, reading, labels=labels), path)
 
 
 def reading_animation(

@@ -4,7 +4,8 @@
 colour, and the reconstruction beside it; ``scene_animation`` writes a GIF whose frames add one
 step at a time: the canvas after step t, with the windows of steps up to t, beside the input;
 ``scene_steps`` lays the steps out side by side, a row per scene: the input, then the canvas
-after each step with that step's window (what each object added).
+after each step with that step's window (what each object added). ``scenes_with_objects``
+chooses the scenes to show: an empty scene explains nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")  # figures are files; there may be no screen
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 from torch import Tensor  # noqa: E402
 
@@ -26,6 +28,12 @@ from foveate.reports.files import grey, png_frame, save_gif, save_png  # noqa: E
 
 # One colour per step, distinct on black (the order of AIR's paper figures: red, green, blue).
 STEP_COLOURS = ("#ff4040", "#40ff40", "#4080ff", "#ffd040", "#ff40ff", "#40ffff")
+
+
+def scenes_with_objects(counts: Tensor, n: int) -> Tensor:
+    """Positions (at most n) of the scenes worth a panel: those whose true count (B,) is at
+    least one, in their order, then empty ones, in theirs, only if too few hold an object."""
+    return torch.sort((counts < 1).long(), stable=True).indices[:n]  # a stable sort keeps order
 
 
 def _draw(

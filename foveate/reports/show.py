@@ -27,10 +27,13 @@ def show_checkpoint(
     images: int = 8,
     seed: int = 0,
     data_overrides: dict | None = None,
+    every_window: bool = False,
+    empty_scenes: bool = False,
 ) -> list[Path]:
     """Write a checkpoint's figures into ``out`` and return their paths.
 
-    images: test images to show (classifiers) or samples to draw (generative models).
+    images: test images to show (classifiers) or samples to draw (generative models);
+    every_window, empty_scenes: as in ``FigureContext``.
     """
     from foveate.training.fit import load_config, load_module
 
@@ -47,6 +50,13 @@ def show_checkpoint(
         )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    context = FigureContext(out, images=images, seed=seed, config=config)
+    context = FigureContext(
+        out,
+        images=images,
+        seed=seed,
+        config=config,
+        every_window=every_window,
+        empty_scenes=empty_scenes,
+    )
     torch.manual_seed(seed)
     return [path for maker in makers for path in maker.make(model, context)]

@@ -128,7 +128,7 @@ def code_figures(model: nn.Module, context: FigureContext) -> list[Path]:
                 ylabel="c1",
             )
         )
-    if model.continuous_codes:
+    if model.continuous_codes and context.animations:
         frames = _sweep_frames(model, generator)
         paths.append(save_gif(context.out / "codes_sweep.gif", frames, frame_ms=80, linger=5))
     return paths

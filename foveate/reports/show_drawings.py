@@ -16,7 +16,9 @@ from foveate.reports.figures import FigureContext, register_figures
 @register_figures(Generative)
 def generative_figures(model: nn.Module, context: FigureContext) -> list[Path]:
     drawing = model.generate(context.images, generator=torch.Generator().manual_seed(context.seed))
-    return [
-        sample_grid(context.out / "samples.png", drawing.canvases[:, -1]),
-        drawing_animation(context.out / "drawing.gif", drawing.canvases, drawing.outlines),
-    ]
+    paths = [sample_grid(context.out / "samples.png", drawing.canvases[:, -1])]
+    if context.animations:
+        paths.append(
+            drawing_animation(context.out / "drawing.gif", drawing.canvases, drawing.outlines)
+        )
+    return paths

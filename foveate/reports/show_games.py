@@ -26,9 +26,12 @@ def play_figures(model: nn.Module, context: FigureContext) -> list[Path]:
         episode, screens = play(model, batch, greedy=True, record=True)
     H, W = screens.shape[-2:]
     outlines = model.glimpse_outlines(episode.locations, H, W)
-    return [
-        play_animation(
-            context.out / "play.gif", screens, outlines, episode.actions, episode.returns
-        ),
-        play_strip(context.out / "play.png", screens[0], outlines[0], episode.actions[0]),
-    ]
+    paths = []
+    if context.animations:
+        paths.append(
+            play_animation(
+                context.out / "play.gif", screens, outlines, episode.actions, episode.returns
+            )
+        )
+    paths.append(play_strip(context.out / "play.png", screens[0], outlines[0], episode.actions[0]))
+    return paths

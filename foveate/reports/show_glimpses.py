@@ -22,12 +22,14 @@ def classifier_figures(model: nn.Module, context: FigureContext) -> list[Path]:
     out = context.out
     # One set of episodes for every figure, so that they agree: RAM's glimpses are drawn at random.
     episodes = glimpse_episodes(model, x, y)
-    paths = [glimpse_grid(out / "glimpses.png", episodes)]
+    every = context.every_window
+    paths = [glimpse_grid(out / "glimpses.png", episodes, every_window=every)]
     maps = salience(model, x, episodes.predictions.to(x.device))
     answers = [f"class {int(k)}" for k in episodes.predictions]
     paths.append(attention_and_salience(out / "salience.png", x, maps, episodes.outlines, answers))
     if isinstance(model, Attends):
-        paths.append(glimpse_animation(out / "glimpses.gif", episodes))
+        if context.animations:
+            paths.append(glimpse_animation(out / "glimpses.gif", episodes, every_window=every))
         if episodes.views is not None:
             paths.append(view_strips(out / "views.png", episodes))
     return paths

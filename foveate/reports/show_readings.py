@@ -26,7 +26,8 @@ def reading_figures(model: nn.Module, context: FigureContext) -> list[Path]:
     paths = [reading_steps(out / "reading.png", x, reading, labels=labels)]
     if reading.maps is None:
         return paths
-    paths.append(reading_animation(out / "reading.gif", x, reading))
+    if context.animations:
+        paths.append(reading_animation(out / "reading.gif", x, reading))
     maps = salience(model, x, score=reading_score)
     read = [" ".join(reading.names[k] for k in row if k >= 0) for row in reading.tokens.tolist()]
     attention = reading_attention(reading)

@@ -41,7 +41,9 @@ class TrainerSettings:
     seed: seeds model initialisation, training canvases and glimpse sampling.
     checkpoint_every_n_steps: how often ``last.ckpt`` is refreshed mid-epoch (0: only at the
         end of each epoch).
-    max_minutes: stop training after this wall time (None: no limit).
+    max_minutes: stop training after this wall time (None: no limit). The schedules that follow
+        training's progress (the learning rate, a model's annealed exploration) stay sized for
+        ``max_epochs``; a run stopped before it says so in its summary and ``results.json``.
     limit_train_batches: batches per epoch (None: all), for smoke runs.
     progress_bar: show Lightning's progress bar.
     threads: torch intra-op threads per process (None: torch's default).
@@ -57,6 +59,13 @@ class TrainerSettings:
         monitor (``checkpoints/best.ckpt``); or 'last', those at the end of training
         (``checkpoints/last.ckpt``; no best checkpoint is kept), for a fixed recipe that chooses
         nothing on validation or has no validation split.
+    logger: where the learning curves go: 'csv', ``metrics.csv`` in the run directory; or
+        'tensorboard', ``metrics.csv`` too and TensorBoard's event files in
+        ``<run_dir>/tensorboard/`` (``tensorboard --logdir <run_dir>/tensorboard``), where the
+        commands that train (``foveate train``, ``foveate bench``) also log the model's figures,
+        those of ``foveate show``, at each validation.
+    figures_every_n_validations: with the tensorboard logger, log the figures at the first
+        validation and every n-th after it (0: never).
 
     ``check()`` refuses settings no run could use; ``RunConfig.trainer_settings()`` returns
     only checked settings.
@@ -76,6 +85,8 @@ class TrainerSettings:
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     init_from: str | None = None
     test_checkpoint: Literal["best", "last"] = "best"
+    logger: Literal["csv", "tensorboard"] = "csv"
+    figures_every_n_validations: int = 1
 
     def check(self, *, source: str | None = None) -> TrainerSettings:
         """These settings, if a run could use them; ints in float fields made floats.
@@ -99,6 +110,7 @@ class TrainerSettings:
             "checkpoint_every_n_steps": (0, " (0: only at the end of each epoch)"),
             "limit_train_batches": (1, " (or left out for all batches)"),
             "threads": (1, " (or left out for torch's default)"),
+            "figures_every_n_validations": (0, " (0: never)"),
         }
         for key, (least, note) in at_least.items():
             value = getattr(self, key)

@@ -6,6 +6,7 @@ run_dir/
     checkpoints/best.ckpt  the best validation score (the training module's ``monitor``); none
                            with ``trainer.test_checkpoint: last``, which tests last.ckpt
     metrics.csv          the CSV log, every session of a resumed run
+    tensorboard/         TensorBoard's event files, with ``trainer.logger: tensorboard``
     results.json         test metrics and speed, written by ``train_and_test``
 
 Everything model-specific comes from the registry: the model's entry names its training module
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import shutil
 import time
@@ -44,7 +46,7 @@ from foveate.training.checkpointing import (
 from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.divergence import StopOnNonFiniteLoss
 from foveate.training.module import TRAINING_MODULES, check_training_module
-from foveate.training.run_log import ResumableCSVLogger
+from foveate.training.run_log import TENSORBOARD, run_loggers
 from foveate.training.schema import ConfigError, check_section
 from foveate.training.speed import TrainingSpeed
 
@@ -81,6 +83,7 @@ class FitResult:
     earlier_fit_seconds: float  # training and validation in earlier sessions of a resumed run
     global_rank: int
     module: L.LightningModule  # the trained module, as at the end of training (not the best)
+    cut_short: str | None = None  # what a run stopped by max_minutes left unfinished
 
 
 class RunExistsError(FileExistsError):
@@ -90,6 +93,7 @@ class RunExistsError(FileExistsError):
 # Settings the harness passes to every training module itself, not from the optim section.
 HARNESS_ARGS = ("model", "model_args", "max_epochs")
 BEST = "best"  # the file name (before .ckpt) of the best checkpoint in run_dir/checkpoints
+log = logging.getLogger(__name__)
 
 
 def training_module_class(model: str) -> type[L.LightningModule]:
@@ -221,7 +225,7 @@ def _trainer(
         ],
         enable_checkpointing=keep_best,  # True with no ModelCheckpoint: Lightning adds its own
         plugins=[AtomicCheckpointIO()],
-        logger=ResumableCSVLogger(run_dir, name="", version=""),
+        logger=run_loggers(settings.logger, run_dir),
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=50,
@@ -256,7 +260,14 @@ def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-RUN_FILES = ("config.yaml", "checkpoints", "metrics.csv", "results.json", "hparams.yaml")
+RUN_FILES = (
+    "config.yaml",
+    "checkpoints",
+    "metrics.csv",
+    "results.json",
+    "hparams.yaml",
+    TENSORBOARD,
+)
 
 
 def fit(
@@ -292,6 +303,9 @@ def fit(
         # Testing happens on one process afterwards; a live process group would make its
         # metric syncs wait for the workers, which have finished.
         torch.distributed.destroy_process_group()
+    cut_short = time_budget_note(settings, trainer.current_epoch)
+    if cut_short and trainer.global_rank == 0:
+        log.warning("%s: %s", run_dir, cut_short)
     best = trainer.checkpoint_callback
     score = best.best_model_score if best is not None else None
     best_path = Path(best.best_model_path) if best is not None and best.best_model_path else None
@@ -314,6 +328,26 @@ def fit(
         earlier_fit_seconds=speed.earlier_wall_seconds,
         global_rank=trainer.global_rank,
         module=module,
+        cut_short=cut_short,
+    )
+
+
+def time_budget_note(settings: TrainerSettings, epochs: int) -> str | None:
+    """What a run that ``max_minutes`` stopped after ``epochs`` epochs, before ``max_epochs``,
+    left unfinished, in one phrase; None for a run that was not stopped so.
+
+    The schedules that follow training's progress (the learning rate's cosine, a model's
+    annealed exploration) are sized for ``max_epochs``; a run stopped by its time budget never
+    reaches their ends. Sizing them to the budget instead would change what existing configs
+    (and the benchmark records made with them) train, so the run says it instead.
+    """
+    if settings.max_minutes is None or epochs >= settings.max_epochs:
+        return None
+    N = settings.max_epochs
+    return (
+        f"max_minutes ({settings.max_minutes:g}) stopped training at epoch {epochs} of {N}: the "
+        f"learning-rate and exploration schedules were sized for {N} epochs (max_epochs) and "
+        f"stopped at epoch {epochs}"
     )
 
 
@@ -432,14 +466,16 @@ def train_and_test(
     *,
     resume: bool = False,
     overwrite: bool = False,
+    callbacks: tuple[L.Callback, ...] = (),
 ) -> dict:
     """Fit, then test the best checkpoint (the last with ``trainer.test_checkpoint: last``);
-    write and return run_dir/results.json.
+    write and return run_dir/results.json. ``callbacks``: as ``fit``'s (figures logged at each
+    validation).
 
     Returns {} on the other processes of a data-parallel run (they only train).
     """
     started = time.perf_counter()
-    result = fit(config, run_dir, resume=resume, overwrite=overwrite)
+    result = fit(config, run_dir, resume=resume, overwrite=overwrite, callbacks=callbacks)
     if result.global_rank != 0:
         return {}
     tested = evaluate(result.best_checkpoint, accelerator=config.trainer_settings().accelerator)
@@ -455,5 +491,8 @@ def train_and_test(
         "best_checkpoint": str(result.best_checkpoint),
     }
     summary["summary"] = describe(config.model, summary)
+    if result.cut_short:
+        summary["cut_short"] = result.cut_short
+        summary["summary"] += f"; {result.cut_short}"
     (Path(run_dir) / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

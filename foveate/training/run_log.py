@@ -1,17 +1,22 @@
-"""A run's CSV log that survives resumption: Lightning's CSVLogger, appending instead of deleting.
+"""A run's logs: its CSV log, which survives resumption, and TensorBoard's where asked.
 
 Lightning's CSV writer deletes an existing metrics.csv when it starts, so a run resumed after a
 crash would lose the learning curve of every earlier session. This one keeps the file, and its
-columns, and appends the new session's rows.
+columns, and appends the new session's rows. ``run_loggers`` gives the loggers of a run: always
+that CSV log (reports and the benchmark runner read it), and with ``trainer.logger: tensorboard``
+TensorBoard's too, whose folder a resumed session adds an event file to.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+
+from foveate.training.schema import ConfigError
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -33,3 +38,28 @@ class ResumableCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+TENSORBOARD = "tensorboard"  # the folder of a run's TensorBoard event files
+
+
+def run_loggers(logger: str, run_dir: str | os.PathLike) -> list[Logger]:
+    """The loggers of a run in ``run_dir``: its CSV log (``metrics.csv``), first, so that it is
+    the trainer's ``logger``; with ``logger`` 'tensorboard', TensorBoard's, writing to
+    ``run_dir/tensorboard/``.
+
+    Raises ConfigError (one line) where TensorBoard is asked for and not installed.
+    """
+    loggers: list[Logger] = [ResumableCSVLogger(run_dir, name="", version="")]
+    if logger == TENSORBOARD:
+        try:
+            # No hp_metric: the hyperparameters' placeholder score would be a curve of one point.
+            board = TensorBoardLogger(
+                run_dir, name=TENSORBOARD, version="", default_hp_metric=False
+            )
+        except ModuleNotFoundError:
+            raise ConfigError(
+                "--logger tensorboard needs the tensorboard package: pip install tensorboard"
+            ) from None
+        loggers.append(board)
+    return loggers

@@ -23,6 +23,7 @@ class TrainingSpeed(L.Callback):
         self._wall_before = 0.0  # fit time before this session's current fit
         self.earlier_wall_seconds = 0.0  # the fit time of earlier sessions of a resumed run
         self._fit_started: float | None = None
+        self._paused = False
 
     @property
     def wall_seconds(self) -> float:
@@ -59,13 +60,17 @@ class TrainingSpeed(L.Callback):
     def on_train_epoch_start(self, *args: Any) -> None:
         self._start()
 
-    def on_validation_start(self, trainer: L.Trainer, *args: Any) -> None:
-        if trainer.training:
-            self._stop()
+    # Lightning runs a fit's validation inside the training epoch, with ``trainer.training``
+    # false: whether the epoch's clock was running is what says that this validation interrupts
+    # training (until commit 7b26a5b, validation time was counted as training time).
+    def on_validation_start(self, *args: Any) -> None:
+        self._paused = self._started is not None
+        self._stop()
 
-    def on_validation_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if trainer.training:
+    def on_validation_end(self, *args: Any) -> None:
+        if self._paused:
             self._start()
+        self._paused = False
 
     def on_train_epoch_end(self, *args: Any) -> None:
         self._stop()
