@@ -62,7 +62,7 @@ class TrainingSpeed(L.Callback):
 
     # Lightning runs a fit's validation inside the training epoch, with ``trainer.training``
     # false: whether the epoch's clock was running is what says that this validation interrupts
-    # training (until commit 7b26a5b, validation time was counted as training time).
+    # training (before commit 9247f9f, validation time was counted as training time).
     def on_validation_start(self, *args: Any) -> None:
         self._paused = self._started is not None
         self._stop()
