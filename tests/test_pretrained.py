@@ -56,6 +56,8 @@ def test_every_shipped_model_loads_and_reproduces_its_config(name):
     assert not model.training
     assert config.model == name.split("/")[0] or config.model in name
     assert weights_config(path).as_dict() == config.as_dict()
+    # the trainer's data folder stays behind: the data are found where the user keeps them
+    assert config.as_dict()["data"].get("data_dir") is None
 
 
 @pytest.fixture
@@ -183,3 +185,26 @@ def test_eval_and_show_take_a_name(a_checkout, monkeypatch, capsys, tmp_path):
     assert written and all(p.startswith("figures/cnn_tiny/") for p in written)
     assert main(["eval", "cnn/tinny"]) != 0  # refused in one line, with the nearest name
     assert "did you mean 'cnn/tiny'" in capsys.readouterr().err
+
+
+def test_a_half_precision_copy_loads_as_float32_and_names_its_source(a_checkout):
+    from foveate.bench.weights import copy_source, load_weights, sha256, write_compact_copy
+
+    root, entry = a_checkout
+    trained = root / WEIGHTS_FOLDER / entry.file
+    copy = write_compact_copy(trained, "float16")
+    assert copy.name == "seed0.float16.safetensors"
+    assert copy_source(copy) == sha256(trained) and copy_source(trained) is None
+    assert copy.stat().st_size < 0.6 * trained.stat().st_size
+    full, config = load_weights(trained)
+    half, half_config = load_weights(copy)
+    assert half_config.as_dict() == config.as_dict()
+    for (name, a), (_, b) in zip(full.state_dict().items(), half.state_dict().items()):
+        assert b.dtype == a.dtype, name  # cast back to the model's own
+        assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), name
+
+
+def test_the_infogan_specs_ship_half_precision_copies():
+    # 53 MB each as trained: the manifest's budget (60 MB in all) takes neither whole
+    assert SPECS["infogan_mnist"].shipped_dtype == "float16"
+    assert SPECS["gan_mnist"].shipped_dtype == "float16"

@@ -71,9 +71,17 @@ def main(argv: list[str]) -> int:
             )
         return 0
     if args.manifest:
-        from foveate.bench.pretrained import MANIFEST, manifest_entries, manifest_text
+        from foveate.bench.pretrained import (
+            MANIFEST,
+            manifest_entries,
+            manifest_text,
+            ship_compact_copies,
+        )
 
-        entries = manifest_entries([specs[n] for n in specs.names()], root, base_url=args.base_url)
+        every = [specs[n] for n in specs.names()]
+        for copy in ship_compact_copies(every, root):
+            print(f"wrote {copy.relative_to(root)}")
+        entries = manifest_entries(every, root, base_url=args.base_url)
         (root / MANIFEST).write_text(manifest_text(entries))
         print(f"{MANIFEST}: {len(entries)} pretrained models")
         return 0

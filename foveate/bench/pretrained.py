@@ -25,7 +25,13 @@ from torch import nn
 from foveate.bench.record import read_record
 from foveate.bench.runner import record_path
 from foveate.bench.spec import BenchSpec, project_root
-from foveate.bench.weights import load_weights, sha256
+from foveate.bench.weights import (
+    compact_copy_path,
+    copy_source,
+    load_weights,
+    sha256,
+    write_compact_copy,
+)
 from foveate.data.download import fetch, write_atomically
 from foveate.training.checkpointing import WEIGHTS_SUFFIX
 from foveate.training.config import RunConfig
@@ -45,8 +51,10 @@ class Pretrained:
     name: 'model/row'. benchmark: the spec whose seed 0 trained it. file: its path under a
     weights folder ('ram_mnist_6g/seed0.safetensors'). sha256, bytes: the file's. record: the
     record it reproduces (relative to the checkout). metric, figure: the record's headline
-    metric and seed 0's value of it. title: the results table's row. url: where to download it
-    from, or None (shipped only).
+    metric and seed 0's value of it (with the weights as trained). title: the results table's
+    row. url: where to download it from, or None (shipped only). dtype: the floating type of the
+    shipped file ('float16': a half-precision copy of the trained weights, the spec's
+    ``shipped_dtype``).
     """
 
     name: str
@@ -59,6 +67,7 @@ class Pretrained:
     figure: float
     title: str
     url: str | None = None
+    dtype: str = "float32"
 
 
 def manifest_entries(
@@ -77,6 +86,8 @@ def manifest_entries(
         if seed is None:
             continue  # a converted record: no weights yet
         weights = seed["weights"]
+        if spec.shipped_dtype is not None:
+            weights = compact_copy(weights, spec.shipped_dtype, root)
         file = Path(weights["path"]).relative_to(WEIGHTS_FOLDER).as_posix()
         entries.append(
             Pretrained(
@@ -90,9 +101,46 @@ def manifest_entries(
                 figure=seed["metrics"][spec.metric],
                 title=spec.title,
                 url=f"{base_url.rstrip('/')}/{file}" if base_url else None,
+                dtype=spec.shipped_dtype or "float32",
             )
         )
     return sorted(entries, key=lambda e: e.name)
+
+
+def compact_copy(weights: dict[str, Any], dtype: str, root: Path) -> dict[str, Any]:
+    """The ``{"path", "sha256", "bytes"}`` of the ``dtype`` copy of a record's ``weights``; it
+    must exist and have been made from those very weights (``ship_compact_copies``)."""
+    copy = compact_copy_path(weights["path"], dtype)
+    if not (root / copy).is_file():
+        raise PretrainedError(f"{copy} is missing: `foveate bench --manifest` writes it")
+    if copy_source(root / copy) != weights["sha256"]:
+        raise PretrainedError(
+            f"{copy} was made from other weights than the record's: `foveate bench --manifest` "
+            "writes it again"
+        )
+    return {
+        "path": copy.as_posix(),
+        "sha256": sha256(root / copy),
+        "bytes": (root / copy).stat().st_size,
+    }
+
+
+def ship_compact_copies(specs: list[BenchSpec], root: str | os.PathLike) -> list[Path]:
+    """Write the compact copy of seed 0's weights for each spec that ships one, where it is
+    missing or was made from other weights; returns those written."""
+    root, written = Path(root), []
+    for spec in specs:
+        path = record_path(root, "headline", spec.name)
+        if spec.shipped_dtype is None or not path.is_file():
+            continue
+        seed = next((s for s in read_record(path)["seeds"] if s["seed"] == 0), None)
+        if seed is None or not seed.get("weights"):
+            continue
+        source = root / seed["weights"]["path"]
+        copy = compact_copy_path(source, spec.shipped_dtype)
+        if not copy.is_file() or copy_source(copy) != seed["weights"]["sha256"]:
+            written.append(write_compact_copy(source, spec.shipped_dtype))
+    return written
 
 
 def manifest_text(entries: list[Pretrained]) -> str:

@@ -87,6 +87,9 @@ class BenchSpec:
     also_named: further names of the record's metrics, ``{name: metric}``, for the names an
         issue or a reader asks for (``code_accuracy_pct_worst: test_code_accuracy_pct_min``);
         the record then holds both.
+    shipped_dtype: 'float16' to ship the pretrained weights as a half-precision copy of seed
+        0's (InfoGAN's 53 MB would take most of the repository's budget for weights), or None
+        to ship them as trained; ``pretrained_check`` measures what the copy gives.
     """
 
     name: str
@@ -110,6 +113,7 @@ class BenchSpec:
     beside: tuple[str, ...] = ()
     pretrained: str | None = None
     also_named: dict[str, str] = field(default_factory=dict)
+    shipped_dtype: Literal["float16"] | None = None
 
     def __post_init__(self) -> None:
         where = f"benchmark {self.name!r}"
@@ -131,6 +135,10 @@ class BenchSpec:
             self.kind != "headline" or self.pretrained.count("/") != 1
         ):
             raise ValueError(f"{where}: pretrained is 'model/row' of a headline benchmark")
+        if self.shipped_dtype not in (None, "float16"):
+            raise ValueError(f"{where}: shipped_dtype is float16 or absent")
+        if self.shipped_dtype is not None and self.pretrained is None:
+            raise ValueError(f"{where}: shipped_dtype needs a pretrained name")
         for evaluation in self.evaluations:
             if "name" not in evaluation:
                 raise ValueError(f"{where}: every evaluation needs a name ({evaluation})")

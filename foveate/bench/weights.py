@@ -44,6 +44,42 @@ def export_weights(checkpoint: str | os.PathLike, path: str | os.PathLike) -> di
     return {"path": str(path), "sha256": sha256(path), "bytes": path.stat().st_size}
 
 
+SOURCE_KEY = "foveate_source_sha256"  # a compact copy's metadata: the weights it was made from
+
+
+def compact_copy_path(path: str | os.PathLike, dtype: str) -> Path:
+    """Where the ``dtype`` copy of the weights at ``path`` goes: seed0.float16.safetensors."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{dtype}{path.suffix}")
+
+
+def write_compact_copy(path: str | os.PathLike, dtype: str) -> Path:
+    """Write the weights at ``path`` with every floating tensor in ``dtype`` ('float16'), the
+    config kept and the source's SHA-256 in the metadata; returns the copy's path. Loading casts
+    back to the model's float32 (``load_state_dict`` copies across dtypes)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    with safe_open(str(path), framework="pt") as file:
+        metadata = dict(file.metadata() or {})
+        tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118
+    wanted = getattr(torch, dtype)
+    tensors = {k: v.to(wanted) if v.is_floating_point() else v for k, v in tensors.items()}
+    copy = compact_copy_path(path, dtype)
+    save_file(tensors, str(copy), metadata={**metadata, SOURCE_KEY: sha256(path)})
+    return copy
+
+
+def copy_source(path: str | os.PathLike) -> str | None:
+    """The SHA-256 of the weights a compact copy was made from (None for weights as trained)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as file:
+        return (file.metadata() or {}).get(SOURCE_KEY)
+
+
 def weights_config(path: str | os.PathLike) -> RunConfig:
     """The run config saved in the metadata of weights written by ``export_weights`` (the file
     alone is enough: a downloaded one has no .yaml beside it)."""

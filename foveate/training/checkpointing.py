@@ -80,7 +80,10 @@ WEIGHTS_CONFIG_KEY = "foveate_config"
 
 
 def read_weights_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The run config (as a dict) carried in a weights file's metadata.
+    """The run config (as a dict) carried in a weights file's metadata, without its
+    ``data.data_dir``: the folder the digits were read from on the machine that trained it means
+    nothing where the weights are loaded (the data are found as for any run: ``--data-dir``,
+    ``$FOVEATE_DATA``, the cache).
 
     Raises FileNotFoundError if there is no such file, CheckpointError if it is not a
     safetensors file or carries no foveate config.
@@ -97,7 +100,9 @@ def read_weights_config(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a readable safetensors file ({error})") from None
     if saved is None:
         raise CheckpointError(f"{path}: no foveate config in its metadata (not written by foveate)")
-    return yaml.safe_load(saved)
+    config = yaml.safe_load(saved)
+    config.get("data", {}).pop("data_dir", None)
+    return config
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
