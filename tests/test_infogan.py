@@ -205,6 +205,46 @@ def test_the_supervised_term_trains_q_on_labelled_rows_only(name):
     assert (d.supervised.item() > 0) == (name == "infogan")
 
 
+def test_the_clustering_term_is_q_s_information_over_real_images_and_reaches_d_and_q():
+    torch.manual_seed(0)
+    x = digits()
+    assert create_model("infogan", **TINY).real_information_weight == 0  # [1] has none
+    model = create_model("infogan", **TINY, real_information_weight=0.5)
+    noise, codes = model.draw_latents(8)
+    fake = model.generate_with_codes(noise, codes)
+    d = model.discriminator_loss(x, fake, codes)
+    expected = -0.5 * code_information(model.Q(d.real_features).categorical.probs)
+    assert d.clustering.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert d.total.item() == pytest.approx(
+        (d.adversarial + d.information + d.supervised + d.clustering).item(), rel=1e-6
+    )
+    assert _grads(model, d.clustering) == {"G": False, "D": True, "D head": False, "Q": True}
+    g = model.generator_loss(fake, codes, d.real_features)
+    assert g.clustering.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert _grads(model, g.clustering) == {"G": False, "D": False, "D head": False, "Q": True}
+    # the plain GAN's players never see it, nor does a model without the weight
+    gan = create_model("gan", **TINY, real_information_weight=0.5)
+    assert gan.discriminator_loss(x, fake, codes).clustering.item() == 0
+    plain = create_model("infogan", **TINY)
+    assert plain.discriminator_loss(x, fake, codes).clustering.item() == 0
+
+
+def test_descending_the_clustering_term_makes_q_surer_and_evener_on_real_images():
+    torch.manual_seed(0)
+    model = create_model("infogan", **TINY, real_information_weight=1.0)
+    x = digits()
+    optimiser = torch.optim.Adam(model.Q.parameters(), lr=1e-2)
+    with torch.no_grad():
+        features = model.trunk(x)
+    before = code_information(model.Q(features).categorical.probs).item()
+    for _ in range(50):
+        optimiser.zero_grad()
+        model.clustering_term(model.Q(features)).backward()
+        optimiser.step()
+    after = code_information(model.Q(features).categorical.probs).item()
+    assert after > before + 0.5 and after <= math.log(8) + 1e-4  # 8 images: at most ln 8
+
+
 # The training module: two optimisers, each stepping its own player.
 
 

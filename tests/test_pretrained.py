@@ -199,7 +199,7 @@ def test_a_half_precision_copy_loads_as_float32_and_names_its_source(a_checkout)
     full, config = load_weights(trained)
     half, half_config = load_weights(copy)
     assert half_config.as_dict() == config.as_dict()
-    for (name, a), (_, b) in zip(full.state_dict().items(), half.state_dict().items()):
+    for (name, a), (_, b) in zip(full.state_dict().items(), half.state_dict().items(), strict=True):
         assert b.dtype == a.dtype, name  # cast back to the model's own
         assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4), name
 

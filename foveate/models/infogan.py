@@ -5,6 +5,9 @@ of the same networks.
     Learning by Information Maximizing Generative Adversarial Nets", NIPS 2016.
 [2] The authors' released code, github.com/openai/InfoGAN (``infogan/models/regularized_gan.py``,
     ``launchers/run_mnist_exp.py``): the MNIST networks of [1] appendix C.1.
+[3] Krause, Perona, Gomes, "Discriminative Clustering by Regularized Information Maximization",
+    NIPS 2010: a classifier's mutual information with its inputs, H(mean p) - mean H(p), as an
+    objective without labels (the optional ``real_information_weight``, not [1]'s).
 
 Parts, named as in [1] sec. 4-5:
     z           incompressible noise, 62 dimensions ~ Uniform(-1, 1) ([2]'s ``Uniform(62)``)
@@ -295,6 +298,8 @@ class DiscriminatorLoss:
         0 for the plain GAN.
     supervised: the weighted cross-entropy of Q(c1 | x) with the digits of the labelled real
         images of the batch (InfoGAN with labels); else 0.
+    clustering: -real_information_weight x the information of Q's c1 over the batch's real
+        images (``code_information``), through D's shared layers; 0 where the weight is.
     real_probability, fake_probability: D's mean probability that a real, a fake image is real.
     real_features: (B, hidden) D's shared features of the real images (not a loss: what the
         generator's step reuses for Q's supervised term).
@@ -304,6 +309,7 @@ class DiscriminatorLoss:
     adversarial: Tensor
     information: Tensor
     supervised: Tensor
+    clustering: Tensor
     real_probability: Tensor
     fake_probability: Tensor
     real_features: Tensor
@@ -318,6 +324,8 @@ class GeneratorLoss:
     information: -(lambda_1 L_I(c1) + lambda_2 sum_j L_I(c_j)), over G's images.
     supervised: the weighted cross-entropy of Q(c1 | x) with the labelled real images' digits
         (0 without labels).
+    clustering: -real_information_weight x the information of Q's c1 over the real images,
+        reaching Q's head (0 where the weight is).
     mi_bound_nats: L_I for c1 alone, H(c1) + E log Q(c1 | G(z, c)) <= ln K (not weighted).
     continuous_bound_nats: L_I of the continuous codes, summed over them (a differential
         entropy plus E log Q: it may be negative).
@@ -327,6 +335,7 @@ class GeneratorLoss:
     adversarial: Tensor
     information: Tensor
     supervised: Tensor
+    clustering: Tensor
     mi_bound_nats: Tensor
     continuous_bound_nats: Tensor
 
@@ -384,6 +393,10 @@ class InfoGAN(nn.Module):
         categorical_weight: lambda of c1 in the objective ([1] sec. 7: 1).
         continuous_weight: lambda of the continuous codes ([1] sec. 7: smaller than c1's).
         supervised_weight: weight of the cross-entropy of Q(c1 | x) on labelled real images.
+        real_information_weight: weight of a term that is not [1]'s: Q's c1 as a clustering of
+            the real images, H(mean Q(c1 | x)) - mean H(Q(c1 | x)) over each batch, maximised
+            by D's shared layers and Q's head ([3]'s regularised information maximisation,
+            without labels); 0 ([1]) leaves it out.
         information_to_players: whether -lambda L_I (and the supervised term) reaches G and D's
             shared layers (InfoGAN), or Q's head alone (the plain GAN). Fixed by the registered
             name.
@@ -406,6 +419,7 @@ class InfoGAN(nn.Module):
         categorical_weight: float = 1.0,
         continuous_weight: float = 0.1,
         supervised_weight: float = 1.0,
+        real_information_weight: float = 0.0,
         information_to_players: bool = True,
     ) -> None:
         super().__init__()
@@ -427,6 +441,7 @@ class InfoGAN(nn.Module):
             ("categorical_weight", categorical_weight),
             ("continuous_weight", continuous_weight),
             ("supervised_weight", supervised_weight),
+            ("real_information_weight", real_information_weight),
         ]:
             if value < 0:
                 raise ValueError(f"{name} must be at least 0, got {value}")
@@ -438,6 +453,7 @@ class InfoGAN(nn.Module):
         )
         self.categorical_weight, self.continuous_weight = categorical_weight, continuous_weight
         self.supervised_weight = supervised_weight
+        self.real_information_weight = real_information_weight
         self.information_to_players = information_to_players
         self.generator = Generator(
             inputs=noise_size + categories + continuous_codes,
@@ -569,6 +585,13 @@ class InfoGAN(nn.Module):
         # A mean over the known rows, by masking (no data-dependent shapes).
         return -self.supervised_weight * (log_q * known).sum() / known.sum().clamp(min=1)
 
+    def clustering_term(self, posterior: CodePosterior) -> Tensor:
+        """-real_information_weight x ``code_information`` of Q's c1 over a batch of real images:
+        Q made sure of each image and even over the batch ([3]); 0 where the weight is."""
+        if self.real_information_weight == 0:
+            return posterior.categorical.logits.new_zeros(())
+        return -self.real_information_weight * code_information(posterior.categorical.probs)
+
     def discriminator_loss(
         self, images: Tensor, fake: Tensor, codes: Codes, labels: Tensor | None = None
     ) -> DiscriminatorLoss:
@@ -581,15 +604,18 @@ class InfoGAN(nn.Module):
         fake_logits, fake_features = self.discriminate(fake)
         adversarial = adversarial_loss(real_logits, True) + adversarial_loss(fake_logits, False)
         zero = adversarial.new_zeros(())
-        information = supervised = zero
+        information = supervised = clustering = zero
         if self.information_to_players:
             information, _, _ = self.information_terms(self.Q(fake_features), codes)
-            supervised = self.supervised_term(self.Q(real_features), labels)
+            on_real = self.Q(real_features)
+            supervised = self.supervised_term(on_real, labels)
+            clustering = self.clustering_term(on_real)
         return DiscriminatorLoss(
-            total=adversarial + information + supervised,
+            total=adversarial + information + supervised + clustering,
             adversarial=adversarial,
             information=information,
             supervised=supervised,
+            clustering=clustering,
             real_probability=torch.sigmoid(real_logits).mean().detach(),
             fake_probability=torch.sigmoid(fake_logits).mean().detach(),
             real_features=real_features,
@@ -613,14 +639,18 @@ class InfoGAN(nn.Module):
         adversarial = adversarial_loss(logits, True)
         read = features if self.information_to_players else features.detach()
         information, categorical, continuous = self.information_terms(self.Q(read), codes)
-        supervised = adversarial.new_zeros(())
+        supervised = clustering = adversarial.new_zeros(())
         if real_features is not None:
-            supervised = self.supervised_term(self.Q(real_features.detach()), labels)
+            on_real = self.Q(real_features.detach())
+            supervised = self.supervised_term(on_real, labels)
+            if self.information_to_players:
+                clustering = self.clustering_term(on_real)
         return GeneratorLoss(
-            total=adversarial + information + supervised,
+            total=adversarial + information + supervised + clustering,
             adversarial=adversarial,
             information=information,
             supervised=supervised,
+            clustering=clustering,
             mi_bound_nats=categorical.detach(),
             continuous_bound_nats=continuous.detach(),
         )

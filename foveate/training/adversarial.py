@@ -156,6 +156,7 @@ class AdversarialModule(L.LightningModule):
                 "generator_adversarial": g.adversarial,
                 "information": g.information,
                 "supervised": g.supervised,
+                "clustering": g.clustering,
                 "mi_bound_nats": g.mi_bound_nats,
                 "continuous_bound_nats": g.continuous_bound_nats,
                 "real_probability": d.real_probability,
