@@ -208,3 +208,24 @@ def test_the_infogan_specs_ship_half_precision_copies():
     # 53 MB each as trained: the manifest's budget (60 MB in all) takes neither whole
     assert SPECS["infogan_mnist"].shipped_dtype == "float16"
     assert SPECS["gan_mnist"].shipped_dtype == "float16"
+
+
+MNIST = ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.mark.skipif(not MNIST.is_dir(), reason=f"needs the MNIST files in {MNIST}")
+@pytest.mark.parametrize("name", sorted(read_manifest(ROOT)))
+def test_every_shipped_model_gives_its_figure_on_a_slice_of_its_test_set(name, monkeypatch):
+    """On the first tenth of its test batches, within four standard errors of the record's
+    figure; the full test set is benchmarks/pretrained_check.py's."""
+    from foveate.training.fit import evaluate
+
+    monkeypatch.setenv("FOVEATE_DATA", str(MNIST.parent))
+    entry = read_manifest(ROOT)[name]
+    result = evaluate(
+        weights_path(name, ROOT, download=False), accelerator="cpu", limit_batches=0.1
+    )
+    images = result["test_images"] // 10
+    p = min(max(entry.figure / 100, 0.01), 0.99)  # a percentage: its binomial standard error
+    tolerance = 4 * 100 * (p * (1 - p) / images) ** 0.5
+    assert abs(result[entry.metric] - entry.figure) <= tolerance, (result[entry.metric], tolerance)

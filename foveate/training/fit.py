@@ -421,11 +421,14 @@ def evaluate(
     eval_samples: int | None = None,
     data_overrides: dict | None = None,
     accelerator: str = "auto",
+    limit_batches: int | float | None = None,
 ) -> dict:
     """Test metrics of a checkpoint on its data's fixed test set: whatever its training module's
     ``test_step`` logs (e.g. ``test_error_pct``; ``test_nll_nats``), with ``eval_samples`` (M
     glimpse paths averaged per image, or K importance samples; None: the run's own setting),
-    ``test_images``, ``model`` and ``summary``, one line for people.
+    ``test_images``, ``model`` and ``summary``, one line for people. ``limit_batches``: test
+    on the first that many batches only, or that fraction of them (a quick check;
+    ``test_images`` still counts the whole set).
     """
     config = load_config(checkpoint).updated({"data": data_overrides or {}})
     module = load_module(checkpoint, config)
@@ -446,6 +449,7 @@ def evaluate(
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
+        limit_test_batches=limit_batches,
     )
     L.seed_everything(config.trainer_settings().seed, verbose=False)
     with _quiet_warnings():
