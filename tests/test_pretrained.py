@@ -1,6 +1,7 @@
 """Pretrained models by name: the manifest is what the records give, files are found where they
 should be, checked against their SHA-256, and downloaded (from a local server) when missing."""
 
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -45,6 +46,25 @@ def test_the_manifest_is_what_the_specs_and_records_give():
 def test_every_row_spec_names_its_pretrained_model_once():
     names = [SPECS[n].pretrained for n in SPECS.names() if SPECS[n].row is not None]
     assert None not in names and len(set(names)) == len(names)
+
+
+def test_every_headline_spec_ships_weights_or_says_why_not():
+    silent = [
+        n
+        for n in SPECS.names()
+        if SPECS[n].kind == "headline" and SPECS[n].pretrained is None and not SPECS[n].no_pretrained
+    ]
+    assert not silent, f"headline specs with neither pretrained nor no_pretrained: {silent}"
+
+
+def test_a_row_without_weights_says_why_and_a_spec_cannot_say_both():
+    from foveate.bench.table import pretrained_cell
+
+    spec = SPECS["gan_mnist"]
+    cell = pretrained_cell(spec, {"seeds": [{"seed": 0, "weights": {"path": "x"}}]})
+    assert cell.startswith("(none: ") and "budget" in cell
+    with pytest.raises(ValueError, match="no_pretrained"):
+        dataclasses.replace(SPECS["infogan_mnist"], no_pretrained="a reason")
 
 
 @pytest.mark.parametrize("name", sorted(read_manifest(ROOT)))

@@ -87,6 +87,8 @@ class BenchSpec:
     also_named: further names of the record's metrics, ``{name: metric}``, for the names an
         issue or a reader asks for (``code_accuracy_pct_worst: test_code_accuracy_pct_min``);
         the record then holds both.
+    no_pretrained: why a headline benchmark ships no pretrained weights (its row's pretrained
+        cell says it), where ``pretrained`` is None.
     shipped_dtype: 'float16' to ship the pretrained weights as a half-precision copy of seed
         0's (InfoGAN's 53 MB would take most of the repository's budget for weights), or None
         to ship them as trained; ``pretrained_check`` measures what the copy gives.
@@ -114,6 +116,7 @@ class BenchSpec:
     pretrained: str | None = None
     also_named: dict[str, str] = field(default_factory=dict)
     shipped_dtype: Literal["float16"] | None = None
+    no_pretrained: str = ""
 
     def __post_init__(self) -> None:
         where = f"benchmark {self.name!r}"
@@ -137,6 +140,8 @@ class BenchSpec:
             raise ValueError(f"{where}: pretrained is 'model/row' of a headline benchmark")
         if self.shipped_dtype not in (None, "float16"):
             raise ValueError(f"{where}: shipped_dtype is float16 or absent")
+        if self.no_pretrained and self.pretrained is not None:
+            raise ValueError(f"{where}: no_pretrained says why there is no pretrained name")
         if self.shipped_dtype is not None and self.pretrained is None:
             raise ValueError(f"{where}: shipped_dtype needs a pretrained name")
         for evaluation in self.evaluations:

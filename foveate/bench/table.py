@@ -115,7 +115,7 @@ def pretrained_cell(spec: BenchSpec, record: dict[str, Any]) -> str:
     if record.get("converted"):
         return "not yet: its record predates the runner (re-run planned, docs/benchmarks.md)"
     if spec.pretrained is None:
-        return "(none)"
+        return f"(none: {spec.no_pretrained})" if spec.no_pretrained else "(none)"
     seed0 = next((s for s in record["seeds"] if s["seed"] == 0), None)
     if seed0 is None or not seed0.get("weights"):
         return "not yet: seed 0 not run"
