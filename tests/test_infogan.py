@@ -424,6 +424,10 @@ def test_the_evaluations_of_codes_run_on_the_tiny_run(tiny_run, tmp_path):
     at = EVALUATIONS["mi_bound_at_steps"](checkpoint, config, steps=50, window=50)
     assert at["mi_bound_nats_at_50_steps"] <= LN10 + 1e-4
     assert EVALUATIONS["mi_bound_at_steps"](checkpoint, config, steps=2000) == {}
+    # The best matching names at least as many digits as reading value k as digit k.
+    val = EVALUATIONS["validation_code_accuracy"](checkpoint, config)
+    assert 0 <= val["val_code_accuracy_unmatched_pct"] <= val["val_code_accuracy_pct"] <= 100
+    assert val["val_code_accuracy_pct"] >= 10 - 1e-6  # the matching's floor with ten classes
     with pytest.raises(FileNotFoundError, match="foveate bench cnn_mnist"):
         EVALUATIONS["code_purity"](
             checkpoint, config, classifier=str(tmp_path / "none.safetensors")
