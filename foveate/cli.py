@@ -59,6 +59,30 @@ def _list_flag(text: str) -> list[Any]:
     return value
 
 
+class FlagError(ValueError):
+    """A flag argparse could not read (a mistyped value, an unknown choice, a missing argument)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a flag it cannot read ends in one line, the problem and where the flags are
+    listed, instead of the whole usage (some forty lines for ``train``) above it."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise FlagError(f"{message} (see {self.prog} --help)")
+
+
+def _model_name(text: str) -> str:
+    """A registered model's name, as a flag's type: a mistyped one is refused with the nearest
+    name (``RAM``: did you mean 'ram'?), not argparse's list of every choice."""
+    from foveate.models import MODELS
+
+    try:
+        MODELS[text]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 class _Setting(NamedTuple):
     """A setting of a config section, as its flag needs it: its type annotation, and its help
     (the docstring's entry for it, and its default)."""
@@ -160,7 +184,7 @@ def _overrides(namespace: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def cmd_train(argv: list[str]) -> int:
     from foveate.models import list_models
 
-    head = argparse.ArgumentParser(add_help=False)
+    head = _Parser(prog="foveate train", add_help=False)
     head.add_argument("model", nargs="?")
     head.add_argument("--config", type=Path)
     known, _ = head.parse_known_args(argv)
@@ -174,13 +198,18 @@ def cmd_train(argv: list[str]) -> int:
     from foveate.models import model_entry
 
     source = model_entry(model).cls.__module__.replace(".", "/") + ".py"
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="foveate train",
         description="Train a model; flags override the config file, which overrides defaults.",
         epilog=f"Each flag's help is its docstring's entry; [1], [2], ... in those of "
         f"{model}'s model are the papers cited at the top of {source}.",
     )
-    parser.add_argument("model", choices=list_models(), help="registered model name")
+    parser.add_argument(
+        "model",
+        type=_model_name,
+        metavar="MODEL",
+        help=f"registered model name: {', '.join(list_models())}",
+    )
     parser.add_argument("--config", type=Path, help="YAML config (see configs/)")
     parser.add_argument("--run-dir", type=Path, help="where checkpoints and logs go")
     parser.add_argument(
@@ -231,7 +260,7 @@ def cmd_train(argv: list[str]) -> int:
 
 
 def cmd_eval(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="foveate eval",
         description="Test metrics of a checkpoint or a pretrained model (error, or likelihood).",
     )
@@ -266,7 +295,7 @@ def cmd_eval(argv: list[str]) -> int:
 
 
 def cmd_show(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="foveate show",
         description="Figures of a checkpoint, for whatever its model offers (where it looked, what it drew, how it decomposed a scene, how it read, how it played).",
     )
@@ -319,7 +348,7 @@ def cmd_show(argv: list[str]) -> int:
 
 
 def cmd_list(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="foveate list", description="What foveate has: models, tasks, datasets, games."
     )
     parser.add_argument(
@@ -358,7 +387,7 @@ RUN_HELP = "a run directory, a run's checkpoint, or a pretrained model's name (a
 
 
 def cmd_report(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="foveate report",
         description="A static HTML page of runs (config, learning curves, the figures of "
         "'foveate show', a comparison), or with --zoo a gallery of every pretrained model. "
@@ -412,7 +441,7 @@ def cmd_report(argv: list[str]) -> int:
 
 
 def cmd_compare(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="foveate compare",
         description="Runs' final and best figures side by side (foveate report's table).",
     )

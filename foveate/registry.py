@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -36,8 +36,8 @@ class Registry(Generic[T]):
     def __getitem__(self, name: str) -> T:
         """The entry called ``name``; a ValueError with the nearest name and the known ones."""
         if name not in self._entries:
-            close = difflib.get_close_matches(str(name), self._entries, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = nearest_name(name, self._entries)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise ValueError(
                 f"unknown {self.kind} {name!r}{hint} (known: {', '.join(self.names())})"
             )
@@ -48,6 +48,18 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._entries)
+
+
+def nearest_name(name: object, known: Iterable[str]) -> str | None:
+    """The known name a mistyped ``name`` most likely meant: one that differs only in case
+    ('RAM' for 'ram'), else the closest by difflib's ratio (at least 0.6, case ignored), else
+    None."""
+    by_lower = {k.lower(): k for k in known}
+    typed = str(name).lower()
+    if typed in by_lower:
+        return by_lower[typed]
+    close = difflib.get_close_matches(typed, list(by_lower), n=1)
+    return by_lower[close[0]] if close else None
 
 
 def import_submodules(package: str) -> list[str]:

@@ -67,6 +67,24 @@ def test_unknown_key_names_file_section_owner_and_nearest_key():
     assert "(known: glimpses, patch_size, location_std, core," in message
 
 
+def test_every_unknown_key_of_a_section_is_named_at_once():
+    message = refusal(check, {"glimpse": 6, "zzzz": 1, "patch_sise": 8}, owner="ram")
+    assert message == (
+        "configs/ram/mnist.yaml: 3 unknown keys: 'glimpse' in model_args of 'ram' (did you "
+        "mean 'glimpses'?), 'zzzz' in model_args of 'ram', 'patch_sise' in model_args of "
+        "'ram' (did you mean 'patch_size'?)"
+    )
+
+
+def test_unknown_keys_of_every_section_are_named_at_once(tmp_path):
+    path = write(tmp_path, "model: ram\noptim: {lrr: 1}\ntrainer: {max_epoch: 3}\n")
+    message = refusal(RunConfig.from_yaml, path)
+    assert message == (
+        f"{path}: 2 unknown keys: 'lrr' in optim (did you mean 'lr'?), 'max_epoch' in trainer "
+        "(did you mean 'max_epochs'?)"
+    )
+
+
 def test_unknown_key_with_nothing_close_lists_the_known_keys():
     message = refusal(check, {"zzzz": 1})
     assert message.startswith("configs/ram/mnist.yaml: unknown key 'zzzz' in model_args (known:")

@@ -139,6 +139,21 @@ def test_all_mirrors_bad(server, tmp_path, dead_mirror):
     assert list(data_dir.iterdir()) == []  # neither the file nor a temporary
 
 
+def test_an_offline_failure_is_one_line_naming_the_file_and_the_folder(
+    tmp_path, dead_mirror, caplog
+):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with pytest.raises(DownloadError) as caught:
+        download_file(NAME, data_dir, mirrors=[dead_mirror, dead_mirror], md5="0" * 32, timeout=5)
+    assert str(caught.value).startswith(
+        f"could not download {NAME} into {data_dir}: no mirror could be reached (is this "
+        "machine offline?); put"
+    )
+    assert "\n" not in str(caught.value)
+    assert "WARNING" not in caplog.text  # no wall of mirrors' errors before it
+
+
 def test_failed_download_keeps_nothing_and_does_not_create_dir(tmp_path, dead_mirror):
     data_dir = tmp_path / "nowhere"
     with pytest.raises(DownloadError):

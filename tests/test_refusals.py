@@ -98,8 +98,7 @@ def test_a_run_directory_in_use_is_refused_unless_resumed_or_overwritten(tmp_pat
     assert last.read_bytes() == before  # the first run is untouched
     assert main([*argv, "--overwrite"]) == 0
     assert "test error" in capsys.readouterr().out
-    with pytest.raises(SystemExit):  # argparse: the two contradict each other
-        main([*argv, "--overwrite", "--resume"])
+    refused(capsys, [*argv, "--overwrite", "--resume"], "choose one")  # they contradict
 
 
 def test_files_that_are_not_checkpoints_are_refused(tmp_path, capsys):

@@ -33,7 +33,7 @@ from foveate.bench.weights import (
     write_compact_copy,
 )
 from foveate.data.download import fetch, write_atomically
-from foveate.training.checkpointing import WEIGHTS_SUFFIX
+from foveate.training.checkpointing import WEIGHTS_SUFFIX, run_checkpoint
 from foveate.training.config import RunConfig
 
 WEIGHTS_FOLDER = Path("benchmarks") / "weights"
@@ -227,8 +227,11 @@ def weights_path(
 
 def resolve(given: str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
     """What ``foveate eval`` and ``show`` read: a file as given; a pretrained model's name
-    ('ram/mnist_6g', not a path that exists) its verified weights file."""
+    ('ram/mnist_6g', not a path that exists) its verified weights file; a run directory its
+    ``checkpoints/best.ckpt`` (else ``last.ckpt``)."""
     path = Path(given)
+    if path.is_dir():
+        return run_checkpoint(path)
     if (
         path.exists()
         or str(given).count("/") != 1

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from foveate.data.datasets import (
     DatasetName,
+    check_data_dir,
     dataset_image_shape,
     dataset_num_classes,
     get_dataset,
@@ -158,6 +159,7 @@ class DigitsDataModule(L.LightningDataModule):
             return load_mnist_sample(split)
         if self.dataset == "omniglot":  # characters for scene models (``omniglot_split``)
             return omniglot_split(split, self.data_dir)
+        check_data_dir(self.dataset, self.data_dir)  # a mistyped folder is no download folder
         return load_dataset(self.dataset, split, self.data_dir, download=self.download)
 
     @classmethod

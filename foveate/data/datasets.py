@@ -165,8 +165,30 @@ def resolve_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> Pa
             return root / name
         if name == MNIST.name:
             return root
+    return cache_dir(name)
+
+
+def cache_dir(name: str) -> Path:
+    """The per-user cache of dataset ``name``: ``$XDG_CACHE_HOME/foveate/<name>``, by default
+    ~/.cache/foveate/<name>."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache).expanduser() / "foveate" / name
+
+
+def check_data_dir(name: str, data_dir: str | os.PathLike | None = None) -> None:
+    """Refuse a folder of dataset ``name`` that someone named (``data_dir``, $FOVEATE_DATA) but
+    that does not exist: a mistyped one would otherwise become, silently, a new folder that the
+    whole dataset is downloaded into. Only the per-user cache is made on demand; to download
+    into another folder, create it first. Raises FileNotFoundError (one line)."""
+    directory = resolve_data_dir(name, data_dir)
+    if directory.is_dir() or directory == cache_dir(name):
+        return
+    named = "--data-dir" if data_dir else "FOVEATE_DATA"
+    raise FileNotFoundError(
+        f"data directory {directory} ({named}) does not exist: point {named} at the folder "
+        f"that holds the {name} files, create it first to have them downloaded into it, or "
+        f"leave {named} out to use {cache_dir(name)}"
+    )
 
 
 def _directory(spec: IdxDataset, data_dir: str | os.PathLike | None) -> Path:

@@ -20,6 +20,7 @@ import urllib.request
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.error import HTTPError, URLError
 
 from tqdm import tqdm
 
@@ -103,24 +104,39 @@ def download_file(
         The path of the uncompressed file, ``data_dir/name``.
 
     Raises:
-        DownloadError: no mirror delivered; the one-line message says what each one gave.
+        DownloadError: no mirror delivered; the one-line message names the file and the folder,
+            whether any mirror could be reached at all, and what each one gave. The failures
+            of mirrors before one that delivers are logged as warnings.
     """
     data_dir = Path(data_dir)
-    failures = []
+    failures, unreachable = [], 0
     for mirror in mirrors:
         url = f"{mirror}{name}.gz"
         log.info("downloading %s", url)
         try:
             content = gzip.decompress(fetch(url, timeout=timeout))
         except _MIRROR_FAILURES as error:
-            failures.append(f"{url}: {type(error).__name__}: {error}")
-            log.warning("download failed, trying the next mirror: %s", failures[-1])
+            if isinstance(error, URLError) and not isinstance(error, HTTPError):
+                unreachable += 1  # no answer at all: no network, no name service, refused
+                failures.append(f"{url}: {error.reason}")
+            else:
+                failures.append(f"{url}: {type(error).__name__}: {error}")
             continue
         digest = hashlib.md5(content).hexdigest()
         if digest != md5:
             failures.append(f"{url}: MD5 {digest}, expected {md5}")
-            log.warning("download failed, trying the next mirror: %s", failures[-1])
             continue
+        for failure in failures:  # said only now: had no mirror delivered, the error says it
+            log.warning("a mirror failed before %s delivered: %s", mirror, failure)
         return write_atomically(content, data_dir / name)
-    tried = "; ".join(failures) or "no mirrors given"
-    raise DownloadError(f"could not download {name} into {data_dir}: {tried}")
+    if not failures:
+        raise DownloadError(f"could not download {name} into {data_dir}: no mirrors given")
+    why = (
+        "no mirror could be reached (is this machine offline?)"
+        if unreachable == len(failures)
+        else "no mirror gave the verified file"
+    )
+    raise DownloadError(
+        f"could not download {name} into {data_dir}: {why}; put {name} or {name}.gz there "
+        f"yourself, or point --data-dir at a folder that holds it (tried {'; '.join(failures)})"
+    )

@@ -61,7 +61,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from foveate.attention.transformer import crop, grid_corners, paste, window_theta
 from foveate.models import register_model
-from foveate.models.interface import Decomposition, Glimpses, check_square_size
+from foveate.models.interface import Decomposition, Glimpses, check_input, check_square_size
 
 Estimator = Literal["reinforce", "concrete", "enumerate"]
 WHERE = 3  # z_where = (z_scale, x, y)
@@ -443,6 +443,7 @@ class AIR(nn.Module):
         most likely value instead (z_pres_i = [rho_i > 0.5], the means of z_where and z_what),
         the deterministic decomposition that evaluation counts objects with.
         """
+        check_input(self, images, ("B", self.channels, self.image_size, self.image_size))
         if noise is None:
             noise = self.sample_noise(images)
         # AIR reads the same x at every step: embed it once.

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from foveate.attention.items import AttentionPooling, hard_attention
 from foveate.models import register_model
+from foveate.models.interface import check_input
 from foveate.models.set_models import DigitEncoder, SetLoss, SetModel, SetOutput, set_loss
 
 TINY = dict(width=4, item_size=16, attention_size=8)
@@ -96,6 +97,7 @@ class BagClassifier(SetModel):
         ``query`` is not read (a bag has no context). noise: (B,) hard attention's draw;
         sample: draw (default: in training mode) or take the most likely instance.
         """
+        check_input(self, items, self.encoder.item_shape, what="items")
         h = self.encoder(items)  # (B, K, D)
         B, K, _ = h.shape
         real = mask if mask is not None else torch.ones(B, K, dtype=torch.bool, device=h.device)

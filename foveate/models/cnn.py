@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from foveate.models import register_model
-from foveate.models.interface import ClassifierLoss, check_square_size
+from foveate.models.interface import ClassifierLoss, check_input, check_square_size
 
 
 def conv_pool_stages(channels: int, first: int, second: int, kernel_size: int) -> nn.Sequential:
@@ -82,15 +82,20 @@ def cross_entropy_loss(logits: Tensor, targets: Tensor) -> ClassifierLoss:
 class WholeImageClassifier(nn.Module):
     """What the classifiers that see the whole image at once share (this CNN, and RAM's
     baselines in ``ram_baselines``): square images of one size, cross-entropy, deterministic
-    prediction. A subclass sets ``image_size``, ``num_classes`` and ``label`` (its name in
+    prediction. A subclass sets ``image_size``, ``channels``, ``num_classes`` and ``label`` (its name in
     errors) and defines ``forward`` (images -> logits)."""
 
     image_size: int
+    channels: int
     num_classes: int
     label = "the baseline"
 
     def check_input_size(self, height: int, width: int) -> None:
         check_square_size(self.label, self.image_size, height, width)
+
+    def check_images(self, images: Tensor) -> None:
+        """Refuse images (B, C, S, S) of other channels or size than the model's (``forward``)."""
+        check_input(self, images, ("B", self.channels, self.image_size, self.image_size))
 
     def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
         return cross_entropy_loss(logits, targets)
@@ -130,6 +135,7 @@ class ConvNet(WholeImageClassifier):
     ) -> None:
         super().__init__()
         self.image_size, self.num_classes = image_size, num_classes
+        self.channels = channels
         self.classifier = ConvClassifier(
             image_size=image_size,
             channels=channels,
@@ -141,4 +147,5 @@ class ConvNet(WholeImageClassifier):
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, C, S, S) -> logits (B, num_classes)."""
+        self.check_images(images)
         return self.classifier(images)

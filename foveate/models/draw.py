@@ -54,6 +54,7 @@ from foveate.models.interface import (
     Drawing,
     Glimpses,
     boxes_to_outlines,
+    check_input,
     check_square_size,
 )
 
@@ -371,6 +372,7 @@ class DRAW(nn.Module):
         noise: (B, T, Z) standard normal draws for z_t = mu_t + sigma_t epsilon_t; drawn here if
             None (the training loop draws them outside a compiled graph).
         """
+        check_input(self, images, ("B", self.channels, self.image_size, self.image_size))
         noise = self.sample_noise(images) if noise is None else noise
         steps = []
         for after, drawn in self.unroll(noise, images):
@@ -552,6 +554,7 @@ class DrawClassifier(nn.Module):
 
     def forward(self, images: Tensor) -> ClassifierOutput:
         """images (B, C, H, W) -> logits (B, num_classes) after T glimpses."""
+        check_input(self, images, ("B", self.channels, self.image_size, self.image_size))
         B, N = len(images), self.read_size
         state, steps = self.initial_state(images), []
         for _ in range(self.glimpses):

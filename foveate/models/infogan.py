@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from torch.distributions import Normal, OneHotCategorical, Uniform
 
 from foveate.models import register_model
-from foveate.models.interface import Drawing, check_square_size
+from foveate.models.interface import Drawing, check_input, check_square_size
 
 TINY = dict(
     noise_size=4,
@@ -658,6 +658,7 @@ class InfoGAN(nn.Module):
     def forward(self, images: Tensor, latent: Tensor | None = None) -> InfoGANOutput:
         """images x (B, C, S, S) in [0, 1]; latent (B, Z + K + M) from ``sample_noise`` (drawn
         here if None) -> the real images, and B images of G."""
+        check_input(self, images, ("B", self.channels, self.image_size, self.image_size))
         latent = latent if latent is not None else self.sample_noise(images)
         noise, codes = self.split_latent(latent)
         return InfoGANOutput(images, self.generate_with_codes(noise, codes), noise, codes)

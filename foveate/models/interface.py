@@ -217,6 +217,27 @@ def loss_parts(loss: Any) -> dict[str, Tensor]:
     return {f.name: getattr(loss, f.name) for f in fields(loss)}
 
 
+def check_input(
+    model: object, tensor: Tensor, expected: tuple[int | str, ...], *, what: str = "images"
+) -> None:
+    """Refuse, at the top of a model's ``forward``, an input of another shape than the model
+    was built for, with a ValueError naming both, rather than let it fail deep inside PyTorch (a
+    matrix product whose sizes do not fit).
+
+    expected: a size per dimension, or a letter where any size goes: ('B', 1, 28, 28) for
+        28x28 one-channel images, ('B', 'K', 1, 28, 28) for sets of them, ('B', 3, 'H', 'W').
+    what: the input's name in the message ('images', 'items', 'screens').
+    """
+    shape = tuple(tensor.shape)
+    pairs = zip(expected, shape, strict=False)
+    if len(shape) == len(expected) and all(isinstance(e, str) or e == s for e, s in pairs):
+        return
+    wanted = ", ".join(str(e) for e in expected)
+    raise ValueError(
+        f"{type(model).__name__} was built for {what} of shape ({wanted}), got {shape}"
+    )
+
+
 def check_square_size(model: str, size: int, height: int, width: int) -> None:
     """Refuse images other than the size x size ones a model was built for, naming the flag."""
     if (height, width) != (size, size):

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from foveate.attention.items import SCORES, Scorer, attention_weights, hard_attention
 from foveate.models import register_model
+from foveate.models.interface import check_input
 from foveate.models.set_models import (
     DigitEncoder,
     SetLoss,
@@ -112,6 +113,7 @@ class Pointer(SetModel):
         noise: (B,) hard attention's draw (``sample_noise``; made here if None); sample: draw
         (default: in training mode) or take the most likely item.
         """
+        check_input(self, items, self.encoder.item_shape, what="items")
         if query is None or (query < 0).any():
             raise ValueError("a pointer needs a query class (0 or more) for every set")
         e = self.encoder(items)  # (B, K, D)

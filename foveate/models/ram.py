@@ -30,7 +30,7 @@ from torch.distributions import Normal
 
 from foveate.attention.retina import patch_boxes, retina, summed_area_table, table_is_cheaper
 from foveate.models import register_model
-from foveate.models.interface import Glimpses, boxes_to_outlines
+from foveate.models.interface import Glimpses, boxes_to_outlines, check_input
 from foveate.models.reinforce import episode_reinforce
 
 
@@ -427,7 +427,7 @@ class RecurrentAttentionModel(nn.Module):
         if reinforce_weight < 0:
             raise ValueError(f"reinforce_weight must be non-negative, got {reinforce_weight}")
         self.glimpses, self.patch_size, self.scales = glimpses, patch_size, scales
-        self.num_classes = num_classes
+        self.num_classes, self.channels = num_classes, channels
         self.reward, self.reinforce_weight = reward, reinforce_weight
         self.classify_every_step = classify_every_step
         self.glimpse_network, self.core_network, self.location_network = glimpse_core_location(
@@ -478,6 +478,7 @@ class RecurrentAttentionModel(nn.Module):
             None. Passing them makes an episode reproducible, and keeps random numbers out of a
             ``torch.compile``d graph, whose backward pass may recompute (redraw) them.
         """
+        check_input(self, images, ("B", self.channels, "H", "W"))
         B = images.shape[0]
         if noise is None:
             noise = self.sample_noise(images)

@@ -23,7 +23,7 @@ from torch.distributions import Categorical
 
 from foveate.attention.retina import patch_boxes
 from foveate.models import register_model
-from foveate.models.interface import boxes_to_outlines
+from foveate.models.interface import boxes_to_outlines, check_input
 from foveate.models.ram import Baseline, CoreState, glimpse_core_location
 from foveate.models.reinforce import episode_reinforce
 
@@ -146,6 +146,7 @@ class RecurrentAttentionAgent(nn.Module):
         if entropy_weight < 0:
             raise ValueError(f"entropy_weight must be non-negative, got {entropy_weight}")
         self.num_actions, self.patch_size, self.scales = num_actions, patch_size, scales
+        self.channels = channels
         self.entropy_weight = entropy_weight
         # By default the location policy sees the core through ``detach``: the core learns
         # from the move policy's REINFORCE gradient only. With the location's gradient let in
@@ -195,6 +196,7 @@ class RecurrentAttentionAgent(nn.Module):
         """One step over screens (B, C, H, W): choose l_t from the state, glimpse, update the
         core, choose a move. ``greedy``: the policies' means and most likely moves
         instead of draws; ``generator`` draws the rest."""
+        check_input(self, screens, ("B", self.channels, "H", "W"), what="screens")
         policy = self.location_network(state.h)
         B = screens.shape[0]
         if greedy:

@@ -43,6 +43,7 @@ class FullyConnectedNet(WholeImageClassifier):
                 f"fc needs positive sizes, got image {image_size}, hidden {hidden_size}"
             )
         self.image_size, self.num_classes = image_size, num_classes
+        self.channels = channels
         self.hidden = nn.Sequential(
             nn.Linear(channels * image_size**2, hidden_size),
             nn.ReLU(),
@@ -53,6 +54,7 @@ class FullyConnectedNet(WholeImageClassifier):
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, C, S, S) -> logits (B, num_classes)."""
+        self.check_images(images)
         return self.classify(self.hidden(images.flatten(1)))
 
 
@@ -93,6 +95,7 @@ class ShallowConvNet(WholeImageClassifier):
                 "the shallow CNN needs positive filters, kernel, stride and hidden size"
             )
         self.image_size, self.num_classes = image_size, num_classes
+        self.channels = channels
         self.conv = nn.Conv2d(channels, filters, kernel_size, stride=stride)
         side = (image_size - kernel_size) // stride + 1
         self.hidden = nn.Linear(filters * side * side, hidden_size)
@@ -100,5 +103,6 @@ class ShallowConvNet(WholeImageClassifier):
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, C, S, S) -> logits (B, num_classes)."""
+        self.check_images(images)
         features = F.relu(self.conv(images)).flatten(1)
         return self.classify(F.relu(self.hidden(features)))

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from foveate.attention.grid import grid_hard_attention, grid_items, grid_soft_attention
 from foveate.attention.items import Scorer
 from foveate.models import register_model
-from foveate.models.interface import Reading
+from foveate.models.interface import Reading, check_input
 from foveate.models.reinforce import HardAttentionLoss
 
 ATTENTION = ("soft", "hard", "none")
@@ -188,6 +188,7 @@ class Reader(nn.Module):
         if not 0 <= expectation_prob <= 1:
             raise ValueError(f"expectation_prob must be in [0, 1], got {expectation_prob}")
         self.image_size, self.num_classes, self.max_length = (H, W), num_classes, max_length
+        self.channels = channels
         self.attention = attention
         self.end = num_classes
         self.gate_on, self.doubly_stochastic = gate, doubly_stochastic
@@ -261,6 +262,7 @@ class Reader(nn.Module):
             a row takes the expected context with ``expectation_prob``; False attends to the
             most likely cell.
         """
+        check_input(self, images, ("B", self.channels, *self.image_size))
         features = self.encoder(images)  # (B, D, h, w)
         if self.coordinates is not None:
             where = self.coordinates.to(features.dtype).expand(len(features), -1, -1, -1)

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from foveate.models import create_model, register_model
 from foveate.models.air import TINY as TINY_AIR
 from foveate.models.cnn import WholeImageClassifier, cross_entropy_loss
-from foveate.models.interface import ClassifierLoss
+from foveate.models.interface import ClassifierLoss, check_input
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # where benchmarks/ lies, for relative paths
 ENCODER_SEED = 0  # the initialisation of an encoder built afresh (``encoder: null``)
@@ -208,6 +208,7 @@ class RelationReader(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         """Images (B, 1, S, S) -> logits (B, K)."""
+        check_input(self, images, ("B", self.encoder.channels, self.image_size, self.image_size))
         return self.read(self.latents(images))
 
     def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
@@ -247,6 +248,7 @@ class PixelCNN(WholeImageClassifier):
         if image_size < 8:
             raise ValueError(f"the pixel CNN needs images of at least 8x8 pixels, got {image_size}")
         self.image_size, self.num_classes = image_size, num_classes
+        self.channels = channels
         layers: list[nn.Module] = []
         size = image_size
         for width in widths:
@@ -261,4 +263,5 @@ class PixelCNN(WholeImageClassifier):
 
     def forward(self, images: Tensor) -> Tensor:
         """images (B, C, S, S) -> logits (B, K)."""
+        self.check_images(images)
         return self.head(self.body(images))

@@ -32,6 +32,7 @@ class DigitEncoder(nn.Module):
         self.conv = nn.Sequential(*conv_pool_stages(channels, width, 2 * width, 3), nn.Flatten())
         self.project = nn.Linear(2 * width * (side // 4) ** 2, size)
         self.size = size
+        self.item_shape = ("B", "K", channels, side, side)  # what it reads (``check_input``)
 
     def forward(self, items: Tensor) -> Tensor:
         B, K = items.shape[:2]

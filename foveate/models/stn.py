@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from foveate.attention.transformer import affine_warp, grid_corners, window_theta
 from foveate.models import register_model
 from foveate.models.cnn import ConvClassifier, conv_pool_stages, cross_entropy_loss
-from foveate.models.interface import ClassifierLoss, Glimpses, check_square_size
+from foveate.models.interface import ClassifierLoss, Glimpses, check_input, check_square_size
 
 TRANSFORM_PARAMS = {"affine": 6, "attention": 3}
 
@@ -143,6 +143,7 @@ class SpatialTransformerNetwork(nn.Module):
                 f"localisation_downsample must be at least 1, got {localisation_downsample}"
             )
         self.image_size, self.output_size, self.num_classes = image_size, output_size, num_classes
+        self.channels = channels
         self.localisation = LocalisationNetwork(
             image_size=image_size,
             channels=channels,
@@ -165,6 +166,7 @@ class SpatialTransformerNetwork(nn.Module):
 
     def forward(self, images: Tensor) -> StnOutput:
         """images (B, C, H, W) -> logits of the classifier on the transformed images."""
+        check_input(self, images, ("B", self.channels, self.image_size, self.image_size))
         theta = self.localisation(images)  # (B, 2, 3), float32
         size = (self.output_size, self.output_size)
         with torch.autocast(images.device.type, enabled=False):  # the sampler in float32 too

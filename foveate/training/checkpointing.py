@@ -69,6 +69,20 @@ class LastCheckpoint(L.Callback):
         trainer.save_checkpoint(self.path, weights_only=False)
 
 
+def run_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """The checkpoint that stands for a run directory: ``checkpoints/best.ckpt``, else
+    ``checkpoints/last.ckpt`` (a run that tests its last weights keeps no best). Raises
+    FileNotFoundError (one line, naming the files looked for) if it holds neither."""
+    kept = [Path(run_dir) / "checkpoints" / f"{name}.ckpt" for name in ("best", "last")]
+    for path in kept:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"{run_dir} is a directory without a checkpoint: looked for {kept[0]} and {kept[1].name} "
+        "beside it; pass a .ckpt file"
+    )
+
+
 class CheckpointError(ValueError):
     """A file that is not a foveate checkpoint, or one that is truncated (one-line message)."""
 

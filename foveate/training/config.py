@@ -185,12 +185,18 @@ class RunConfig:
                     f"lines), got {show_value(value)}"
                 )
             sections[name] = dict(value or {})
+        model = {"model": raw["model"]} if "model" in raw else {}
+        if not set(sections["trainer"]) <= {f.name for f in dataclasses.fields(TrainerSettings)}:
+            # Every unknown key at once, those of the model's sections too: only the harness
+            # knows their schemas.
+            from foveate.training.fit import check_keys
+
+            check_keys(cls(**model, **sections, source=source))
         trainer = check_section(
             sections["trainer"], TrainerSettings, section="trainer", source=source
         )
         TrainerSettings(**trainer).check(source=source)
         sections["trainer"] = trainer
-        model = {"model": raw["model"]} if "model" in raw else {}
         return cls(**model, **sections, source=source)
 
     @classmethod

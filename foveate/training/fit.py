@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
@@ -44,10 +45,17 @@ from foveate.training.checkpointing import (
     read_weights_config,
 )
 from foveate.training.config import RunConfig, TrainerSettings
-from foveate.training.divergence import StopOnNonFiniteLoss
+from foveate.training.divergence import StopOnNonFiniteLoss, stop_on_invalid_distribution
 from foveate.training.module import TRAINING_MODULES, check_training_module
+from foveate.training.run_lock import hold_run_dir
 from foveate.training.run_log import TENSORBOARD, run_loggers
-from foveate.training.schema import ConfigError, check_section
+from foveate.training.schema import (
+    ConfigError,
+    check_section,
+    describe_unknown,
+    signature_of,
+    unknown_keys,
+)
 from foveate.training.speed import TrainingSpeed
 
 # Lightning's advice that does not apply here, silenced so that real warnings stand out.
@@ -128,12 +136,41 @@ def resolve(config: RunConfig, data: L.LightningDataModule) -> RunConfig:
     return config.updated({"model_args": filled, "data": named})
 
 
+def check_keys(config: RunConfig) -> None:
+    """Refuse every unknown key of every section at once, each with the nearest known key (a
+    config with two misspelt keys is not refused one key per run). Raises ConfigError (one
+    line); a config of a model that is not registered is left to ``build`` to refuse."""
+    from foveate.models import MODELS
+
+    # section -> (its schema, how messages name it, what the harness fills in itself)
+    targets: dict[str, tuple[Any, str, tuple[str, ...]]] = {
+        "trainer": (TrainerSettings, "trainer", ())
+    }
+    if config.model in MODELS:
+        entry = model_entry(config.model)
+        targets = {
+            "model_args": (entry.cls, f"model_args of {config.model!r}", tuple(entry.fixed)),
+            "data": (data_source_class(config.model), "data", ()),
+            "optim": (training_module_class(config.model), "optim", HARNESS_ARGS),
+            **targets,
+        }
+    found = []
+    for section, (target, where, skip) in targets.items():
+        unknown = unknown_keys(getattr(config, section), target)
+        if unknown:
+            known, _ = signature_of(target)
+            found.append((where, unknown, [k for k in known if k not in skip]))
+    if found:
+        raise ConfigError(f"{config.source}: {describe_unknown(found)}")
+
+
 def build(config: RunConfig) -> tuple[L.LightningDataModule, L.LightningModule, RunConfig]:
     """The data, the training module and the resolved config, checked against each other.
 
     Raises ConfigError or ValueError (one line: unknown model, keys or task, wrong types, bad
     sizes) before anything is trained.
     """
+    check_keys(config)
     settings = config.trainer_settings()
     entry = model_entry(config.model)
     data = build_data(config)
@@ -245,6 +282,7 @@ def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
     if resume:
         if not last.is_file():
             raise FileNotFoundError(f"nothing to resume: {last} does not exist")
+        check_resumable(last)
         return
     if os.environ.get("LOCAL_RANK", "0") != "0":
         return  # a DDP worker started by Lightning: the first process has claimed the directory
@@ -258,6 +296,25 @@ def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
         )
     for path in held:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def check_resumable(last: Path) -> None:
+    """Refuse to resume from a ``last.ckpt`` that cannot be read (cut short by a full disk or an
+    interrupted copy), in one line naming it and the ways on: the best checkpoint beside it put
+    in its place, or the run started again."""
+    try:
+        read_checkpoint(last)
+    except CheckpointError:
+        best = last.with_name(f"{BEST}.ckpt")
+        instead = (
+            f"copy {best.name} over it to resume from the best checkpoint, "
+            if best.is_file()
+            else ""
+        )
+        raise CheckpointError(
+            f"cannot resume: {last} is truncated or corrupt; {instead}or start the run again "
+            "with --overwrite instead of --resume"
+        ) from None
 
 
 RUN_FILES = (
@@ -282,8 +339,25 @@ def fit(
     ``overwrite``, replace a run that is already there (else that is refused). ``callbacks``:
     more Lightning callbacks, after the harness's own (a benchmark's measurements)."""
     run_dir = Path(run_dir)
+    check_keys(config)
     settings = config.trainer_settings()
     check_accelerator(settings)
+    with hold_run_dir(run_dir):
+        return _fit(
+            config, run_dir, settings, resume=resume, overwrite=overwrite, callbacks=callbacks
+        )
+
+
+def _fit(
+    config: RunConfig,
+    run_dir: Path,
+    settings: TrainerSettings,
+    *,
+    resume: bool,
+    overwrite: bool,
+    callbacks: tuple[L.Callback, ...],
+) -> FitResult:
+    """``fit`` in a run directory this process holds, its settings checked."""
     claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
     last_path = run_dir / "checkpoints" / "last.ckpt"
     if settings.threads:
@@ -297,7 +371,7 @@ def fit(
     config.to_yaml(run_dir / "config.yaml")
     speed = TrainingSpeed()
     trainer = _trainer(settings, config.as_dict(), run_dir, speed, module, callbacks)
-    with _quiet_warnings():
+    with _quiet_warnings(), stop_on_invalid_distribution(trainer, last_path):
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
     if torch.distributed.is_initialized():
         # Testing happens on one process afterwards; a live process group would make its
@@ -478,25 +552,26 @@ def train_and_test(
 
     Returns {} on the other processes of a data-parallel run (they only train).
     """
-    started = time.perf_counter()
-    result = fit(config, run_dir, resume=resume, overwrite=overwrite, callbacks=callbacks)
-    if result.global_rank != 0:
-        return {}
-    tested = evaluate(result.best_checkpoint, accelerator=config.trainer_settings().accelerator)
-    chose = config.trainer_settings().test_checkpoint == "best"
-    summary = {
-        **tested,
-        **({f"best_{result.monitor}": result.best_val} if chose else {}),
-        "epochs": result.epochs,
-        "train_images_per_s": result.train_images_per_s,
-        "train_seconds": result.train_seconds,
-        # a resumed run counts the sessions before this one too
-        "wall_s": result.earlier_fit_seconds + time.perf_counter() - started,
-        "best_checkpoint": str(result.best_checkpoint),
-    }
-    summary["summary"] = describe(config.model, summary)
-    if result.cut_short:
-        summary["cut_short"] = result.cut_short
-        summary["summary"] += f"; {result.cut_short}"
-    (Path(run_dir) / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    with hold_run_dir(run_dir):  # through the test and results.json, not only the training
+        started = time.perf_counter()
+        result = fit(config, run_dir, resume=resume, overwrite=overwrite, callbacks=callbacks)
+        if result.global_rank != 0:
+            return {}
+        tested = evaluate(result.best_checkpoint, accelerator=config.trainer_settings().accelerator)
+        chose = config.trainer_settings().test_checkpoint == "best"
+        summary = {
+            **tested,
+            **({f"best_{result.monitor}": result.best_val} if chose else {}),
+            "epochs": result.epochs,
+            "train_images_per_s": result.train_images_per_s,
+            "train_seconds": result.train_seconds,
+            # a resumed run counts the sessions before this one too
+            "wall_s": result.earlier_fit_seconds + time.perf_counter() - started,
+            "best_checkpoint": str(result.best_checkpoint),
+        }
+        summary["summary"] = describe(config.model, summary)
+        if result.cut_short:
+            summary["cut_short"] = result.cut_short
+            summary["summary"] += f"; {result.cut_short}"
+        (Path(run_dir) / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary

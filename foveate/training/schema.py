@@ -94,14 +94,13 @@ def check_section(
     owner: what the section configures, named in messages about keys (``'ram'`` in "unknown
         key 'glimpse' in model_args of 'ram'"); None names nothing.
 
-    Raises ConfigError (one line) for the first of: a key ``target`` does not take (with the
-    nearest known key, and the known keys), a key in ``skip``, a value of the wrong type, a
+    Raises ConfigError (one line) for the first of: the keys ``target`` does not take (all of
+    them, each with the nearest known key, and the known keys), a key in ``skip``, a value of the wrong type, a
     parameter without a default that is neither given nor in ``skip``. Annotations that cannot
     be resolved (``get_type_hints`` fails) are not checked; the keys still are.
     """
     parameters, hints = signature_of(target)
     known = [n for n, p in parameters.items() if p.kind in _KEYWORD_KINDS and n not in skip]
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     where = f"{section} of {owner!r}" if owner else section
     for key in values:
         if key in skip and key in parameters:
@@ -109,8 +108,9 @@ def check_section(
                 f"{source}: {section}.{key} cannot be set in {section}: foveate fills it in "
                 f"itself; remove it"
             )
-        if key not in known and not takes_any:
-            raise ConfigError(f"{source}: unknown key {key!r} in {where}{_suggest(key, known)}")
+    unknown = unknown_keys(values, target)
+    if unknown:
+        raise ConfigError(f"{source}: {describe_unknown([(where, unknown, known)])}")
 
     checked = {}
     for key, value in values.items():
@@ -128,6 +128,32 @@ def check_section(
             f"{'them' if plural else 'it'} to {section}"
         )
     return checked
+
+
+def unknown_keys(values: dict[str, Any], target: Callable[..., Any]) -> list[str]:
+    """The keys of ``values`` that ``target`` does not take as keyword arguments, in order
+    (none if it takes ``**kwargs``)."""
+    parameters, _ = signature_of(target)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return []
+    known = {n for n, p in parameters.items() if p.kind in _KEYWORD_KINDS}
+    return [key for key in values if key not in known]
+
+
+def describe_unknown(found: list[tuple[str, list[str], Collection[str]]]) -> str:
+    """One line for every unknown key at once: ``found`` holds (where, unknown keys, known keys)
+    per section, e.g. ('model_args of 'ram'', ['glimpse'], ['glimpses', ...]). One key reads
+    "unknown key 'glimpse' in model_args of 'ram'; did you mean 'glimpses'? (known: ...)";
+    several name each with its nearest known key, without the listings."""
+    keys = [(where, key, known) for where, unknown, known in found for key in unknown]
+    if len(keys) == 1:
+        where, key, known = keys[0]
+        return f"unknown key {key!r} in {where}{_suggest(key, known)}"
+    named = []
+    for where, key, known in keys:
+        guess = nearest(key, known)
+        named.append(f"{key!r} in {where}" + (f" (did you mean {guess!r}?)" if guess else ""))
+    return f"{len(keys)} unknown keys: {', '.join(named)}"
 
 
 def nearest(key: Any, known: Collection[str]) -> str | None:
