@@ -10,27 +10,15 @@ import textwrap
 
 import pytest
 import torch
+from test_refusals import refused  # one check of what a refusal looks like
 from torch import nn
 from torch.distributions import Normal
 
-from foveate.cli import main
 from foveate.models import MODELS, ModelEntry, create_model, list_models
 from foveate.models.cnn import cross_entropy_loss
 from foveate.training.run_lock import LOCK_FILE, RunDirInUse, hold_run_dir
 
 TINY_RAM = ["--sample", "--glimpses", "2", "--hidden-size", "16", "--glimpse-size", "16"]
-
-
-def refused(capsys, argv: list[str], *fragments: str) -> str:
-    """Run the command; it must exit 2 with one line, no traceback, containing every fragment."""
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    assert err.startswith("foveate: error:"), err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
 
 
 # 1. A run directory is one process's at a time.
