@@ -16,7 +16,12 @@ from torch.distributions import OneHotCategorical
 
 import foveate
 from foveate.bench.evaluations import EVALUATIONS
-from foveate.data.few_labels import UNKNOWN, FewLabelsDataModule, labelled_subset
+from foveate.data.few_labels import (
+    UNKNOWN,
+    FewLabelsDataModule,
+    labelled_subset,
+    shift_images,
+)
 from foveate.models import create_model
 from foveate.models.infogan import (
     TINY,
@@ -316,6 +321,46 @@ def test_labels_are_hidden_but_for_a_few_training_images_of_each_class():
     assert torch.equal(pool_labels, train.batches.labels[chosen])
     assert torch.equal(pool_images[:, 0], train.batches.digits[chosen].float() / 255)
     assert data.record() == {"dataset": "mnist", "labelled": 20}
+
+
+def test_shift_images_moves_each_image_by_its_own_whole_pixels():
+    images = torch.zeros(3, 1, 6, 7)
+    images[:, 0, 2, 3] = 1.0  # one lit pixel at row 2, column 3
+    moved = shift_images(images, torch.tensor([[0, 0], [2, 0], [-1, 3]]))
+    lit = [tuple(int(i) for i in torch.nonzero(m[0])[0]) for m in moved]
+    assert lit == [(2, 3), (2, 5), (5, 2)]  # (row, column): right by 2; left 1, down 3
+    assert torch.equal(moved.sum((1, 2, 3)), torch.ones(3))  # nothing blurred or doubled
+    # Moved out of the frame, the pixel is gone (zeros fill in).
+    assert shift_images(images[:1], torch.tensor([[4, 0]])).sum() == 0
+
+
+def test_labelled_images_are_moved_afresh_each_draw_and_unlabelled_ones_never():
+    data = FewLabelsDataModule(
+        sample=True, batch_size=32, labelled=10, labelled_per_batch=8, labelled_shift=2
+    )
+    data.setup("fit")
+    plain = FewLabelsDataModule(sample=True, batch_size=32, labelled=10, labelled_per_batch=8)
+    plain.setup("fit")
+    torch.manual_seed(0)  # the loaders' shuffles alike
+    images, labels = next(iter(data.train_dataloader()))
+    torch.manual_seed(0)
+    unmoved, _ = next(iter(plain.train_dataloader()))
+    assert torch.equal(images[:24], unmoved[:24])  # the unlabelled rows as they are
+    pool_images, pool_labels = data.datasets["train"].labelled
+    # Each labelled row is some pool image of its digit moved by at most 2 pixels on each axis.
+    for image, label in zip(images[24:], labels[24:], strict=True):
+        candidates = [
+            shift_images(pool_images[i : i + 1], torch.tensor([[dx, dy]]))[0]
+            for i in torch.nonzero(pool_labels == label)[:, 0].tolist()
+            for dx in range(-2, 3)
+            for dy in range(-2, 3)
+        ]
+        assert any(torch.equal(image, c) for c in candidates)
+    assert not all(
+        any(torch.equal(image, p) for p in pool_images) for image in images[24:]
+    )  # some were moved
+    with pytest.raises(ValueError, match="labelled_shift"):
+        FewLabelsDataModule(sample=True, labelled=10, labelled_shift=-1)
 
 
 def test_without_labelled_images_no_training_label_is_seen():

@@ -9,7 +9,9 @@ With ``labelled: n``, n training images keep their labels, n / classes of each c
 a fixed seed (``labelled_seed``) from the training digits (never from the validation ones). Each
 training batch then carries ``labelled_per_batch`` of them, drawn afresh, in place of its last
 rows: a semi-supervised objective adds its supervised term over the rows whose label is known
-(Drozdov & Evtimova's task-specific codes for InfoGAN).
+(Drozdov & Evtimova's task-specific codes for InfoGAN). With ``labelled_shift: s``, each labelled
+image is moved by a whole number of pixels drawn afresh in [-s, s] on each axis each time it is
+drawn: a hundred images seen every few steps are otherwise learnt by heart.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -45,12 +48,29 @@ def labelled_subset(labels: Tensor, count: int, classes: int, *, seed: int) -> T
     return torch.cat(chosen)
 
 
+def shift_images(images: Tensor, shifts: Tensor) -> Tensor:
+    """images (B, C, H, W) moved by whole pixels, shifts (B, 2) (right, down), the vacated rows
+    and columns filled with 0: one ``affine_grid`` translation per image, read back by nearest
+    neighbour, so that each pixel lands exactly on another."""
+    height, width = images.shape[-2:]
+    theta = torch.zeros(len(images), 2, 3, dtype=images.dtype, device=images.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    # Normalised coordinates span 2 over the width: a pixel is 2 / width. The grid names where
+    # each output pixel reads from, so a move right reads from the left.
+    theta[:, 0, 2] = -2 * shifts[:, 0].to(images.dtype) / width
+    theta[:, 1, 2] = -2 * shifts[:, 1].to(images.dtype) / height
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+
+
 class HiddenLabels(Dataset):
     """A task's batches (``TaskBatches``) with their labels replaced by -1.
 
     labelled: (L, 1, H, W) float images in [0, 1] and (L,) their labels, of which each batch
         carries ``per_batch``, drawn with replacement from ``generator``, in place of its last
         rows (their labels kept); None: no labels at all.
+    shift: each labelled image drawn is moved by up to this many pixels on each axis
+        (``shift_images``; 0: as it is).
     """
 
     def __init__(
@@ -59,9 +79,11 @@ class HiddenLabels(Dataset):
         *,
         labelled: tuple[Tensor, Tensor] | None = None,
         per_batch: int = 0,
+        shift: int = 0,
         generator: torch.Generator | None = None,
     ) -> None:
         self.batches, self.labelled, self.per_batch = batches, labelled, per_batch
+        self.shift = shift
         self.generator = generator or torch.Generator().manual_seed(0)
 
     def __len__(self) -> int:
@@ -75,7 +97,13 @@ class HiddenLabels(Dataset):
             pool_images, pool_labels = self.labelled
             rows = min(self.per_batch, len(images))
             pick = torch.randint(len(pool_labels), (rows,), generator=self.generator)
-            images[-rows:], labels[-rows:] = pool_images[pick], pool_labels[pick]
+            chosen = pool_images[pick]
+            if self.shift:
+                moves = torch.randint(
+                    -self.shift, self.shift + 1, (rows, 2), generator=self.generator
+                )
+                chosen = shift_images(chosen, moves)
+            images[-rows:], labels[-rows:] = chosen, pool_labels[pick]
         return images, labels
 
     def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
@@ -93,6 +121,8 @@ class FewLabelsDataModule(TaskDataModule):
         labelled: training images whose labels are kept, as many of each class (0: none).
         labelled_per_batch: labelled images in each training batch, in place of its last rows.
         labelled_seed: the seed of the draw of the labelled images.
+        labelled_shift: the most pixels a labelled image is moved by, on each axis, each time a
+            batch carries it (0: never moved).
     """
 
     def __init__(
@@ -109,6 +139,7 @@ class FewLabelsDataModule(TaskDataModule):
         labelled: int = 0,
         labelled_per_batch: int = 16,
         labelled_seed: int = 0,
+        labelled_shift: int = 0,
     ) -> None:
         super().__init__(
             "mnist",
@@ -132,6 +163,9 @@ class FewLabelsDataModule(TaskDataModule):
                 )
         self.labelled, self.labelled_per_batch = labelled, labelled_per_batch
         self.labelled_seed = labelled_seed
+        if labelled_shift < 0:
+            raise ValueError(f"labelled_shift must be at least 0, got {labelled_shift}")
+        self.labelled_shift = labelled_shift
 
     @classmethod
     def smoke_settings(cls) -> dict:
@@ -158,7 +192,11 @@ class FewLabelsDataModule(TaskDataModule):
         generator = torch.Generator().manual_seed(process_seed(self.trainer) + 1)
         self.datasets = {
             "train": HiddenLabels(
-                train, labelled=pool, per_batch=self.labelled_per_batch, generator=generator
+                train,
+                labelled=pool,
+                per_batch=self.labelled_per_batch,
+                shift=self.labelled_shift,
+                generator=generator,
             ),
             "val": HiddenLabels(self.datasets["val"]),
             "test": self.datasets["test"],
