@@ -234,6 +234,57 @@ def test_the_clustering_term_is_q_s_information_over_real_images_and_reaches_d_a
     assert plain.discriminator_loss(x, fake, codes).clustering.item() == 0
 
 
+def test_the_consistency_term_is_q_s_divergence_between_an_image_and_it_moved():
+    torch.manual_seed(0)
+    x = digits()
+    assert create_model("infogan", **TINY).consistency_weight == 0  # [1] has none
+    model = create_model("infogan", **TINY, consistency_weight=0.5, consistency_jitter=0.2)
+    noise, codes = model.draw_latents(8)
+    fake = model.generate_with_codes(noise, codes)
+    d = model.discriminator_loss(x, fake, codes)
+    real = model.Q(d.real_features).categorical
+    moved = model.Q(d.moved_features).categorical
+    expected = 0.5 * torch.distributions.kl_divergence(real, moved).mean()
+    assert d.consistency.item() == pytest.approx(expected.item(), rel=1e-4)
+    assert d.consistency.item() > 0  # the moved images are read otherwise by an untrained Q
+    assert d.total.item() == pytest.approx(
+        (d.adversarial + d.information + d.supervised + d.clustering + d.consistency).item(),
+        rel=1e-6,
+    )
+    # The image as it is is the target, held fixed: only the moved one's reading is pulled.
+    assert _grads(model, d.consistency) == {"G": False, "D": True, "D head": False, "Q": True}
+    g = model.generator_loss(fake, codes, d.real_features, None, d.moved_features)
+    assert g.consistency.item() == pytest.approx(expected.item(), rel=1e-4)
+    assert _grads(model, g.consistency) == {"G": False, "D": False, "D head": False, "Q": True}
+    # The same posterior on both sides: no divergence.
+    assert model.consistency_term(model.Q(d.real_features), model.Q(d.real_features)).item() == (
+        pytest.approx(0.0, abs=1e-6)
+    )
+    # The plain GAN's players never see it.
+    gan = create_model("gan", **TINY, consistency_weight=0.5)
+    assert gan.discriminator_loss(x, fake, codes).consistency.item() == 0
+    with pytest.raises(ValueError, match="consistency_jitter"):
+        create_model("infogan", **TINY, consistency_jitter=1.5)
+
+
+def test_jitter_moves_images_within_its_range_and_none_at_zero():
+    torch.manual_seed(0)
+    x = digits()
+    still = create_model("infogan", **TINY, consistency_jitter=0.0)
+    assert torch.allclose(still.jitter(x), x, atol=1e-5)  # the identity window
+    moving = create_model("infogan", **TINY, consistency_jitter=0.2)
+    moved = moving.jitter(x)
+    assert moved.shape == x.shape and not torch.allclose(moved, x, atol=1e-3)
+    # A move of at most 0.2 half-widths (2.8 pixels) keeps the ink's centre within 3 pixels.
+    columns = torch.arange(x.shape[-1], dtype=x.dtype)
+
+    def centre(images):
+        ink = images.sum((1, 2))  # (B, W)
+        return (ink * columns).sum(-1) / ink.sum(-1)
+
+    assert (centre(moved) - centre(x)).abs().max() < 3.5
+
+
 def test_descending_the_clustering_term_makes_q_surer_and_evener_on_real_images():
     torch.manual_seed(0)
     model = create_model("infogan", **TINY, real_information_weight=1.0)

@@ -8,6 +8,10 @@ of the same networks.
 [3] Krause, Perona, Gomes, "Discriminative Clustering by Regularized Information Maximization",
     NIPS 2010: a classifier's mutual information with its inputs, H(mean p) - mean H(p), as an
     objective without labels (the optional ``real_information_weight``, not [1]'s).
+[4] Sajjadi, Javanmardi, Tasdizen, "Regularization With Stochastic Transformations and
+    Perturbations for Deep Semi-Supervised Learning", NIPS 2016: a classifier's predictions made
+    alike over random transformations of one unlabelled image (the optional
+    ``consistency_weight``, not [1]'s).
 
 Parts, named as in [1] sec. 4-5:
     z           incompressible noise, 62 dimensions ~ Uniform(-1, 1) ([2]'s ``Uniform(62)``)
@@ -58,6 +62,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Normal, OneHotCategorical, Uniform
 
+from foveate.attention.transformer import crop
 from foveate.models import register_model
 from foveate.models.interface import Drawing, check_input, check_square_size
 
@@ -292,7 +297,7 @@ class InfoGANOutput:
 class DiscriminatorLoss:
     """D's loss, what D's optimiser minimises (scalars, means over the batch; nats).
 
-    total: adversarial + information + supervised.
+    total: the sum of the terms below.
     adversarial: -log D(x) - log(1 - D(G(z, c))).
     information: -lambda L_I over G's images held fixed, through D's shared layers (InfoGAN);
         0 for the plain GAN.
@@ -300,9 +305,13 @@ class DiscriminatorLoss:
         images of the batch (InfoGAN with labels); else 0.
     clustering: -real_information_weight x the information of Q's c1 over the batch's real
         images (``code_information``), through D's shared layers; 0 where the weight is.
+    consistency: consistency_weight x KL(Q(c1 | x) || Q(c1 | x moved)) over the batch's real
+        images, each moved at random (``jitter``), through D's shared layers; 0 where the weight is.
     real_probability, fake_probability: D's mean probability that a real, a fake image is real.
     real_features: (B, hidden) D's shared features of the real images (not a loss: what the
         generator's step reuses for Q's supervised term).
+    moved_features: (B, hidden) D's shared features of the moved real images, where the
+        consistency term is on (else None), for the generator's step likewise.
     """
 
     total: Tensor
@@ -310,22 +319,26 @@ class DiscriminatorLoss:
     information: Tensor
     supervised: Tensor
     clustering: Tensor
+    consistency: Tensor
     real_probability: Tensor
     fake_probability: Tensor
     real_features: Tensor
+    moved_features: Tensor | None = None
 
 
 @dataclass
 class GeneratorLoss:
     """G's and Q's loss, what their optimiser minimises (scalars; nats).
 
-    total: adversarial + information + supervised.
+    total: the sum of the terms below.
     adversarial: -log D(G(z, c)), the non-saturating generator loss.
     information: -(lambda_1 L_I(c1) + lambda_2 sum_j L_I(c_j)), over G's images.
     supervised: the weighted cross-entropy of Q(c1 | x) with the labelled real images' digits
         (0 without labels).
     clustering: -real_information_weight x the information of Q's c1 over the real images,
         reaching Q's head (0 where the weight is).
+    consistency: consistency_weight x KL(Q(c1 | x) || Q(c1 | x moved)), reaching Q's head (0
+        where the weight is).
     mi_bound_nats: L_I for c1 alone, H(c1) + E log Q(c1 | G(z, c)) <= ln K (not weighted).
     continuous_bound_nats: L_I of the continuous codes, summed over them (a differential
         entropy plus E log Q: it may be negative).
@@ -336,6 +349,7 @@ class GeneratorLoss:
     information: Tensor
     supervised: Tensor
     clustering: Tensor
+    consistency: Tensor
     mi_bound_nats: Tensor
     continuous_bound_nats: Tensor
 
@@ -397,6 +411,12 @@ class InfoGAN(nn.Module):
             the real images, H(mean Q(c1 | x)) - mean H(Q(c1 | x)) over each batch, maximised
             by D's shared layers and Q's head ([3]'s regularised information maximisation,
             without labels); 0 ([1]) leaves it out.
+        consistency_weight: weight of another term that is not [1]'s: KL(Q(c1 | x) || Q(c1 |
+            x moved)) over each batch's real images, the first held fixed, so that Q names a
+            digit alike when it is moved a little ([4]); 0 ([1]) leaves it out.
+        consistency_jitter: how far a real image is moved for that term: a window of scale
+            1 +- j and centre +- j (half-widths of the image; ``foveate.attention.transformer
+            .crop``), drawn uniformly for each image at each step.
         information_to_players: whether -lambda L_I (and the supervised term) reaches G and D's
             shared layers (InfoGAN), or Q's head alone (the plain GAN). Fixed by the registered
             name.
@@ -420,6 +440,8 @@ class InfoGAN(nn.Module):
         continuous_weight: float = 0.1,
         supervised_weight: float = 1.0,
         real_information_weight: float = 0.0,
+        consistency_weight: float = 0.0,
+        consistency_jitter: float = 0.1,
         information_to_players: bool = True,
     ) -> None:
         super().__init__()
@@ -442,6 +464,7 @@ class InfoGAN(nn.Module):
             ("continuous_weight", continuous_weight),
             ("supervised_weight", supervised_weight),
             ("real_information_weight", real_information_weight),
+            ("consistency_weight", consistency_weight),
         ]:
             if value < 0:
                 raise ValueError(f"{name} must be at least 0, got {value}")
@@ -454,6 +477,9 @@ class InfoGAN(nn.Module):
         self.categorical_weight, self.continuous_weight = categorical_weight, continuous_weight
         self.supervised_weight = supervised_weight
         self.real_information_weight = real_information_weight
+        if not 0 <= consistency_jitter < 1:
+            raise ValueError(f"consistency_jitter must be in [0, 1), got {consistency_jitter}")
+        self.consistency_weight, self.consistency_jitter = consistency_weight, consistency_jitter
         self.information_to_players = information_to_players
         self.generator = Generator(
             inputs=noise_size + categories + continuous_codes,
@@ -592,6 +618,24 @@ class InfoGAN(nn.Module):
             return posterior.categorical.logits.new_zeros(())
         return -self.real_information_weight * code_information(posterior.categorical.probs)
 
+    def jitter(self, images: Tensor) -> Tensor:
+        """images (B, C, S, S), each read through a window of scale 1 +- j and centre +- j drawn
+        uniformly (j = ``consistency_jitter``; bilinear, zeros outside): the same digit moved,
+        grown or shrunk a little."""
+        j = self.consistency_jitter
+        z_where = (torch.rand(len(images), 3, device=images.device) * 2 - 1) * j
+        z_where[:, 0] += 1  # the scale about 1, the centre about 0
+        return crop(images, z_where.to(images.dtype), size=self.image_size)
+
+    def consistency_term(self, real: CodePosterior, moved: CodePosterior) -> Tensor:
+        """consistency_weight x KL(Q(c1 | x) || Q(c1 | x moved)), batch mean, Q(c1 | x) held
+        fixed: the moved image is pulled towards what Q says of the image as it is ([4])."""
+        target = real.categorical.probs.detach()
+        log_target = real.categorical.logits.detach().log_softmax(-1)
+        log_moved = moved.categorical.logits.log_softmax(-1)
+        kl = (target * (log_target - log_moved)).sum(-1).mean()
+        return self.consistency_weight * kl
+
     def discriminator_loss(
         self, images: Tensor, fake: Tensor, codes: Codes, labels: Tensor | None = None
     ) -> DiscriminatorLoss:
@@ -604,21 +648,27 @@ class InfoGAN(nn.Module):
         fake_logits, fake_features = self.discriminate(fake)
         adversarial = adversarial_loss(real_logits, True) + adversarial_loss(fake_logits, False)
         zero = adversarial.new_zeros(())
-        information = supervised = clustering = zero
+        information = supervised = clustering = consistency = zero
+        moved_features = None
         if self.information_to_players:
             information, _, _ = self.information_terms(self.Q(fake_features), codes)
             on_real = self.Q(real_features)
             supervised = self.supervised_term(on_real, labels)
             clustering = self.clustering_term(on_real)
+            if self.consistency_weight > 0:
+                moved_features = self.trunk(self.jitter(images))
+                consistency = self.consistency_term(on_real, self.Q(moved_features))
         return DiscriminatorLoss(
-            total=adversarial + information + supervised + clustering,
+            total=adversarial + information + supervised + clustering + consistency,
             adversarial=adversarial,
             information=information,
             supervised=supervised,
             clustering=clustering,
+            consistency=consistency,
             real_probability=torch.sigmoid(real_logits).mean().detach(),
             fake_probability=torch.sigmoid(fake_logits).mean().detach(),
             real_features=real_features,
+            moved_features=moved_features,
         )
 
     def generator_loss(
@@ -627,11 +677,14 @@ class InfoGAN(nn.Module):
         codes: Codes,
         real_features: Tensor | None = None,
         labels: Tensor | None = None,
+        moved_features: Tensor | None = None,
     ) -> GeneratorLoss:
         """G's and Q's loss over G's images ``fake`` (B, C, S, S), drawn with ``codes``.
 
         real_features, labels: D's shared features (B, hidden) of the real images of the step,
             and their labels (B,) (-1 where unknown), for Q's supervised term; held fixed here.
+        moved_features: D's shared features (B, hidden) of the same real images moved
+            (``DiscriminatorLoss.moved_features``), for Q's consistency term; held fixed here.
         In the plain GAN, Q reads D's features of the fake images held fixed: L_I trains Q's
         head alone, never G.
         """
@@ -639,18 +692,22 @@ class InfoGAN(nn.Module):
         adversarial = adversarial_loss(logits, True)
         read = features if self.information_to_players else features.detach()
         information, categorical, continuous = self.information_terms(self.Q(read), codes)
-        supervised = clustering = adversarial.new_zeros(())
+        supervised = clustering = consistency = adversarial.new_zeros(())
         if real_features is not None:
             on_real = self.Q(real_features.detach())
             supervised = self.supervised_term(on_real, labels)
             if self.information_to_players:
                 clustering = self.clustering_term(on_real)
+                if moved_features is not None and self.consistency_weight > 0:
+                    on_moved = self.Q(moved_features.detach())
+                    consistency = self.consistency_term(on_real, on_moved)
         return GeneratorLoss(
-            total=adversarial + information + supervised + clustering,
+            total=adversarial + information + supervised + clustering + consistency,
             adversarial=adversarial,
             information=information,
             supervised=supervised,
             clustering=clustering,
+            consistency=consistency,
             mi_bound_nats=categorical.detach(),
             continuous_bound_nats=continuous.detach(),
         )
@@ -668,7 +725,9 @@ class InfoGAN(nn.Module):
         is their sum, whose gradient reaches every parameter. Training steps each player on its
         own part, D first (``foveate.training.adversarial``)."""
         d = self.discriminator_loss(output.images, output.fake, output.codes, labels)
-        g = self.generator_loss(output.fake, output.codes, d.real_features, labels)
+        g = self.generator_loss(
+            output.fake, output.codes, d.real_features, labels, d.moved_features
+        )
         return InfoGANLoss(
             total=d.total + g.total,
             discriminator=d.total,

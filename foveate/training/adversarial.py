@@ -141,7 +141,7 @@ class AdversarialModule(L.LightningModule):
 
         # G's and Q's step, against the D just updated. Its gradients on D's parameters are
         # cleared by D's zero_grad at the next step.
-        g = self.model.generator_loss(fake, codes, d.real_features, labels)
+        g = self.model.generator_loss(fake, codes, d.real_features, labels, d.moved_features)
         opt_g.zero_grad()
         self.manual_backward(g.total)
         opt_g.step()
@@ -157,6 +157,7 @@ class AdversarialModule(L.LightningModule):
                 "information": g.information,
                 "supervised": g.supervised,
                 "clustering": g.clustering,
+                "consistency": g.consistency,
                 "mi_bound_nats": g.mi_bound_nats,
                 "continuous_bound_nats": g.continuous_bound_nats,
                 "real_probability": d.real_probability,
