@@ -1,8 +1,9 @@
-"""Checkpoints that a crash cannot leave half-written, that carry their run's config, and a 'last'
-checkpoint kept fresh mid-epoch."""
+"""Checkpoints that a crash cannot leave half-written, that carry their run's config and the
+foveate version and format that wrote them, and a 'last' checkpoint kept fresh mid-epoch."""
 
 from __future__ import annotations
 
+import glob
 import os
 import pickle
 import zipfile
@@ -18,7 +19,10 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Write each checkpoint to a temporary file beside it, then rename it into place.
 
-    A process killed while saving leaves the previous checkpoint intact (rename is atomic).
+    A process killed while saving leaves the previous checkpoint intact (rename is atomic), and
+    its hidden ``.<name>.<pid>.partial`` file beside it, which the next save of that checkpoint
+    removes (the run lock, ``run_lock.py``, keeps any other process from writing there). The file
+    and then its directory are synced, so a machine that loses power keeps one whole version.
     """
 
     def save_checkpoint(
@@ -27,19 +31,87 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        with open(partial, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with open(partial, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+            raise
         os.replace(partial, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the rename itself reaches the disk
+        finally:
+            os.close(directory)
+        for stale in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+            stale.unlink(missing_ok=True)  # left by a process killed while writing
 
 
 CONFIG_KEY = "foveate_config"  # where a checkpoint keeps its run's config (a plain dict)
+VERSION_KEY = "foveate_version"  # the foveate release that wrote it ('0.1.0'), for messages
+FORMAT_KEY = "foveate_format"  # the layout of what foveate keeps in it: FORMAT below
+
+# The checkpoint format this code writes, and the oldest it still reads. Bump FORMAT when a change
+# makes the checkpoints written from then on unreadable by the code before it, or makes this code
+# read older ones differently: a foveate key renamed, removed or given another meaning, a training
+# module's state (its state dict's names, its hyperparameters) changed incompatibly. Raise
+# OLDEST_FORMAT when the code stops reading the formats below it. A checkpoint that records no
+# format is format 0: written before checkpoints recorded one (foveate 0.1.0), it is a format 1
+# checkpoint less these two keys, so this code reads it.
+FORMAT = 1
+OLDEST_FORMAT = 0
+
+
+def foveate_version() -> str:
+    """The version of this foveate (``foveate.__version__``); imported when asked, the package
+    having finished importing by the time a checkpoint is saved or read."""
+    import foveate
+
+    return foveate.__version__
+
+
+class CheckpointError(ValueError):
+    """A file that is not a foveate checkpoint, or one that is truncated (one-line message)."""
+
+
+class CheckpointFormatError(CheckpointError):
+    """A whole checkpoint, written by a foveate whose format this one does not read (one line
+    naming the version that wrote it and what to do)."""
+
+
+def check_format(checkpoint: dict[str, Any], path: str | os.PathLike) -> None:
+    """Refuse a checkpoint (read from ``path``) whose recorded format lies outside
+    ``OLDEST_FORMAT``..``FORMAT``, in one line: the foveate version and format that wrote it,
+    the formats this foveate reads, and what to do. Raises CheckpointFormatError."""
+    written = checkpoint.get(FORMAT_KEY, 0)
+    if isinstance(written, int) and OLDEST_FORMAT <= written <= FORMAT:
+        return
+    version = checkpoint.get(VERSION_KEY)
+    by = f"foveate {version}" if version else "an unknown foveate"
+    this = f"this foveate {foveate_version()} reads formats {OLDEST_FORMAT}-{FORMAT}"
+    if not isinstance(written, int):
+        raise CheckpointFormatError(
+            f"{path} records checkpoint format {written!r}, not a number ({by}); {this}: "
+            "train the run again with --overwrite"
+        )
+    if written > FORMAT:
+        todo = f"upgrade foveate to {version} or later" if version else "upgrade foveate"
+    else:
+        todo = f"read it with {by}"
+    raise CheckpointFormatError(
+        f"{path} was written by {by} (checkpoint format {written}); {this}: {todo}, or train "
+        "the run again with this one (--overwrite)"
+    )
 
 
 class RunRecord(L.Callback):
     """Put the run's resolved config into every checkpoint, so one file is enough to load, test
-    or show a model (copied away from its run directory, or shared)."""
+    or show a model (copied away from its run directory, or shared); and the foveate version and
+    checkpoint format that wrote it, so that a later foveate can tell whether it reads it.
+    Every run's trainer has one (``fit._trainer``), whatever its training module.
+    """
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
@@ -48,6 +120,8 @@ class RunRecord(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
         checkpoint[CONFIG_KEY] = self.config
+        checkpoint[VERSION_KEY] = foveate_version()
+        checkpoint[FORMAT_KEY] = FORMAT
 
 
 class LastCheckpoint(L.Callback):
@@ -83,10 +157,6 @@ def run_checkpoint(run_dir: str | os.PathLike) -> Path:
     )
 
 
-class CheckpointError(ValueError):
-    """A file that is not a foveate checkpoint, or one that is truncated (one-line message)."""
-
-
 # Weights alone: a model's state dict in a safetensors file, the run config in its metadata
 # (exported from a checkpoint by the benchmark runner; what pretrained models ship).
 WEIGHTS_SUFFIX = ".safetensors"
@@ -120,10 +190,13 @@ def read_weights_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """A Lightning checkpoint's contents, read on the CPU.
+    """A Lightning checkpoint's contents, read on the CPU, its format checked: every command that
+    reads a checkpoint (eval, show, report, --resume, --init-from, the weights export) reads it
+    here first.
 
     Raises FileNotFoundError if there is no such file, CheckpointError if it is truncated or
-    corrupt, is not a PyTorch file, or is a PyTorch file without a model's weights.
+    corrupt, is not a PyTorch file, or is a PyTorch file without a model's weights, and
+    CheckpointFormatError if a foveate whose format this one does not read wrote it.
     """
     path = Path(path)
     if not path.is_file():
@@ -147,4 +220,5 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} is a PyTorch file but not a checkpoint of a training run (no state_dict); "
             "pass a .ckpt file from a run's checkpoints/ directory"
         )
+    check_format(checkpoint, path)
     return checkpoint

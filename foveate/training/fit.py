@@ -39,6 +39,7 @@ from foveate.training.checkpointing import (
     WEIGHTS_SUFFIX,
     AtomicCheckpointIO,
     CheckpointError,
+    CheckpointFormatError,
     LastCheckpoint,
     RunRecord,
     read_checkpoint,
@@ -301,9 +302,11 @@ def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
 def check_resumable(last: Path) -> None:
     """Refuse to resume from a ``last.ckpt`` that cannot be read (cut short by a full disk or an
     interrupted copy), in one line naming it and the ways on: the best checkpoint beside it put
-    in its place, or the run started again."""
+    in its place, or the run started again; and one of a format this foveate does not read."""
     try:
         read_checkpoint(last)
+    except CheckpointFormatError:
+        raise  # whole, but written by a foveate of another format: its own message says so
     except CheckpointError:
         best = last.with_name(f"{BEST}.ckpt")
         instead = (
