@@ -65,11 +65,13 @@ def covering_params(*, height: int, width: int, size: int) -> Tensor:
 
     g~ = 0 (centred), delta~ = 1 (the outer filters on the border pixels), gamma = 1, and each
     filter as wide as half the stride, sigma = delta / 2, so that together the filters see every
-    pixel. A decoder whose window layer starts here reads the image from its first step;
-    with log sigma^2 = 0 instead, a 2 x 2 grid on MNIST sees only the four corner pixels, which
-    are blank.
+    pixel (a single filter: sigma half the image's side). A decoder whose window layer starts
+    here reads the image from its first step; with log sigma^2 = 0 instead, a 2 x 2 grid on
+    MNIST sees only the four corner pixels, which are blank.
     """
-    half_stride = stride_scale(height=height, width=width, size=size) / 2
+    # stride_scale is 1 for a single filter, whose delta~ is never read: here its "stride" is
+    # the whole side, or a 1 x 1 grid would start as a point at the image's centre.
+    half_stride = (max(height, width) - 1) / max(size - 1, 1) / 2
     log_variance = 2 * math.log(max(half_stride, 0.5))
     return torch.tensor([0.0, 0.0, log_variance, 0.0, 0.0])
 
@@ -82,10 +84,13 @@ def window_from_params(params: Tensor, *, height: int, width: int, size: int) ->
         height, width: B and A, the image's rows and columns.
         size: N, filters per side.
     """
-    if params.shape[-1] != 5:
+    if params.dim() != 2 or params.shape[-1] != 5:
         raise ValueError(f"params must be (batch, 5), got {tuple(params.shape)}")
     if size < 1:
         raise ValueError(f"the filter grid needs at least 1 filter per side, got {size}")
+    # The grid's geometry in float32 at least, as the STN's theta: bfloat16 keeps 8 bits, which
+    # moves a centre of 50 by up to an eighth of a pixel and one of 200 by half a pixel.
+    params = params.to(torch.promote_types(params.dtype, torch.float32))
     g_x, g_y, log_variance, log_stride, log_intensity = params.unbind(-1)
     centre = torch.stack(
         [(width + 1) / 2 * (g_x + 1), (height + 1) / 2 * (g_y + 1)], -1
@@ -114,6 +119,8 @@ def keep_on_image(
     filter much narrower than a pixel samples one pixel, and its gradient in mu, which grows as
     1 / sigma^2, is near zero on the pixel and steep between pixels: a sharp landscape.
     """
+    if params.shape[-1] != 5:
+        raise ValueError(f"params must be (batch, 5), got {tuple(params.shape)}")
     centre, log_variance, log_stride, log_intensity = params.split([2, 1, 1, 1], dim=-1)
     bounded_intensity = max_log_intensity * torch.tanh(log_intensity / max_log_intensity)
     if min_variance > 0:
@@ -128,28 +135,43 @@ def filterbanks(window: GaussianWindow, *, height: int, width: int) -> tuple[Ten
 
     Each row is normalised to sum to 1 (the Z_X, Z_Y of the paper). The normalisation is a
     softmax over pixels, which equals exp(-(a - mu)^2 / 2 sigma^2) / Z exactly but cannot divide
-    by zero when a narrow filter lies far outside the image.
+    by zero when a narrow filter lies far outside the image. A variance that underflowed to 0
+    (log sigma^2 below about -104 in float32) gives the narrow filters' limit, each row the
+    one-hot of its nearest pixel, not 0 / 0.
     """
+    if height < 1 or width < 1:
+        raise ValueError(f"height and width must be at least 1 pixel, got {height}, {width}")
     mu_x, mu_y = window.filter_centres()  # (batch, N) each
-    two_variance = 2 * window.variance[:, None, None]
+    tiny = torch.finfo(window.variance.dtype).tiny
+    two_variance = 2 * window.variance.clamp_min(tiny)[:, None, None]
 
     def bank(mu: Tensor, pixels: int) -> Tensor:
         a = torch.arange(1, pixels + 1, device=mu.device, dtype=mu.dtype)  # 1-based pixel index
-        return torch.softmax(-((a - mu[:, :, None]) ** 2) / two_variance, dim=-1)
+        squared = (a - mu[:, :, None]) ** 2
+        # Less the nearest pixel's (softmax is unchanged): that pixel scores 0 however narrow.
+        return torch.softmax(-(squared - squared.amin(-1, keepdim=True)) / two_variance, dim=-1)
 
     return bank(mu_x, width), bank(mu_y, height)
 
 
 def read(images: Tensor, window: GaussianWindow) -> Tensor:
     """gamma F_Y x F_X^T (eq. 27): (batch, C, B, A) -> (batch, C, N, N) glimpses."""
+    batch = len(window.stride)
+    if images.dim() != 4 or images.shape[0] != batch or min(images.shape[-2:]) < 1:
+        raise ValueError(
+            f"images must be ({batch}, C, B, A), one per window, B, A >= 1, got {tuple(images.shape)}"
+        )
     *_, height, width = images.shape
-    f_x, f_y = filterbanks(window, height=height, width=width)
+    f_x, f_y = (f.to(images.dtype) for f in filterbanks(window, height=height, width=width))
     patches = f_y[:, None] @ images @ f_x[:, None].transpose(-1, -2)
-    return window.intensity[:, None, None, None] * patches
+    return window.intensity.to(images.dtype)[:, None, None, None] * patches
 
 
 def write(patches: Tensor, window: GaussianWindow, *, height: int, width: int) -> Tensor:
     """1/gamma F_Y^T w F_X (eq. 29): (batch, C, N, N) patches -> (batch, C, B, A) images."""
-    f_x, f_y = filterbanks(window, height=height, width=width)
+    batch, N = len(window.stride), window.size
+    if patches.dim() != 4 or patches.shape[0] != batch or patches.shape[-2:] != (N, N):
+        raise ValueError(f"patches must be ({batch}, C, {N}, {N}), got {tuple(patches.shape)}")
+    f_x, f_y = (f.to(patches.dtype) for f in filterbanks(window, height=height, width=width))
     images = f_y[:, None].transpose(-1, -2) @ patches @ f_x[:, None]
-    return images / window.intensity[:, None, None, None]
+    return images / window.intensity.to(patches.dtype)[:, None, None, None]

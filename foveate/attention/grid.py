@@ -22,6 +22,8 @@ from foveate.attention.items import hard_attention, soft_attention
 
 def grid_items(features: Tensor) -> Tensor:
     """features (B, D, H, W) -> the cells' annotation vectors (B, H*W, D), row by row."""
+    if features.dim() != 4:
+        raise ValueError(f"features must be (B, D, H, W), got {tuple(features.shape)}")
     return features.flatten(2).transpose(1, 2)
 
 
@@ -30,11 +32,14 @@ def _as_items(
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """A grid's scores (B, H, W), features (B, D, H, W) and mask (B, H, W) as item-wise
     attention's scores (B, H*W), items (B, H*W, D) and mask (B, H*W), cells row by row."""
+    items = grid_items(features)
     B, D, H, W = features.shape
     if scores.shape != (B, H, W):
         raise ValueError(f"scores must be ({B}, {H}, {W}), got {tuple(scores.shape)}")
+    if mask is not None and mask.shape != (B, H, W):
+        raise ValueError(f"mask must be ({B}, {H}, {W}), got {tuple(mask.shape)}")
     flat_mask = None if mask is None else mask.reshape(B, H * W)
-    return scores.reshape(B, H * W), grid_items(features), flat_mask
+    return scores.reshape(B, H * W), items, flat_mask
 
 
 @dataclass

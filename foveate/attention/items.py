@@ -58,7 +58,7 @@ class Scorer(nn.Module):
                 f"{context_size}: use 'bilinear' or 'additive'"
             )
         self.kind = kind
-        self.item_size = item_size
+        self.item_size, self.context_size = item_size, context_size
         if kind == "additive":
             self.item_proj = nn.Linear(item_size, hidden, bias=False)  # W
             self.context_proj = nn.Linear(context_size, hidden)  # U (and the bias)
@@ -68,6 +68,12 @@ class Scorer(nn.Module):
 
     def forward(self, items: Tensor, context: Tensor) -> Tensor:
         """items (B, N, D), context (B, C) -> scores (B, N)."""
+        if items.dim() != 3 or items.shape[-1] != self.item_size:
+            raise ValueError(f"items must be (B, N, {self.item_size}), got {tuple(items.shape)}")
+        if context.shape != (items.shape[0], self.context_size):
+            raise ValueError(
+                f"context must be ({items.shape[0]}, {self.context_size}), got {tuple(context.shape)}"
+            )
         if self.kind == "additive":
             hidden = torch.tanh(self.item_proj(items) + self.context_proj(context)[:, None])
             return self.v(hidden).squeeze(-1)
@@ -84,6 +90,8 @@ def masked_logits(scores: Tensor, mask: Tensor | None) -> Tensor:
         return scores
     if mask.shape != scores.shape:
         raise ValueError(f"mask must be {tuple(scores.shape)}, got {tuple(mask.shape)}")
+    if mask.dtype != torch.bool:
+        raise ValueError(f"mask must be bool (True for real items), got {mask.dtype}")
     return scores.masked_fill(~mask, float("-inf"))
 
 
@@ -99,6 +107,15 @@ def attention_weights(scores: Tensor, mask: Tensor | None = None) -> Tensor:
     return weights
 
 
+def _check_items(scores: Tensor, values: Tensor) -> None:
+    """Scores (B, N) and values (B, N, D) of the same items, or a one-line error."""
+    if scores.dim() != 2:
+        raise ValueError(f"scores must be (B, N), got {tuple(scores.shape)}")
+    if values.dim() != 3 or values.shape[:2] != scores.shape:
+        B, N = scores.shape
+        raise ValueError(f"values must be ({B}, {N}, D), got {tuple(values.shape)}")
+
+
 @dataclass
 class SoftAttention:
     """weights: (B, N) alpha; context: (B, D) sum_i alpha_i a_i."""
@@ -112,6 +129,7 @@ def soft_attention(scores: Tensor, values: Tensor, mask: Tensor | None = None) -
 
     scores: (B, N); values: (B, N, D) the items averaged; mask: (B, N), True for real items.
     """
+    _check_items(scores, values)
     weights = attention_weights(scores, mask)
     return SoftAttention(weights, torch.einsum("bn,bnd->bd", weights, values))
 
@@ -145,9 +163,14 @@ def hard_attention(
     stay fixed), else at uniforms from ``generator``. The index is not differentiable;
     REINFORCE trains the scores through ``log_prob`` ([4] eq. 12).
     """
+    _check_items(scores, values)
+    if uniform is not None and uniform.shape != scores.shape[:1]:
+        raise ValueError(f"uniform must be ({len(scores)},), got {tuple(uniform.shape)}")
     if mask is not None and not bool(mask.any(-1).all()):
         raise ValueError("hard attention needs at least one real item in every row of the mask")
-    distribution = Categorical(logits=masked_logits(scores, mask))
+    # log_softmax first: Categorical's own normalisation (logits - logsumexp) loses log alpha
+    # for scores of 1e8 and more, where the sum rounds back to the largest score.
+    distribution = Categorical(logits=torch.log_softmax(masked_logits(scores, mask), -1))
     probs = distribution.probs
     if sample:
         if uniform is None:
@@ -155,9 +178,11 @@ def hard_attention(
         cdf = probs.detach().cumsum(-1)
         # The first item whose cumulative weight exceeds u: a padded item (no weight) never is.
         index = (cdf <= uniform[:, None] * cdf[:, -1:]).sum(-1)
-        # Rounding can leave u * total at the very top: take the last item that has weight.
+        # Rounding can leave u * total at the very top: take the last item that has weight;
+        # a u below 0 (or NaN) counts as 0: the first, never a padded item of no weight.
         last = scores.shape[-1] - 1 - (probs.flip(-1) > 0).long().argmax(-1)
-        index = torch.minimum(index, last)
+        first = (probs > 0).long().argmax(-1)
+        index = torch.maximum(torch.minimum(index, last), first)
     else:
         index = probs.argmax(-1)
     context = values[torch.arange(len(index), device=values.device), index]
@@ -180,12 +205,15 @@ class AttentionPooling(nn.Module):
 
     def __init__(self, item_size: int, *, hidden: int = 128, gated: bool = False) -> None:
         super().__init__()
+        self.item_size = item_size
         self.V = nn.Linear(item_size, hidden)
         self.U = nn.Linear(item_size, hidden) if gated else None
         self.w = nn.Linear(hidden, 1, bias=False)
 
     def scores(self, items: Tensor) -> Tensor:
         """items (B, N, D) -> e (B, N)."""
+        if items.dim() != 3 or items.shape[-1] != self.item_size:
+            raise ValueError(f"items must be (B, N, {self.item_size}), got {tuple(items.shape)}")
         hidden = torch.tanh(self.V(items))
         if self.U is not None:
             hidden = hidden * torch.sigmoid(self.U(items))

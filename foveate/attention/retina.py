@@ -32,9 +32,33 @@ def location_to_pixel(locations: Tensor, height: int, width: int) -> Tensor:
     """Map normalised locations (B, 2) as (x, y) in [-1, 1] to pixel coordinates (B, 2) as (x, y).
 
     Pixel i covers [i, i + 1), so -1 is the image's outer left/top edge and +1 its right/bottom edge.
+    Computed in float32 at least: in bfloat16 (8 bits) a centre on a 100-pixel image moves by up
+    to half a pixel, enough to move the rounded corner of its patch by one.
     """
+    locations = locations.to(torch.promote_types(locations.dtype, torch.float32))
     scale = locations.new_tensor([width, height])
     return (locations + 1) / 2 * scale
+
+
+def patch_corners(centres: Tensor, width: int) -> Tensor:
+    """Top-left corners (B, 2) as (x, y) of width x width patches centred at pixel coordinates
+    (B, 2): centres - width / 2 rounded to the nearest pixel (halves to even).
+
+    A centre more than 2^24 pixels outside, infinite or NaN is taken as 2^24 pixels outside,
+    where every pixel reads zero: converting such a float to an integer is undefined, and gives
+    a different pixel on another processor.
+    """
+    far = float(2**24)
+    centres = centres.double().nan_to_num(nan=-far).clamp(-far, far)
+    # Rounded on the centre's fraction, not on the difference, which can itself round (in
+    # float64, 2.5000000000000004 - 8 is -5.5): a patch cut from a wider one would then lie a
+    # pixel away from its own crop.
+    whole = centres.floor()
+    fraction = centres - whole  # exact (but within 1e-16 of -1/2 for float64 centres)
+    low = whole - (width + 1) // 2  # centres - width / 2 rounded down
+    half = 0.0 if width % 2 else 0.5  # the fraction at which it lies halfway to low + 1
+    up = (fraction > half) | ((fraction == half) & (low % 2 == 1))
+    return (low + up.double()).long()
 
 
 def extract_patches(images: Tensor, centres: Tensor, width: int) -> Tensor:
@@ -49,8 +73,7 @@ def extract_patches(images: Tensor, centres: Tensor, width: int) -> Tensor:
         (B, C, width, width).
     """
     B, C, H, W = images.shape
-    # Top-left corner of the patch, rounded to the nearest pixel.
-    corner = torch.round(centres - width / 2).long()  # (B, 2) as (x, y)
+    corner = patch_corners(centres, width)  # (B, 2) as (x, y)
     offsets = torch.arange(width, device=images.device)
     cols = corner[:, 0, None] + offsets  # (B, width)
     rows = corner[:, 1, None] + offsets  # (B, width)
@@ -76,7 +99,7 @@ def block_averages(table: Tensor, centres: Tensor, width: int, block: int) -> Te
     n = width // block. Pixels outside the image count as zeros, as in the crop."""
     B, C, H1, W1 = table.shape
     n = width // block
-    corner = torch.round(centres - width / 2).long()  # (B, 2) as (x, y), as extract_patches
+    corner = patch_corners(centres, width)  # (B, 2) as (x, y), as extract_patches
     edges = torch.arange(n + 1, device=table.device) * block
     cols = (corner[:, 0, None] + edges).clamp(0, W1 - 1)  # (B, n + 1) block edges, in the image
     rows = (corner[:, 1, None] + edges).clamp(0, H1 - 1)
@@ -104,7 +127,8 @@ def retina(
 
     Args:
         images: (B, C, H, W) float.
-        locations: (B, 2) normalised (x, y) in [-1, 1]; values outside are allowed (more zeros).
+        locations: (B, 2) normalised (x, y) in [-1, 1]; values outside are allowed (more zeros;
+            a NaN location reads zeros, as one far outside).
         size: g, the side of the finest patch and of every returned patch, in pixels.
         scales: k, the number of patches; patch j is size * 2**j pixels wide and is
             average-pooled by 2**j down to size x size.
@@ -115,8 +139,12 @@ def retina(
     Returns:
         (B, scales, C, size, size): finest scale first.
     """
-    if images.dim() != 4:
-        raise ValueError(f"retina expects images of shape (B, C, H, W), got {tuple(images.shape)}")
+    if images.dim() != 4 or min(images.shape[-2:]) < 1:
+        raise ValueError(
+            f"retina expects images of shape (B, C, H, W), H, W >= 1, got {tuple(images.shape)}"
+        )
+    if not images.is_floating_point():
+        raise ValueError(f"retina expects floating-point images, got {images.dtype}")
     if locations.shape != (images.shape[0], 2):
         raise ValueError(
             f"retina expects locations of shape ({images.shape[0]}, 2), got {tuple(locations.shape)}"
@@ -125,7 +153,12 @@ def retina(
         raise ValueError(
             f"retina needs size >= 1 and scales >= 1, got size={size}, scales={scales}"
         )
-    H, W = images.shape[-2:]
+    B, C, H, W = images.shape
+    if table is not None and table.shape != (B, C, H + 1, W + 1):
+        raise ValueError(
+            f"table must be the images' summed_area_table ({B}, {C}, {H + 1}, {W + 1}), "
+            f"got {tuple(table.shape)}"
+        )
     centres = location_to_pixel(locations, H, W)
     widths = patch_widths(size, scales)
     if table is None and size % 4 == 0:
@@ -161,11 +194,18 @@ def table_is_cheaper(height: int, width: int, *, size: int, scales: int, glimpse
 def patch_boxes(locations: Tensor, *, height: int, width: int, size: int, scales: int) -> Tensor:
     """Pixel boxes of each retina patch, for drawing: (..., scales, 4) as (left, top, right, bottom).
 
-    ``locations`` is (..., 2) normalised (x, y); boxes use the same rounding as ``retina``.
+    ``locations`` is (..., 2) normalised (x, y); boxes use the same rounding as ``retina`` (a
+    NaN location's lie 2^24 pixels outside, as its patches).
     """
+    if locations.shape[-1] != 2:
+        raise ValueError(f"locations must be (..., 2) as (x, y), got {tuple(locations.shape)}")
+    if size < 1 or scales < 1:
+        raise ValueError(
+            f"patch_boxes needs size >= 1 and scales >= 1, got size={size}, scales={scales}"
+        )
     centres = location_to_pixel(locations.reshape(-1, 2), height, width)
     boxes = []
     for w in patch_widths(size, scales):
-        corner = torch.round(centres - w / 2)
+        corner = patch_corners(centres, w).to(centres.dtype)
         boxes.append(torch.cat([corner, corner + w], dim=-1))
     return torch.stack(boxes, dim=-2).reshape(*locations.shape[:-1], scales, 4)

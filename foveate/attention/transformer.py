@@ -35,12 +35,28 @@ def affine_warp(images: Tensor, theta: Tensor, *, size: tuple[int, int]) -> Tens
         size: (h, w) of the output V.
 
     Returns:
-        (B, C, h, w) V; zeros where the grid falls outside the image.
+        (B, C, h, w) V, of the images' dtype; zeros where the grid falls outside the image.
     """
+    if images.dim() != 4 or min(images.shape[1:]) < 1:
+        raise ValueError(f"images must be (B, C, H, W), C, H, W >= 1, got {tuple(images.shape)}")
     if theta.shape != (images.shape[0], 2, 3):
         raise ValueError(f"theta must be ({images.shape[0]}, 2, 3), got {tuple(theta.shape)}")
-    grid = F.affine_grid(theta, [images.shape[0], images.shape[1], *size], align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(f"size must be (h, w) with h, w >= 1, got {tuple(size)}")
+    if not len(images):  # an empty batch, which affine_grid refuses
+        return images.new_zeros(0, images.shape[1], *size)
+    # Grid and sampling in float32 at least, as the STN's: in bfloat16 (8 bits) even the
+    # identity grid falls between the pixels of a 50-pixel image and blurs it.
+    work = torch.promote_types(torch.promote_types(images.dtype, theta.dtype), torch.float32)
+    grid = F.affine_grid(theta.to(work), [*images.shape[:2], *size], align_corners=False)
+    # An infinite source point (a finite but huge theta, as a tiny window far out inverts to)
+    # would read NaN: 2^24 image widths away, it reads the zeros it should.
+    far = float(2**24)
+    grid = grid.clamp(-far, far)
+    warped = F.grid_sample(
+        images.to(work), grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
+    return warped.to(images.dtype)
 
 
 def identity_theta(batch: int, *, device=None, dtype=None) -> Tensor:
@@ -52,9 +68,11 @@ def identity_theta(batch: int, *, device=None, dtype=None) -> Tensor:
 def window_theta(z_where: Tensor) -> Tensor:
     """The affine map of a window z_where = (s, x, y): window coordinates -> image coordinates.
 
-    z_where: (B, 3) scale s (half-width in normalised units, > 0) and centre (x, y).
-    Returns (B, 2, 3) [[s, 0, x], [0, s, y]].
+    z_where: (..., 3) scale s (half-width in normalised units, > 0) and centre (x, y).
+    Returns (..., 2, 3) [[s, 0, x], [0, s, y]].
     """
+    if z_where.shape[-1] != 3:
+        raise ValueError(f"z_where must be (..., 3) as (s, x, y), got {tuple(z_where.shape)}")
     s, x, y = z_where.unbind(-1)
     zero = torch.zeros_like(s)
     return torch.stack([torch.stack([s, zero, x], -1), torch.stack([zero, s, y], -1)], -2)
@@ -72,8 +90,12 @@ def inverse_window(z_where: Tensor) -> Tensor:
 def crop(images: Tensor, z_where: Tensor, *, size: int) -> Tensor:
     """Read the window z_where out of each image, resampled to size x size (AIR's encoder side).
 
-    images: (B, C, H, W); z_where: (B, 3) as (s, x, y). Returns (B, C, size, size).
+    images: (B, C, H, W); z_where: (B, 3) as (s, x, y). Returns (B, C, size, size). A window of
+    s = 0 reads its centre's value into every pixel (the limit of ever smaller windows).
     """
+    _check_windows(z_where, len(images))
+    if size < 1:
+        raise ValueError(f"crop size must be at least 1 pixel, got {size}")
     return affine_warp(images, window_theta(z_where), size=(size, size))
 
 
@@ -83,9 +105,21 @@ def paste(objects: Tensor, z_where: Tensor, *, height: int, width: int) -> Tenso
     objects: (B, C, h, w); z_where: (B, 3) as (s, x, y). Returns (B, C, height, width), zero
     from half an object pixel outside the window on: bilinear sampling fades the object's edge
     pixels into the zero padding there, which keeps its mass (its sum times the window's area in
-    canvas pixels over h w).
+    canvas pixels over h w). A window of s = 0 has no inverse: its canvas holds NaN.
     """
+    _check_windows(z_where, len(objects))
+    if height < 1 or width < 1:
+        raise ValueError(f"paste needs height, width >= 1, got {height}, {width}")
     return affine_warp(objects, window_theta(inverse_window(z_where)), size=(height, width))
+
+
+def _check_windows(z_where: Tensor, batch: int) -> None:
+    """One window z_where (B, 3) per image of a batch of B, or a one-line error."""
+    if z_where.shape != (batch, 3):
+        raise ValueError(
+            f"z_where must be ({batch}, 3) as (s, x, y), one window per image, "
+            f"got {tuple(z_where.shape)}"
+        )
 
 
 def grid_corners(theta: Tensor, *, height: int, width: int) -> Tensor:
@@ -94,6 +128,8 @@ def grid_corners(theta: Tensor, *, height: int, width: int) -> Tensor:
     theta: (..., 2, 3); returns (..., 4, 2) points (x, y) in pixel units (pixel i covers
     [i, i + 1)), in the order top-left, top-right, bottom-right, bottom-left.
     """
+    if theta.shape[-2:] != (2, 3):
+        raise ValueError(f"theta must be (..., 2, 3), got {tuple(theta.shape)}")
     corners = theta.new_tensor([[x, y, 1.0] for x, y in CORNERS])  # (4, 3)
     source = corners @ theta.transpose(-1, -2)  # (..., 4, 2), normalised
     return (source + 1) / 2 * theta.new_tensor([width, height])

@@ -63,8 +63,9 @@ class CatchVectorEnv(gymnasium.vector.VectorEnv):
             raise ValueError(f"Catch needs at least one game, got num_envs={num_envs}")
         if size < 3 or not 1 <= paddle < size:
             raise ValueError(f"Catch needs size >= 3 and 1 <= paddle < size, got {size}, {paddle}")
-        if max_drift < 0:
-            raise ValueError(f"max_drift must be non-negative, got {max_drift}")
+        if not 0 <= max_drift <= size - 1:  # NaN too
+            # faster, the ball would cross the screen and bounce twice between two rows
+            raise ValueError(f"max_drift must be in [0, size - 1 = {size - 1}], got {max_drift}")
         self.num_envs, self.size, self.paddle, self.max_drift = num_envs, size, paddle, max_drift
         self.device = torch.device(device)
         self.single_observation_space = spaces.Box(0.0, 1.0, (1, size, size), np.float32)

@@ -90,7 +90,7 @@ class TaskBatches(Dataset):
 
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
         """indices -> images (B, 1, S, S) float in [0, 1], labels (B,)."""
-        index = torch.as_tensor(indices)
+        index = torch.as_tensor(indices, dtype=torch.long)
         images = self.images[index] if self.fixed else self._make(self.digits[index])[0]
         return images[:, None].float().div_(255), self.labels[index]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from foveate.data.tasks import _paste
+from foveate.data.tasks import _check_digits, _paste
 
 
 @dataclass
@@ -80,9 +80,17 @@ def make_rows(
         raise ValueError(f"gaps must be (least, most) with least <= most, got {gaps}")
     if jitter < 0:
         raise ValueError(f"jitter must be non-negative, got {jitter}")
+    _check_digits(digits, labels, number=number)
     _, h, w = digits.shape
+    if least <= -w:
+        raise ValueError(
+            f"gaps must be more than -{w} (the digits' width), so that each digit starts right "
+            f"of the one before, got {gaps}"
+        )
     longest = lengths[-1]
-    H, W = canvas or row_canvas(longest, digit=w, max_gap=most, jitter=jitter)
+    if canvas is None:  # row_canvas's height is a square digit's: these are h x w
+        canvas = (h + 2 * jitter, row_canvas(longest, digit=w, max_gap=most, jitter=jitter)[1])
+    H, W = canvas
     needed = longest * w + (longest - 1) * most
     if H < h + 2 * jitter or W < needed:
         raise ValueError(

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from foveate.data.tasks import _check_digits
+
 
 @dataclass
 class DigitSets:
@@ -44,6 +46,9 @@ class _ByClass:
     """Draws digits of given classes: indices into a split sorted by class."""
 
     def __init__(self, labels: Tensor, classes: int = 10) -> None:
+        if len(labels) and (labels.min() < 0 or labels.max() >= classes):
+            low, high = int(labels.min()), int(labels.max())
+            raise ValueError(f"labels must be classes 0 to {classes - 1}, got {low} to {high}")
         self.order = labels.argsort(stable=True)
         counts = torch.bincount(labels, minlength=classes)
         if (counts == 0).any():
@@ -68,6 +73,7 @@ def pointer_sets(
     """
     if not 1 <= size <= 10:
         raise ValueError(f"a pointer set holds 1 to 10 digits of different classes, got {size}")
+    _check_digits(digits, labels, number=number)
     by_class = _ByClass(labels)
     classes = torch.rand(number, 10, generator=generator).argsort(-1)[:, :size]  # (N, K)
     chosen = by_class.draw(classes, generator)
@@ -103,6 +109,9 @@ def digit_bags(
     least, most = sizes
     if not 1 <= least <= most:
         raise ValueError(f"sizes must be (least, most) with 1 <= least <= most, got {sizes}")
+    if not 0 <= positive_class <= 9:
+        raise ValueError(f"positive_class must be a class 0 to 9, got {positive_class}")
+    _check_digits(digits, labels, number=number)
     by_class = _ByClass(labels)
     size = least + (torch.rand(number, generator=generator) * (most - least + 1)).long()
     size = size.clamp_max(most)

@@ -66,7 +66,7 @@ class GeneratedBatches(Dataset, Generic[Examples]):
     def __getitems__(self, indices: list[int]) -> Any:
         if self.examples is None:
             return self.as_batch(self.make(len(indices), self.generator))
-        return self.as_batch(select(self.examples, torch.as_tensor(indices)))
+        return self.as_batch(select(self.examples, torch.as_tensor(indices, dtype=torch.long)))
 
 
 class GeneratedDataModule(DigitsDataModule):

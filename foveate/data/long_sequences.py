@@ -90,6 +90,8 @@ def marked_sequences(
     given; both at least 8 (room for two marks in the first half).
     """
     low = _check(problem, min_length, max_length)
+    if number < 0:
+        raise ValueError(f"number must be non-negative, got {number}")
     N, T = number, max_length
     lengths = low + _below(torch.full((N,), T - low + 1), generator)  # (N,)
     steps = torch.arange(T)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from foveate.data.tasks import _draw_ints, _paste, _paste_index
+from foveate.data.tasks import _check_digits, _draw_ints, _paste, _paste_index
 
 
 @dataclass
@@ -80,6 +80,7 @@ def make_scenes(
         Scenes with K = max(counts) slots.
     """
     counts = check_counts(counts)
+    _check_digits(digits, labels, number=number)
     _, h, w = digits.shape
     if h > canvas or w > canvas:
         raise ValueError(f"digits of {h}x{w} pixels do not fit a canvas of {canvas}x{canvas}")

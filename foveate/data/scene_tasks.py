@@ -96,7 +96,7 @@ class LabelledScenes(Dataset):
         if self.with_replacement:
             index = torch.randint(0, len(self.targets), (len(indices),), generator=self.generator)
         else:
-            index = torch.as_tensor(indices)
+            index = torch.as_tensor(indices, dtype=torch.long)
         return self.images[index][:, None].float().div_(255), self.targets[index]
 
 

@@ -79,6 +79,26 @@ class Canvases:
     clutter_boxes: Tensor
 
 
+def _check_digits(
+    digits: Tensor, labels: Tensor | None = None, *, number: int = 0, name: str = "digits"
+) -> None:
+    """One-line errors for images that are not (M, h, w) uint8, labels that are not one per
+    image (when given: the images are then drawn from, so there must be one), and a negative
+    ``number`` of examples to make."""
+    if digits.dim() != 3 or digits.dtype != torch.uint8:
+        raise ValueError(
+            f"{name} must be (M, h, w) uint8 images, got {tuple(digits.shape)} {digits.dtype}"
+        )
+    if labels is not None and not len(digits):
+        raise ValueError("digits must hold at least one image to draw from, got none")
+    if labels is not None and labels.shape != (len(digits),):
+        raise ValueError(
+            f"labels must be ({len(digits)},), one per digit, got {tuple(labels.shape)}"
+        )
+    if number < 0:
+        raise ValueError(f"number must be non-negative, got {number}")
+
+
 def _draw_ints(
     high: int, shape: tuple[int, ...], *, generator: torch.Generator, device: torch.device
 ) -> Tensor:
@@ -105,7 +125,7 @@ def _paste_index(left: Tensor, top: Tensor, h: int, w: int, *, side: int) -> Ten
     """
     rows = top[..., None] + torch.arange(h, device=top.device)  # (N, P, h)
     cols = left[..., None] + torch.arange(w, device=left.device)  # (N, P, w)
-    return (rows[..., :, None] * side + cols[..., None, :]).reshape(len(left), -1)
+    return (rows[..., :, None] * side + cols[..., None, :]).flatten(1)  # also for N = 0
 
 
 def place(
@@ -133,14 +153,18 @@ def place(
     Returns:
         Canvases with images (N, S, S).
     """
+    _check_digits(digits)
     N, h, w = digits.shape
     if h > canvas or w > canvas:
         raise ValueError(f"images of {h}x{w} pixels do not fit a canvas of {canvas}x{canvas}")
+    if clutter < 0:
+        raise ValueError(f"clutter must be a non-negative number of pieces, got {clutter}")
     if piece < 1:
         raise ValueError(f"clutter piece must be at least 1 pixel, got {piece}")
     if clutter:
         if clutter_pool is None or len(clutter_pool) == 0:
             raise ValueError("clutter needs a non-empty clutter_pool of images to cut pieces from")
+        _check_digits(clutter_pool, name="clutter_pool")
         _, pool_h, pool_w = clutter_pool.shape
         if piece > min(pool_h, pool_w, canvas):
             raise ValueError(
@@ -184,6 +208,8 @@ def shift_randomly(images: Tensor, max_shift: int, *, generator: torch.Generator
     """
     if max_shift < 0:
         raise ValueError(f"max_shift must be non-negative, got {max_shift}")
+    if images.dim() != 3:
+        raise ValueError(f"images must be (N, H, W), got {tuple(images.shape)}")
     if max_shift == 0:
         return images
     N, H, W = images.shape
@@ -200,6 +226,10 @@ def binarize(images: Tensor, *, generator: torch.Generator) -> Tensor:
 
     images: (N, ...) uint8 -> the same shape, uint8 0 or 255.
     """
+    if images.dtype != torch.uint8:  # grey levels in [0, 1] would come out nearly all off
+        raise ValueError(
+            f"binarize expects uint8 images (grey levels 0 to 255), got {images.dtype}"
+        )
     probs = images.float().div_(255)
     draws = torch.rand(probs.shape, generator=generator, device=generator.device)
     on = draws.to(probs.device) < probs
