@@ -277,7 +277,15 @@ def cmd_eval(argv: list[str]) -> int:
     parser.add_argument(
         "--accelerator", choices=["auto", "cpu", "gpu", "mps"], default="auto", help="where to test"
     )
+    parser.add_argument(
+        "--limit-batches",
+        type=int,
+        metavar="N",
+        help="test on the first N batches only, a quick check (default: the whole test set)",
+    )
     args = parser.parse_args(argv)
+    if args.limit_batches is not None and args.limit_batches < 1:
+        parser.error(f"--limit-batches must be at least 1, got {args.limit_batches}")
     from foveate.bench.pretrained import resolve
     from foveate.training.fit import evaluate
 
@@ -288,6 +296,7 @@ def cmd_eval(argv: list[str]) -> int:
         eval_samples=args.eval_samples,
         data_overrides=overrides,
         accelerator=args.accelerator,
+        limit_batches=args.limit_batches,
     )
     print(json.dumps({k: v for k, v in result.items() if k != "summary"}))
     print(result["summary"])

@@ -432,6 +432,11 @@ def test_trainer_settings_are_typed_and_defaulted():
             0,
             "--limit-train-batches must be at least 1 (or left out for all batches), got 0",
         ),
+        (
+            "limit_eval_batches",
+            0,
+            "--limit-eval-batches must be at least 1 (or left out for all batches), got 0",
+        ),
         ("threads", 0, "--threads must be at least 1 (or left out for torch's default), got 0"),
         (
             "gradient_clip_val",
@@ -477,6 +482,7 @@ def test_limits_at_their_edges_are_accepted():
         "checkpoint_every_n_steps": 0,
         "max_minutes": 0.5,
         "limit_train_batches": 1,
+        "limit_eval_batches": 1,
         "threads": 1,
         "gradient_clip_val": 1e-6,
         "num_nodes": 2,

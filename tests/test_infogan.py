@@ -245,7 +245,8 @@ def test_the_consistency_term_is_q_s_divergence_between_an_image_and_it_moved():
     real = model.Q(d.real_features).categorical
     moved = model.Q(d.moved_features).categorical
     expected = 0.5 * torch.distributions.kl_divergence(real, moved).mean()
-    assert d.consistency.item() == pytest.approx(expected.item(), rel=1e-4)
+    # Two formulas of one small divergence (about 1e-4 nats) differ by float32 rounding.
+    assert d.consistency.item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-7)
     assert d.consistency.item() > 0  # the moved images are read otherwise by an untrained Q
     assert d.total.item() == pytest.approx(
         (d.adversarial + d.information + d.supervised + d.clustering + d.consistency).item(),
@@ -254,7 +255,7 @@ def test_the_consistency_term_is_q_s_divergence_between_an_image_and_it_moved():
     # The image as it is is the target, held fixed: only the moved one's reading is pulled.
     assert _grads(model, d.consistency) == {"G": False, "D": True, "D head": False, "Q": True}
     g = model.generator_loss(fake, codes, d.real_features, None, d.moved_features)
-    assert g.consistency.item() == pytest.approx(expected.item(), rel=1e-4)
+    assert g.consistency.item() == pytest.approx(expected.item(), rel=1e-4, abs=1e-7)
     assert _grads(model, g.consistency) == {"G": False, "D": False, "D head": False, "Q": True}
     # The same posterior on both sides: no divergence.
     assert model.consistency_term(model.Q(d.real_features), model.Q(d.real_features)).item() == (

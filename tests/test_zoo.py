@@ -66,11 +66,12 @@ def test_train_eval_show_end_to_end_with_no_config(name, tmp_path, capsys):
     """``foveate train MODEL --sample`` works with nothing else; eval and show read its result."""
     run = tmp_path / "run"
     flags = ["--sample", "--max-epochs", "1", "--limit-train-batches", "2", "--no-progress-bar"]
+    flags += ["--limit-eval-batches", "2"]
     assert main(["train", name, "--run-dir", str(run), *flags]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "test" in out and f"run in {run}" in out
     checkpoint = run / "checkpoints" / "best.ckpt"
-    assert main(["eval", str(checkpoint)]) == 0
+    assert main(["eval", str(checkpoint), "--limit-batches", "2"]) == 0
     assert "test" in capsys.readouterr().out
     figures = tmp_path / "figures"
     assert main(["show", str(checkpoint), "--images", "3", "--out", str(figures)]) == 0

@@ -119,9 +119,16 @@ def merge(*overrides: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return merged
 
 
-# A smoke run: one epoch of two batches, no time budget, one process (it tests the command,
-# not data parallelism, whose launcher would start the whole calling program again).
-SMOKE_TRAINER = {"max_epochs": 1, "limit_train_batches": 2, "max_minutes": None, "devices": 1}
+# A smoke run: one epoch of two batches, validated and tested on two, no time budget, one
+# process (it tests the command, not data parallelism, whose launcher would start the whole
+# calling program again).
+SMOKE_TRAINER = {
+    "max_epochs": 1,
+    "limit_train_batches": 2,
+    "limit_eval_batches": 2,
+    "max_minutes": None,
+    "devices": 1,
+}
 
 
 def seed_config(spec: BenchSpec, root: Path, seed: int, invocation: Invocation) -> RunConfig:

@@ -45,6 +45,8 @@ class TrainerSettings:
         training's progress (the learning rate, a model's annealed exploration) stay sized for
         ``max_epochs``; a run stopped before it says so in its summary and ``results.json``.
     limit_train_batches: batches per epoch (None: all), for smoke runs.
+    limit_eval_batches: validation and test batches (None: all), for smoke runs (a test's
+        ``test_images`` still counts the whole set).
     progress_bar: show Lightning's progress bar.
     threads: torch intra-op threads per process (None: torch's default).
     gradient_clip_val: clip the gradient's norm to this (None: no clipping).
@@ -79,6 +81,7 @@ class TrainerSettings:
     checkpoint_every_n_steps: int = 200
     max_minutes: float | None = None
     limit_train_batches: int | None = None
+    limit_eval_batches: int | None = None
     progress_bar: bool = True
     threads: int | None = None
     gradient_clip_val: float | None = None
@@ -109,6 +112,7 @@ class TrainerSettings:
             "num_nodes": (1, ""),
             "checkpoint_every_n_steps": (0, " (0: only at the end of each epoch)"),
             "limit_train_batches": (1, " (or left out for all batches)"),
+            "limit_eval_batches": (1, " (or left out for all batches)"),
             "threads": (1, " (or left out for torch's default)"),
             "figures_every_n_validations": (0, " (0: never)"),
         }

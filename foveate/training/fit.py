@@ -249,6 +249,7 @@ def _trainer(
         max_epochs=settings.max_epochs,
         max_time={"minutes": settings.max_minutes} if settings.max_minutes else None,
         limit_train_batches=settings.limit_train_batches,
+        limit_val_batches=settings.limit_eval_batches,
         gradient_clip_val=settings.gradient_clip_val,
         precision=settings.precision,
         # speed first: the checkpoints written after it then count the current batch;
@@ -560,8 +561,13 @@ def train_and_test(
         result = fit(config, run_dir, resume=resume, overwrite=overwrite, callbacks=callbacks)
         if result.global_rank != 0:
             return {}
-        tested = evaluate(result.best_checkpoint, accelerator=config.trainer_settings().accelerator)
-        chose = config.trainer_settings().test_checkpoint == "best"
+        settings = config.trainer_settings()
+        tested = evaluate(
+            result.best_checkpoint,
+            accelerator=settings.accelerator,
+            limit_batches=settings.limit_eval_batches,
+        )
+        chose = settings.test_checkpoint == "best"
         summary = {
             **tested,
             **({f"best_{result.monitor}": result.best_val} if chose else {}),
