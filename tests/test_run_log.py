@@ -2,7 +2,7 @@
 
 import csv
 
-from foveate.training.run_log import ResumableCSVLogger
+from foveate.training.run_log import ResumableCSVLogger, forget_rows_from
 
 
 def _rows(path):
@@ -26,3 +26,21 @@ def test_a_second_session_appends_to_the_log_and_widens_its_columns(tmp_path):
     assert [r["step"] for r in rows] == ["0", "9", "10", "20"]
     assert rows[0]["train/total"] == "2.0" and rows[1]["val_error_pct"] == "50.0"
     assert rows[3]["test_error_pct"] == "7.0" and rows[0]["test_error_pct"] == ""
+
+
+def test_rows_logged_after_the_resumed_checkpoint_are_forgotten_and_the_header_kept(tmp_path):
+    log = ResumableCSVLogger(tmp_path, name="", version="")
+    for step in (9, 19, 29):
+        log.log_metrics({"train/total": float(step)}, step=step)
+    log.log_metrics({"val_error_pct": 40.0}, step=29)
+    log.save()
+    path = tmp_path / "metrics.csv"
+    header = path.read_text().splitlines()[0]
+
+    # resumed from a checkpoint after 20 batches: the rows of steps 20 on are logged again
+    assert forget_rows_from(path, 20) == 2
+    assert [r["step"] for r in _rows(path)] == ["9", "19"]
+    assert path.read_text().splitlines()[0] == header
+    assert forget_rows_from(path, 20) == 0  # nothing more to forget
+    assert forget_rows_from(tmp_path / "none.csv", 0) == 0  # a run that had logged nothing
+    assert list(tmp_path.glob(".metrics.csv.*")) == []  # no temporary file left

@@ -1,5 +1,6 @@
 """End-to-end: training through the harness beats chance; a killed run resumes and finishes."""
 
+import csv
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ import time
 import pytest
 import torch
 
-from foveate.training.checkpointing import CheckpointError
+from foveate.training.checkpointing import CheckpointError, read_checkpoint
 from foveate.training.config import RunConfig
 from foveate.training.fit import evaluate, load_config, train_and_test
 
@@ -32,6 +33,12 @@ def test_tiny_training_beats_chance_by_a_wide_margin(tmp_path):
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert json.loads((tmp_path / "results.json").read_text())["eval_samples"] == 1
+    # The training losses are logged on every step Lightning writes (each 50th), in every
+    # epoch, not only in the first (values logged on other steps are dropped at an epoch's end).
+    trained = read_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["global_step"]
+    with open(tmp_path / "metrics.csv", newline="") as file:
+        logged = [int(row["step"]) for row in csv.DictReader(file) if row["train/total"]]
+    assert trained > 100 and logged == list(range(49, trained, 50))
     # Averaging M paths is an option of the evaluation; it gives an error of the same order.
     assert evaluate(summary["best_checkpoint"], eval_samples=4)["test_error_pct"] < 40
     # A checkpoint carries its run's config: copied out of its run directory, it still loads.

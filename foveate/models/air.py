@@ -62,6 +62,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 from foveate.attention.transformer import crop, grid_corners, paste, window_theta
 from foveate.models import register_model
 from foveate.models.interface import Decomposition, Glimpses, check_input, check_square_size
+from foveate.models.reinforce import summed_over_processes
 
 Estimator = Literal["reinforce", "concrete", "enumerate"]
 WHERE = 3  # z_where = (z_scale, x, y)
@@ -521,11 +522,14 @@ class AIR(nn.Module):
                 signal = log_lik[:, None] - cost  # (B, N)
             baseline = self.baseline(out.state.detach()).squeeze(-1)  # (B, N)
             alive = out.alive
-            weight = alive / alive.sum().clamp(min=1)
             with torch.no_grad():
                 centred = signal - baseline
-                mean = (centred * weight).sum()
-                var = ((centred - mean).square() * weight).sum()
+                # Moments of the whole batch: under data parallelism, of every process's share
+                # of it, as one process on the whole batch has them (each process's own would
+                # centre its gradient differently; tests/test_ddp_gradients.py).
+                count = summed_over_processes(alive.sum()).clamp(min=1)
+                mean = summed_over_processes((centred * alive).sum()) / count
+                var = summed_over_processes(((centred - mean).square() * alive).sum()) / count
                 decay = self.signal_decay
                 self.signal_mean.mul_(decay).add_((1 - decay) * mean)
                 self.signal_var.mul_(decay).add_((1 - decay) * var)

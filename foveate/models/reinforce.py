@@ -56,6 +56,17 @@ def episode_reinforce(
     return reinforce, baseline
 
 
+def summed_over_processes(total: Tensor) -> Tensor:
+    """``total``, a sum over this process's share of a batch, summed (in place) over every
+    process of a data-parallel run, so that a statistic made of such sums (a mean, a variance)
+    is the whole batch's in every process, as one process on the whole batch would compute it;
+    ``total`` itself where torch.distributed is not initialised (one process). Every process
+    must call it at the same point, as the training step does."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.all_reduce(total)
+    return total
+
+
 class HardAttentionLoss(nn.Module):
     """The REINFORCE rule of hard attention (Xu et al. 2015, eq. 12), with the moving-average
     baseline b <- decay b + (1 - decay) mean(R) kept as a buffer."""

@@ -135,12 +135,37 @@ class LastCheckpoint(L.Callback):
         self.path = Path(dirpath) / "last.ckpt"
         self.every_n_steps = every_n_steps
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, idx: int
+    ) -> None:
+        # Not after an epoch's last batch: Lightning (2.6) resumes a checkpoint saved there, before
+        # the epoch's end, with its epoch counter one behind, and a run resumed from a save in the
+        # next epoch then starts that epoch again (tests/test_random_kills.py found it). The save
+        # at the epoch's end, moments later, stands for it.
+        if idx + 1 >= trainer.num_training_batches:
+            return
         if self.every_n_steps and trainer.global_step % self.every_n_steps == 0:
-            trainer.save_checkpoint(self.path, weights_only=False)
+            self.save(trainer)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.save(trainer)
+
+    def save(self, trainer: L.Trainer) -> None:
+        # The logs first: rows a logger still holds in memory, written after the checkpoint,
+        # would be lost to a kill between the two, and a run resumed from the checkpoint would
+        # not log them again. Rows written and then not covered by a checkpoint are dropped
+        # on resuming (run_log.forget_rows_from).
+        for logger in trainer.loggers:
+            logger.save()
         trainer.save_checkpoint(self.path, weights_only=False)
+
+
+def batches_trained(checkpoint: dict[str, Any]) -> int:
+    """How many training batches the run of a Lightning checkpoint had trained on when it was
+    saved, over all epochs (its global step counts optimiser steps: two a batch for a model with
+    two optimisers)."""
+    progress = checkpoint["loops"]["fit_loop"]["epoch_loop.batch_progress"]["total"]
+    return int(progress["processed"])
 
 
 def run_checkpoint(run_dir: str | os.PathLike) -> Path:

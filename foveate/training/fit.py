@@ -42,6 +42,7 @@ from foveate.training.checkpointing import (
     CheckpointFormatError,
     LastCheckpoint,
     RunRecord,
+    batches_trained,
     read_checkpoint,
     read_weights_config,
 )
@@ -49,7 +50,7 @@ from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.divergence import StopOnNonFiniteLoss, stop_on_invalid_distribution
 from foveate.training.module import TRAINING_MODULES, check_training_module
 from foveate.training.run_lock import hold_run_dir
-from foveate.training.run_log import TENSORBOARD, run_loggers
+from foveate.training.run_log import TENSORBOARD, forget_rows_from, run_loggers
 from foveate.training.schema import (
     ConfigError,
     check_section,
@@ -373,6 +374,8 @@ def _fit(
         start_from(module, settings.init_from)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
+    if resume:
+        forget_rows_from(run_dir / "metrics.csv", batches_trained(read_checkpoint(last_path)))
     speed = TrainingSpeed()
     trainer = _trainer(settings, config.as_dict(), run_dir, speed, module, callbacks)
     with _quiet_warnings(), stop_on_invalid_distribution(trainer, last_path):

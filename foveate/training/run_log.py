@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import csv
 import os
+import tempfile
+from pathlib import Path
 
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_only
 
 from foveate.training.schema import ConfigError
 
@@ -38,6 +41,36 @@ class ResumableCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+@rank_zero_only
+def forget_rows_from(path: str | os.PathLike, step: int) -> int:
+    """Remove the rows of the CSV log ``path`` logged at ``step`` or later (its ``step``
+    column), keeping its header; returns how many went. A run resumed from a checkpoint of
+    ``step`` batches logs those rows again: a session killed after logging them but before its
+    next checkpoint would otherwise leave them twice (tests/test_random_kills.py). Written to a
+    temporary file renamed over the log, so a kill here leaves the old log or the new one."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    with open(path, newline="") as file:
+        lines = list(csv.reader(file))
+    if not lines or "step" not in lines[0]:
+        return 0
+    header, rows = lines[0], lines[1:]
+    column = header.index("step")
+    kept = [
+        row
+        for row in rows
+        if not (row[column:] and row[column].isdigit()) or int(row[column]) < step
+    ]
+    if len(kept) == len(rows):
+        return 0
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", newline="") as file:
+        csv.writer(file, lineterminator="\n").writerows([header, *kept])
+    os.replace(temporary, path)
+    return len(rows) - len(kept)
 
 
 TENSORBOARD = "tensorboard"  # the folder of a run's TensorBoard event files

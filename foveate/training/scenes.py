@@ -127,7 +127,7 @@ class SceneModule(TrainingModule):
         return self._as_dict(self.model.loss(self.model(images, *draws), images))
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        if self.global_step % self.trainer.log_every_n_steps == 0:
+        if self.logger_writes_this_step():
             self.log("train/z_pres_prior", self.model.z_pres_prior, on_step=True, on_epoch=False)
         return super().training_step(batch, batch_idx)
 
