@@ -140,9 +140,11 @@ def write_results(
     paper: dict | None = None,
     title: str | None = None,
     seeds: list[dict] | None = None,
+    path: Path | None = None,
     **extra: Any,
 ) -> Path:
-    """Write benchmarks/records/probes/<name>.json, a probe record of the runner's schema.
+    """Write benchmarks/records/probes/<name>.json (or ``path``), a probe record of the
+    runner's schema.
 
     metrics: what this command measured (nested dicts are flattened to numbers; the metrics as
     given are kept under ``details`` when any is not a number). paper: ``{"metric", "value",
@@ -188,4 +190,4 @@ def write_results(
     }
     if numbers != metrics:
         record["details"] = metrics
-    return write_record(PROBES / f"{name}.json", record)
+    return write_record(path or PROBES / f"{name}.json", record)

@@ -286,7 +286,7 @@ class TaskDataModule(DigitsDataModule):
         self.spec = get_task(task)
         check_source(dataset, data_dir, sample)
         self.dataset = dataset
-        require_positive(batch_size=batch_size)
+        require_positive(batch_size=batch_size, eval_batch_size=eval_batch_size)
         self.data_dir, self.sample, self.download = data_dir, sample, download
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         if binarize not in ("none", "fixed", "stochastic"):
@@ -327,6 +327,20 @@ class TaskDataModule(DigitsDataModule):
     def model_defaults(self) -> dict[str, int]:
         """The model arguments this data decides: image side, channels (grey: 1), classes."""
         return {"image_size": self.image_size, "channels": 1, "num_classes": self.num_classes}
+
+    def prepare_data(self) -> None:
+        """Read (once, download) the splits, and refuse a batch the training split cannot fill,
+        before the trainer starts: the shuffled loader drops a short batch, so such a run would
+        train on nothing."""
+        _, labels = self.load("train")
+        if not self.sample:
+            self.load("test")
+        _, train = self.held_out(len(labels), self.val_size, name="val_size")
+        if self.batch_size > len(train):
+            raise ValueError(
+                f"batch_size {self.batch_size} is larger than the training split, {len(train)} "
+                f"images ({len(labels)} less {len(labels) - len(train)} held out for validation)"
+            )
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
