@@ -134,7 +134,10 @@ def test_report_holds_config_curves_and_figures_and_compare_names_both_runs(runs
     shown = links(index)
     curves = [s for s in shown if "/curves/" in s]
     figures = [s for s in shown if "/figures/" in s]
-    assert len(curves) == 2 and all(s.endswith("error_pct.png") for s in curves)
+    # each run's error (train beside validation) and its training losses (logged at step 49)
+    for run in (one, checkpoint):
+        named = {Path(s).name for s in curves if s.split("/curves/")[0].endswith(run.name)}
+        assert {"error_pct.png", "total.png"} <= named, (run, curves)
     assert {Path(s).name for s in figures} >= {"glimpses.png", "glimpses.gif", "salience.png"}
     assert_links_resolve(index)
     assert "<table>" in text and "test_error_pct" in text  # the comparison
