@@ -2,13 +2,14 @@
 
 import json
 import statistics
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
 import foveate
-from foveate.bench.record import check_record, read_record
+from foveate.bench.record import check_record, git_state, read_record
 from foveate.bench.runner import Invocation, aggregate, parse_setting, run_benchmark, same_run
 from foveate.bench.spec import BENCHMARKS, BenchSpec, load_specs
 from foveate.bench.table import fill, short_machine, write_table
@@ -289,3 +290,23 @@ def test_a_converted_record_is_replaced_by_the_runners_first_seed(tmp_path):
     run_benchmark(spec, invocation, root=ROOT)  # trains seed 0 again: the old one was converted
     record = read_record(path)
     assert "converted" not in record and record["metrics"]["test_error_pct"] != 123.0
+
+
+def test_a_checkout_is_dirty_for_its_code_not_for_the_records_the_runner_writes(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    for name in ("benchmarks/records/probes/a.json", "benchmarks/weights/a/seed0.safetensors"):
+        (tmp_path / name).parent.mkdir(parents=True)
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "model.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "benchmarks/records/probes/a.json").write_text('{"seeds": []}')
+    (tmp_path / "benchmarks/weights/a/seed0.safetensors").write_text("changed")
+    assert git_state(tmp_path)["dirty"] is False  # another seed's record, written beside
+    (tmp_path / "model.py").write_text("x = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
+    assert len(git_state(tmp_path)["commit"]) == 40

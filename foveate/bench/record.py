@@ -72,9 +72,15 @@ def machine() -> str:
     return described
 
 
+# What the runner itself writes in a checkout: excluded from ``git_state``'s ``dirty``.
+OWN = (":(exclude)benchmarks/records", ":(exclude)benchmarks/weights")
+
+
 def git_state(root: str | os.PathLike) -> dict[str, Any]:
     """The commit checked out in ``root`` and whether its tracked files had changes (None where
-    ``root`` is not a git work tree)."""
+    ``root`` is not a git work tree). The records and weights the runner writes do not count: a
+    seed finishing beside another would otherwise find the tree changed by its neighbour's
+    record."""
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -83,7 +89,7 @@ def git_state(root: str | os.PathLike) -> dict[str, Any]:
 
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *OWN))
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": dirty}
