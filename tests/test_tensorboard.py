@@ -24,6 +24,7 @@ from foveate.reports.tensorboard_figures import (
 from foveate.training.checks import tiny_config
 from foveate.training.config import RunConfig
 from foveate.training.fit import build, fit
+from foveate.training.run_log import TENSORBOARD, run_loggers
 from foveate.training.schema import ConfigError
 
 event_accumulator = pytest.importorskip(
@@ -72,8 +73,9 @@ def test_a_tensorboard_run_logs_its_curves_and_the_models_figures(runs):
     assert "figures/glimpses" in tags and "figures/salience" in tags  # a Classifier's figures
     for tag in tags:
         images = events.Images(tag)
-        assert len(images) == 2  # one per validation, at the step of each
-        assert images[0].step < images[1].step == logged.module.global_step
+        assert len(images) == 2  # one per validation, at the step of its curves
+        assert [i.step for i in images] == [e.step for e in events.Scalars("val_error_pct")]
+        assert images[1].step == logged.module.global_step - 1
         assert all(80 < image.height < 4000 and 80 < image.width < 4000 for image in images)
 
 
@@ -93,7 +95,11 @@ def test_a_resumed_tensorboard_run_adds_its_figures_to_the_same_log(runs, tmp_pa
     assert resumed.epochs == 3
     assert len(list((run_dir / "tensorboard").glob("events.out.tfevents.*"))) == 2
     glimpses = board(run_dir).Images("figures/glimpses")
-    assert [image.step for image in glimpses][-1] == resumed.module.global_step
+    # on the step of the validation curves: the index of the last training batch
+    assert [image.step for image in glimpses][-1] == resumed.module.global_step - 1
+    assert [image.step for image in glimpses] == [
+        e.step for e in board(run_dir).Scalars("val_error_pct")
+    ]
     assert len(glimpses) == 3
 
 
@@ -190,3 +196,18 @@ def test_the_benchmark_runner_logs_figures_without_making_a_probe(tmp_path):
     assert "figures/glimpses" in board(tmp_path / spec.name / "seed0").Tags()["images"]
     with pytest.raises(ValueError, match="--set optim.lr=0.1 changes the benchmark"):
         run_benchmark(spec, Invocation(settings=("optim.lr=0.1",)), root=ROOT)
+
+
+def test_a_resumed_runs_tensorboard_log_forgets_the_steps_after_its_checkpoint(tmp_path):
+    # the first session logged steps 0 to 9 and was killed after a checkpoint of 6 batches
+    first = run_loggers(TENSORBOARD, tmp_path)[1]
+    for step in range(10):
+        first.log_metrics({"train/total": float(step)}, step=step)
+    first.finalize("killed")
+    second = run_loggers(TENSORBOARD, tmp_path, resumed_at=6)[1]
+    for step in range(6, 12):
+        second.log_metrics({"train/total": 100.0 + step}, step=step)
+    second.finalize("success")
+    events = board(tmp_path).Scalars("train/total")
+    assert [e.step for e in events] == list(range(12))  # each step once
+    assert [e.value for e in events][5:7] == [5.0, 106.0]  # the resumed session's from 6 on

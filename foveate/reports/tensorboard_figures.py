@@ -30,6 +30,7 @@ from PIL import Image
 
 from foveate.reports.figures import FigureContext, figure_makers
 from foveate.training.config import RunConfig
+from foveate.training.run_log import logged_step
 
 FIGURE_IMAGES = 4  # test images (or samples, games) per figure: enough to see, cheap to draw
 
@@ -100,6 +101,7 @@ class TensorBoardFigures(L.Callback):
         if not (due and boards and self._drawable and trainer.is_global_zero):
             return
         started = time.perf_counter()
+        step = logged_step(trainer)  # the validation curves' step
         with random_state_kept(), tempfile.TemporaryDirectory() as scratch:
             for path in self.draw(pl_module.model, Path(scratch)):
                 if path.suffix != ".png":
@@ -108,7 +110,7 @@ class TensorBoardFigures(L.Callback):
                     pixels = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8
                 for board in boards:
                     board.experiment.add_image(
-                        f"figures/{path.stem}", pixels, trainer.global_step, dataformats="HWC"
+                        f"figures/{path.stem}", pixels, step, dataformats="HWC"
                     )
         self.seconds += time.perf_counter() - started
 

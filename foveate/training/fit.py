@@ -50,7 +50,7 @@ from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.divergence import StopOnNonFiniteLoss, stop_on_invalid_distribution
 from foveate.training.module import TRAINING_MODULES, check_training_module
 from foveate.training.run_lock import hold_run_dir
-from foveate.training.run_log import TENSORBOARD, forget_rows_from, run_loggers
+from foveate.training.run_log import TENSORBOARD, run_loggers
 from foveate.training.schema import (
     ConfigError,
     check_section,
@@ -228,7 +228,10 @@ def _trainer(
     speed: TrainingSpeed,
     module: L.LightningModule,
     extra: tuple[L.Callback, ...] = (),
+    resumed_at: int | None = None,
 ) -> L.Trainer:
+    """The trainer of a run; ``resumed_at``: the batches its checkpoint had trained on, where it
+    resumes (the logs forget what was logged from there on)."""
     checkpoints = run_dir / "checkpoints"
     # Testing the last weights (``test_checkpoint: last``), nothing is chosen on validation.
     keep_best = settings.test_checkpoint == "best"
@@ -265,7 +268,7 @@ def _trainer(
         ],
         enable_checkpointing=keep_best,  # True with no ModelCheckpoint: Lightning adds its own
         plugins=[AtomicCheckpointIO()],
-        logger=run_loggers(settings.logger, run_dir),
+        logger=run_loggers(settings.logger, run_dir, resumed_at=resumed_at),
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=50,
@@ -374,10 +377,11 @@ def _fit(
         start_from(module, settings.init_from)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
-    if resume:
-        forget_rows_from(run_dir / "metrics.csv", batches_trained(read_checkpoint(last_path)))
+    resumed_at = batches_trained(read_checkpoint(last_path)) if resume else None
     speed = TrainingSpeed()
-    trainer = _trainer(settings, config.as_dict(), run_dir, speed, module, callbacks)
+    trainer = _trainer(
+        settings, config.as_dict(), run_dir, speed, module, callbacks, resumed_at=resumed_at
+    )
     with _quiet_warnings(), stop_on_invalid_distribution(trainer, last_path):
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
     if torch.distributed.is_initialized():

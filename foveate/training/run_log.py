@@ -73,22 +73,38 @@ def forget_rows_from(path: str | os.PathLike, step: int) -> int:
     return len(rows) - len(kept)
 
 
+def logged_step(trainer) -> int:
+    """The step Lightning's loggers give what is logged now, during training or its
+    validation: the index of the last training batch (a validation after 60 batches logs at 59),
+    whatever the optimiser steps a batch. What a callback logs itself (TensorBoard's figures)
+    takes it too, so that it lines up with the curves and a resumed run's logs drop both alike."""
+    return max(trainer.fit_loop.epoch_loop.batch_progress.total.processed - 1, 0)
+
+
 TENSORBOARD = "tensorboard"  # the folder of a run's TensorBoard event files
 
 
-def run_loggers(logger: str, run_dir: str | os.PathLike) -> list[Logger]:
+def run_loggers(
+    logger: str, run_dir: str | os.PathLike, *, resumed_at: int | None = None
+) -> list[Logger]:
     """The loggers of a run in ``run_dir``: its CSV log (``metrics.csv``), first, so that it is
     the trainer's ``logger``; with ``logger`` 'tensorboard', TensorBoard's, writing to
-    ``run_dir/tensorboard/``.
+    ``run_dir/tensorboard/``. ``resumed_at``: where a resumed run's checkpoint left it (batches
+    trained); what the logs hold from that step on, logged by a session killed after the
+    checkpoint, is dropped, since the resumed session logs it again (the CSV log's rows removed,
+    TensorBoard's events hidden by its ``purge_step``).
 
     Raises ConfigError (one line) where TensorBoard is asked for and not installed.
     """
+    if resumed_at is not None:
+        forget_rows_from(Path(run_dir) / "metrics.csv", resumed_at)
     loggers: list[Logger] = [ResumableCSVLogger(run_dir, name="", version="")]
     if logger == TENSORBOARD:
+        purge = {} if resumed_at is None else {"purge_step": resumed_at}
         try:
             # No hp_metric: the hyperparameters' placeholder score would be a curve of one point.
             board = TensorBoardLogger(
-                run_dir, name=TENSORBOARD, version="", default_hp_metric=False
+                run_dir, name=TENSORBOARD, version="", default_hp_metric=False, **purge
             )
         except ModuleNotFoundError:
             raise ConfigError(
