@@ -36,6 +36,7 @@ from foveate.models.infogan import (
 )
 from foveate.models.interface import loss_parts
 from foveate.training.module import TRAINING_MODULES, Metric, describe_metrics
+from foveate.training.run_log import logger_writes_this_step
 
 # Generated images whose mean pairwise distance is below this fraction of the real images' are
 # reported as mode collapse: a GAN that draws a handful of images has a far smaller spread.
@@ -146,9 +147,7 @@ class AdversarialModule(L.LightningModule):
         self.manual_backward(g.total)
         opt_g.step()
 
-        # Lightning writes a step's logs every log_every_n_steps batches: log only those.
-        steps = self.global_step // 2  # generator steps before this one (two optimisers)
-        if (steps + 1) % self.trainer.log_every_n_steps == 0:
+        if logger_writes_this_step(self.trainer):
             parts = {
                 "discriminator": d.total,
                 "discriminator_adversarial": d.adversarial,
@@ -162,7 +161,7 @@ class AdversarialModule(L.LightningModule):
                 "continuous_bound_nats": g.continuous_bound_nats,
                 "real_probability": d.real_probability,
                 "fake_probability": d.fake_probability,
-                "generator_steps": torch.tensor(float(steps + 1)),
+                "generator_steps": torch.tensor(float(self.global_step // 2)),  # this one included
             }
             self.log_dict(
                 {f"train/{k}": v.detach() for k, v in parts.items()}, on_step=True, on_epoch=False
@@ -235,7 +234,12 @@ class AdversarialModule(L.LightningModule):
         self.log(f"{stage}_flat_information", float(flat))
         if self.trainer.sanity_checking:
             return
-        where = f"{stage}, epoch {self.current_epoch}, generator step {self.global_step // 2}"
+        # A test's trainer is a fresh one, its step 0 whatever the checkpoint's: name no step.
+        where = (
+            stage
+            if self.trainer.testing
+            else f"{stage}, epoch {self.current_epoch}, generator step {self.global_step // 2}"
+        )
         if collapsed:
             warnings.warn(
                 f"mode collapse ({where}): G's images spread {diversity:.2f} times as far apart "

@@ -277,24 +277,26 @@ def _trainer(
     )
 
 
-def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
+def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
     """Make sure a new run does not silently replace an old one.
 
-    With ``resume``, ``run_dir`` must hold a ``last.ckpt``; otherwise it must hold no run, unless
-    ``overwrite``, which removes the old run's checkpoints, logs and results first. Raises
-    FileNotFoundError or RunExistsError (one line).
+    With ``resume``, ``run_dir`` must hold a readable ``last.ckpt``, whose contents are returned
+    (a big model's checkpoint is then read once more, by Lightning, not twice); otherwise it must
+    hold no run, unless ``overwrite``, which removes the old run's checkpoints, logs and results
+    first, and None is returned. Raises FileNotFoundError, CheckpointError or RunExistsError (one
+    line).
     """
     last = run_dir / "checkpoints" / "last.ckpt"
     if resume:
         if not last.is_file():
             raise FileNotFoundError(f"nothing to resume: {last} does not exist")
-        check_resumable(last)
-        return
+        return check_resumable(last)
     if os.environ.get("LOCAL_RANK", "0") != "0":
-        return  # a DDP worker started by Lightning: the first process has claimed the directory
+        # a DDP worker started by Lightning: the first process has claimed the directory
+        return None
     held = [run_dir / name for name in RUN_FILES if (run_dir / name).exists()]
     if not held:
-        return
+        return None
     if not overwrite:
         raise RunExistsError(
             f"{run_dir} already holds a run ({held[0].name}); pass --resume to continue it, "
@@ -302,14 +304,16 @@ def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> None:
         )
     for path in held:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return None
 
 
-def check_resumable(last: Path) -> None:
-    """Refuse to resume from a ``last.ckpt`` that cannot be read (cut short by a full disk or an
-    interrupted copy), in one line naming it and the ways on: the best checkpoint beside it put
-    in its place, or the run started again; and one of a format this foveate does not read."""
+def check_resumable(last: Path) -> dict[str, Any]:
+    """``last.ckpt``'s contents, read; refuse to resume from one that cannot be read (cut short
+    by a full disk or an interrupted copy), in one line naming it and the ways on: the best
+    checkpoint beside it put in its place, or the run started again; and one of a format this
+    foveate does not read."""
     try:
-        read_checkpoint(last)
+        return read_checkpoint(last)
     except CheckpointFormatError:
         raise  # whole, but written by a foveate of another format: its own message says so
     except CheckpointError:
@@ -366,7 +370,7 @@ def _fit(
     callbacks: tuple[L.Callback, ...],
 ) -> FitResult:
     """``fit`` in a run directory this process holds, its settings checked."""
-    claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
+    resumed = claim_run_dir(run_dir, resume=resume, overwrite=overwrite)
     last_path = run_dir / "checkpoints" / "last.ckpt"
     if settings.threads:
         torch.set_num_threads(settings.threads)
@@ -377,7 +381,7 @@ def _fit(
         start_from(module, settings.init_from)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.to_yaml(run_dir / "config.yaml")
-    resumed_at = batches_trained(read_checkpoint(last_path)) if resume else None
+    resumed_at = batches_trained(resumed) if resumed is not None else None
     speed = TrainingSpeed()
     trainer = _trainer(
         settings, config.as_dict(), run_dir, speed, module, callbacks, resumed_at=resumed_at

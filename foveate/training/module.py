@@ -50,6 +50,7 @@ from foveate.models import create_model
 from foveate.models.interface import FollowsProgress, Stochastic, loss_parts
 from foveate.registry import Registry
 from foveate.training.optim import adam_with_schedule
+from foveate.training.run_log import logger_writes_this_step
 
 TRAINING_MODULES: Registry[type[L.LightningModule]] = Registry("training module")
 
@@ -256,12 +257,8 @@ class TrainingModule(L.LightningModule):
         return loss_parts(loss)
 
     def logger_writes_this_step(self) -> bool:
-        """Whether Lightning writes this training step's logged values: it writes on the step
-        whose count of batches trained before it, plus one, is a multiple of
-        ``log_every_n_steps`` (one optimiser step a batch). A value logged on any other step is
-        written late, at the next such step, or never (the step's values are dropped at an
-        epoch's end)."""
-        return (self.global_step + 1) % self.trainer.log_every_n_steps == 0
+        """Whether Lightning writes what this training step logs (``run_log.logger_writes_this_step``)."""
+        return logger_writes_this_step(self.trainer)
 
     def _log_training_losses(self, losses: dict[str, Tensor]) -> None:
         # Lightning's self.log costs about a millisecond a call, a third of a compiled RAM step:

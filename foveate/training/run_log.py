@@ -81,6 +81,17 @@ def logged_step(trainer) -> int:
     return max(trainer.fit_loop.epoch_loop.batch_progress.total.processed - 1, 0)
 
 
+def logger_writes_this_step(trainer) -> bool:
+    """Whether Lightning's loggers write what a training step logs now: they write on the step
+    whose count of batches trained before it, plus one, is a multiple of ``log_every_n_steps``,
+    whatever the optimiser steps a batch (one for most models, two for a GAN's players). A value
+    logged on any other step is written late, at the next such step, or never (the step's values
+    are dropped at an epoch's end), so a module logs its training curves only on these steps."""
+    every = trainer.log_every_n_steps
+    batches_before = trainer.fit_loop.epoch_loop.batch_progress.total.processed
+    return bool(every) and (batches_before + 1) % every == 0
+
+
 TENSORBOARD = "tensorboard"  # the folder of a run's TensorBoard event files
 
 
