@@ -62,7 +62,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 from foveate.attention.transformer import crop, grid_corners, paste, window_theta
 from foveate.models import register_model
 from foveate.models.interface import Decomposition, Glimpses, check_input, check_square_size
-from foveate.models.reinforce import summed_over_processes
+from foveate.models.reinforce import nvil_signal
 
 Estimator = Literal["reinforce", "concrete", "enumerate"]
 WHERE = 3  # z_where = (z_scale, x, y)
@@ -133,6 +133,15 @@ def mlp(sizes: list[int]) -> nn.Sequential:
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def count_log_probs(pres_probs: Tensor) -> Tensor:
+    """log q(n) (..., N + 1) of each count n = 0..N, from rho (..., N), q(z_pres_i = 1) given
+    an object at the step before: the first n steps present, then (for n < N) step n + 1
+    absent."""
+    rho = pres_probs.clamp(1e-6, 1 - 1e-6)
+    present = F.pad(rho.log().cumsum(-1), (1, 0))  # sum of log rho_i over i <= n
+    return present + F.pad((1 - rho).log(), (0, 1))  # the stop, except after step N
 
 
 def where_to_window(z_where: Tensor, scale_range: tuple[float, float] | None = None) -> Tensor:
@@ -522,30 +531,18 @@ class AIR(nn.Module):
                 signal = log_lik[:, None] - cost  # (B, N)
             baseline = self.baseline(out.state.detach()).squeeze(-1)  # (B, N)
             alive = out.alive
-            with torch.no_grad():
-                centred = signal - baseline
-                # Moments of the whole batch: under data parallelism, of every process's share
-                # of it, as one process on the whole batch has them (each process's own would
-                # centre its gradient differently; tests/test_ddp_gradients.py).
-                count = summed_over_processes(alive.sum()).clamp(min=1)
-                mean = summed_over_processes((centred * alive).sum()) / count
-                var = summed_over_processes(((centred - mean).square() * alive).sum()) / count
-                decay = self.signal_decay
-                self.signal_mean.mul_(decay).add_((1 - decay) * mean)
-                self.signal_var.mul_(decay).add_((1 - decay) * var)
-                # Centred, not divided by the running standard deviation as NVIL's is: the KL of
-                # z_pres is differentiated exactly beside this estimate, and dividing only the
-                # estimate by a std of a hundred nats would make the prior's pull a hundred
-                # times the likelihood's (docs/air.md).
-                advantage = centred - self.signal_mean
+            advantage, baseline_error = nvil_signal(
+                signal,
+                baseline,
+                alive,
+                running_mean=self.signal_mean,
+                running_var=self.signal_var,
+                decay=self.signal_decay,
+            )
             log_q = Bernoulli(probs=out.pres_probs.clamp(1e-6, 1 - 1e-6)).log_prob(
                 (out.z_pres > 0.5).to(out.pres_probs.dtype)
             )
             surrogate = -(alive * advantage * log_q).sum(-1).mean()
-            # The baseline's regression in units of the signal's running std: its size then
-            # says how well it predicts, whatever the scale of the likelihood.
-            scale = self.signal_var.sqrt().clamp(min=1.0)
-            baseline_error = (alive * ((signal - baseline) / scale).square()).sum(-1).mean()
             total = total + surrogate + baseline_error
         return AIRLoss(
             total=total,
@@ -559,11 +556,8 @@ class AIR(nn.Module):
         )
 
     def count_log_probs(self, pres_probs: Tensor) -> Tensor:
-        """log q(n) (B, N + 1) of each count n = 0..N, from rho (B, N): the first n steps
-        present, then (for n < N) step n + 1 absent."""
-        rho = pres_probs.clamp(1e-6, 1 - 1e-6)
-        present = F.pad(rho.log().cumsum(-1), (1, 0))  # sum of log rho_i over i <= n
-        return present + F.pad((1 - rho).log(), (0, 1))  # the stop, except after step N
+        """log q(n) (B, N + 1) of each count n = 0..N (``count_log_probs``)."""
+        return count_log_probs(pres_probs)
 
     def _enumerated_loss(self, out: AIROutput, images: Tensor) -> AIRLoss:
         """The bound summed over the N + 1 counts (``estimator='enumerate'``): ``out`` is a

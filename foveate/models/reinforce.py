@@ -67,6 +67,49 @@ def summed_over_processes(total: Tensor) -> Tensor:
     return total
 
 
+def nvil_signal(
+    signal: Tensor,
+    baseline: Tensor,
+    alive: Tensor,
+    *,
+    running_mean: Tensor,
+    running_var: Tensor,
+    decay: float,
+) -> tuple[Tensor, Tensor]:
+    """The centred learning signal of a discrete latent drawn at each of N steps, and its
+    baselines' regression error, as AIR's z_pres uses them (Mnih & Gregor, "Neural Variational
+    Inference and Learning in Belief Networks", ICML 2014, sec. 3.3: an input-dependent baseline
+    and a running mean subtracted).
+
+    signal: (B, N) what each step's draw can change of the bound (held fixed). baseline: (B, N)
+    the baselines' predictions of it, with their graph. alive: (B, N) 1 where the step drew.
+    running_mean, running_var: () buffers of the centred signal's moments, updated in place with
+    ``decay``.
+
+    Returns (advantage (B, N), no graph; the baselines' squared error, in units of the signal's
+    running standard deviation, summed over steps and averaged over the batch). The advantage is
+    centred, not divided by the running standard deviation as NVIL's is: AIR differentiates the
+    KL of z_pres exactly beside this estimate, and dividing only the estimate by a standard
+    deviation of a hundred nats would make the prior's pull a hundred times the likelihood's
+    (docs/air.md).
+    """
+    with torch.no_grad():
+        centred = signal - baseline
+        # Moments of the whole batch: under data parallelism, of every process's share of it,
+        # as one process on the whole batch has them (tests/test_ddp_gradients.py).
+        count = summed_over_processes(alive.sum()).clamp(min=1)
+        mean = summed_over_processes((centred * alive).sum()) / count
+        var = summed_over_processes(((centred - mean).square() * alive).sum()) / count
+        running_mean.mul_(decay).add_((1 - decay) * mean)
+        running_var.mul_(decay).add_((1 - decay) * var)
+        advantage = centred - running_mean
+    # In units of the signal's running std: its size then says how well the baselines predict,
+    # whatever the scale of the likelihood.
+    scale = running_var.sqrt().clamp(min=1.0)
+    baseline_error = (alive * ((signal - baseline) / scale).square()).sum(-1).mean()
+    return advantage, baseline_error
+
+
 class HardAttentionLoss(nn.Module):
     """The REINFORCE rule of hard attention (Xu et al. 2015, eq. 12), with the moving-average
     baseline b <- decay b + (1 - decay) mean(R) kept as a buffer."""

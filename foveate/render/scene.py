@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 
@@ -71,6 +72,18 @@ class Camera:
         forward = (0.0, -s, c)
         eye = (0.0, self.target_height + self.distance * s, -self.distance * c)
         return eye, (1.0, 0.0, 0.0), (0.0, c, s), forward
+
+    def project(self, points: Tensor) -> Tensor:
+        """World points (..., 3) -> (..., 2) their places in the image as (x, y), each in [-1, 1]
+        across the image: x from the left edge to the right, y from the top edge to the bottom
+        (the normalised coordinates of ``torch.nn.functional.affine_grid``); the inverse of
+        ``foveate.render.camera_rays`` for a point in front of the camera."""
+        eye, right, up, forward = (points.new_tensor(v) for v in self.frame())
+        seen = points - eye
+        depth = seen @ forward
+        half = math.tan(self.field_of_view / 2)
+        across, upward = seen @ right / (depth * half), seen @ up / (depth * half)
+        return torch.stack([across, -upward], -1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,133 @@
+"""Training a model that inverts a renderer (AIR3D) by its bound; scored against the scenes' truth.
+
+The scenes' truth (``foveate.data.rendered_scenes``: each object's identity, position on the
+ground plane and rotation) never reaches training or the choice of checkpoint, which read only
+the images and the bound (``SceneModule``'s). It is read to report what the model found, in the
+scenes whose objects it counted right, each found object matched to the true one nearest in
+position (the pairing of least total distance):
+
+- ``identity_accuracy_pct``: the found objects of the true identity;
+- ``rotation_error_deg``: how far the found rotation of each true cube is from its own, modulo a
+  quarter turn (a cube looks the same turned by 90 degrees; a sphere's and a cylinder's rotation
+  cannot be seen, and are not scored);
+- ``position_error``: the distance of found to true positions, in object widths.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from foveate.training.module import TRAINING_MODULES, Metered, Metric
+from foveate.training.scenes import Batch, SceneModule
+
+CUBE = 0  # foveate.render.SHAPES[0]
+CUBE_PERIOD = math.pi / 2  # a cube's rotation repeats every quarter turn
+
+
+def matched_objects(found: Tensor, truth: Tensor, count: Tensor) -> Tensor:
+    """The pairing of found and true objects of least total distance, scene by scene.
+
+    found: (B, T, 2) positions of the found objects, the present ones first; truth: (B, K, 2)
+    true positions, the first ``count`` real; count: (B,) objects in each scene, also found in
+    each (the caller keeps the scenes counted right), at most min(T, K).
+
+    Returns (B, m) m = min(T, K): for found object i < count, the index of its true object
+    (rows past the count hold any index). The pairings are the permutations of m objects, a
+    handful, each evaluated on the whole batch.
+    """
+    m = min(found.shape[1], truth.shape[1])
+    distance = torch.cdist(found[:, :m], truth[:, :m])  # (B, m, m)
+    rows = torch.arange(m, device=found.device)
+    real = rows < count[:, None]  # (B, m)
+    best_cost = torch.full(count.shape, math.inf, dtype=distance.dtype, device=found.device)
+    best = rows.expand(len(count), m).clone()
+    for order in itertools.permutations(range(m)):
+        order = torch.tensor(order, device=found.device)
+        cost = (distance[:, rows, order] * real).sum(-1)
+        onto_real = ((order < count[:, None]) | ~real).all(-1)  # real found -> real true
+        better = onto_real & (cost < best_cost)
+        best_cost = torch.where(better, cost, best_cost)
+        best[better] = order
+    return best
+
+
+def rotation_error(found: Tensor, truth: Tensor, period: float = CUBE_PERIOD) -> Tensor:
+    """|found - truth| in radians, modulo ``period`` (the least turn between the two poses)."""
+    return (torch.remainder(found - truth + period / 2, period) - period / 2).abs()
+
+
+@TRAINING_MODULES.register("inverse_graphics")
+class InverseGraphicsModule(SceneModule):
+    """Trains a renderer-inverting scene model by its loss (``SceneModule``'s optimisers and
+    z_pres annealing); reports its bound, count accuracy, and the identity, rotation and
+    position of the objects it found.
+
+    Batches are (images, truth), truth as ``foveate.data.rendered_scenes`` makes it.
+    """
+
+    metrics = {
+        "nll_nats": Metric("min", "NLL bound (the negative ELBO)", "nats"),
+        "count_accuracy_pct": Metric("max", "scenes whose objects are counted right", "%"),
+        "identity_accuracy_pct": Metric(
+            "max", "objects of the right identity, in scenes counted right", "%"
+        ),
+        "rotation_error_deg": Metric(
+            "min", "cubes' rotation error modulo 90 degrees, in scenes counted right", "deg"
+        ),
+        "position_error": Metric(
+            "min", "distance of found to true positions, in scenes counted right", "widths"
+        ),
+    }
+    monitor = "val_nll_nats"
+    progress_bar = ("count_accuracy_pct", "identity_accuracy_pct")
+
+    def batch_metrics(self, batch: Batch, stage: str) -> dict[str, Metered]:
+        images, truth = batch
+        bound = self.model.loss(self.model(images), images).nll_bound
+        out = self.model(images, mode=True)
+        found = out.z_pres.sum(-1).round().long()
+        right = found == truth["count"]
+        metrics: dict[str, Metered] = {
+            "nll_nats": (bound, len(images)),
+            "count_accuracy_pct": (100 * right.float().mean(), len(images)),
+        }
+        located = right & (truth["count"] > 0)
+        if not located.any():
+            return metrics
+        count = truth["count"][located]
+        order = matched_objects(out.z_where[located], truth["position"][located], count)
+        m = order.shape[1]
+        real = torch.arange(m, device=images.device) < count[:, None]  # (S, m)
+
+        def matched(field: Tensor) -> Tensor:  # (S, m, ...) the true objects in found order
+            index = order.reshape(*order.shape, *[1] * (field.dim() - 2))
+            return field[located][:, :m].gather(1, index.expand(-1, -1, *field.shape[2:]))
+
+        true_identity = matched(truth["identity"])
+        same = (out.identity[located][:, :m] == true_identity) & real
+        metrics["identity_accuracy_pct"] = (100 * same.sum() / real.sum(), int(real.sum()))
+        distance = (out.z_where[located][:, :m] - matched(truth["position"])).norm(dim=-1)
+        metrics["position_error"] = ((distance * real).sum() / real.sum(), int(real.sum()))
+        cubes = real & (true_identity == CUBE)
+        if cubes.any():
+            error = rotation_error(out.rotation[located][:, :m], matched(truth["rotation"]))
+            degrees = torch.rad2deg(error[cubes])
+            metrics["rotation_error_deg"] = (degrees.mean(), int(cubes.sum()))
+        return metrics
+
+    @classmethod
+    def describe(cls, metrics: dict[str, Any]) -> str:
+        line = (
+            f"test count accuracy {metrics['test_count_accuracy_pct']:.2f}% "
+            f"({metrics['test_images']} test scenes), NLL bound {metrics['test_nll_nats']:.1f} nats"
+        )
+        if "test_identity_accuracy_pct" in metrics:
+            line += f", identity accuracy {metrics['test_identity_accuracy_pct']:.2f}%"
+        if "test_rotation_error_deg" in metrics:
+            line += f", cubes' rotation error {metrics['test_rotation_error_deg']:.1f} deg"
+        return line + cls.best_validation(metrics, "bound", ".1f")

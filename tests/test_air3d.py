@@ -1,0 +1,181 @@
+"""AIR inverting the renderer (issue 33): its data, its exact bound, its gradients, its scores."""
+
+import math
+
+import pytest
+import torch
+
+from foveate.data.rendered_scenes import SEPARATION, RenderedSceneDataModule, random_scenes
+from foveate.models import create_model
+from foveate.models.air3d import IDENTITIES, identity_combinations
+from foveate.render import Camera, Scene, camera_rays, composite, render_objects
+from foveate.render.finite_differences import render_objects_finite_differences
+from foveate.training.inverse_graphics import matched_objects, rotation_error
+
+SMALL = dict(image_size=16, lstm_size=16, hidden_size=16, embed_size=16, window=8, render_steps=12)
+
+
+def _scenes(number=12, counts=(0, 1, 2, 3), size=16, seed=0):
+    return random_scenes(
+        number, counts=counts, size=size, generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def test_scenes_hold_their_count_of_separated_objects_and_an_empty_scene_is_blank():
+    scenes = _scenes(64)
+    assert scenes.images.shape == (64, 16, 16)
+    assert 0 <= scenes.images.min() and scenes.images.max() <= 1
+    real = scenes.identity >= 0
+    assert torch.equal(real.sum(-1), scenes.count)
+    assert torch.equal(real, torch.arange(3) < scenes.count[:, None])  # the first count listed
+    assert (scenes.position.abs() <= 1.5).all()
+    for b in range(64):
+        n = int(scenes.count[b])
+        if n > 1:
+            gaps = torch.pdist(scenes.position[b, :n])
+            assert (gaps >= SEPARATION).all()
+    empty = scenes.count == 0
+    assert empty.any() and (scenes.images[empty] == 0).all()
+    assert (scenes.images[~empty].flatten(1).amax(-1) > 0.2).all()  # an object shows
+
+
+def test_scenes_follow_their_seed_and_impossible_settings_are_refused():
+    a, b, c = _scenes(seed=1), _scenes(seed=1), _scenes(seed=2)
+    assert torch.equal(a.images, b.images) and not torch.equal(a.images, c.images)
+    with pytest.raises(ValueError, match="cannot place"):
+        random_scenes(4, counts=(9,), separation=1.5, extent=1.0)
+    with pytest.raises(ValueError, match="counts"):
+        RenderedSceneDataModule(counts=(-1,))
+
+
+def test_the_camera_projects_a_point_onto_the_pixel_whose_ray_passes_it():
+    camera = Camera()
+    eye, rays = camera_rays(camera, size=8, dtype=torch.float64)
+    points = eye + 6.0 * rays  # (64, 3) a point on each pixel's ray
+    centres = (torch.arange(8, dtype=torch.float64) + 0.5) / 8 * 2 - 1
+    expected = torch.stack(torch.meshgrid(centres, centres, indexing="xy"), -1).reshape(-1, 2)
+    torch.testing.assert_close(camera.project(points), expected)
+
+
+def test_identity_combinations_list_every_count_and_identity_once():
+    combos = identity_combinations(2)
+    assert combos.shape == (1 + 3 + 9, 2)
+    assert len({tuple(row.tolist()) for row in combos}) == len(combos)
+    # absent steps come last: once absent, absent for good
+    absent = combos == IDENTITIES
+    assert (absent[:, :1] <= absent[:, 1:]).all()
+
+
+def test_the_enumerated_bound_is_the_sum_over_counts_and_identities_done_by_hand():
+    torch.manual_seed(0)
+    model = create_model("air3d", steps=2, estimator="enumerate", **SMALL).double().train()
+    images = _scenes(3, counts=(1, 2)).images[:, None].double()
+    noise = model.sample_noise(images).double()
+    out = model(images, noise)
+    got = model.loss(out, images).nll_bound
+
+    # by hand: each count n and identities of its n objects, its render, its probability
+    rho = out.pres_probs
+    q_id = out.identity_logits.softmax(-1)
+    prior = float(model.z_pres_prior)
+    kl_where, kl_rotation = model.continuous_kl(out)
+    bounds = []
+    torch.set_grad_enabled(False)
+    for b in range(len(images)):
+        total = 0.0
+        for combo in identity_combinations(2).tolist():
+            n = sum(k < IDENTITIES for k in combo)
+            q_n = math.prod(float(rho[b, i]) for i in range(n)) * (
+                1 - float(rho[b, n]) if n < 2 else 1.0
+            )
+            p_n = prior**n * (1 - prior if n < 2 else 1.0)
+            q = q_n * math.prod(float(q_id[b, i, combo[i]]) for i in range(n))
+            p = p_n / 3**n
+            identity = torch.tensor([[min(k, 0) if k == IDENTITIES else k for k in combo]])
+            present = torch.tensor([[k < IDENTITIES for k in combo]])
+            image = model.draw(identity, out.z_where[b : b + 1], out.rotation[b : b + 1], present)
+            log_lik = float(model.log_likelihood(images[b : b + 1], image)[0])
+            continuous = sum(float(kl_where[b, i] + kl_rotation[b, i]) for i in range(n))
+            total += q * (-log_lik + math.log(q / p) + continuous)
+        bounds.append(total)
+    torch.set_grad_enabled(True)
+    assert got.item() == pytest.approx(sum(bounds) / len(bounds), rel=1e-9)
+
+
+def test_finite_differences_agree_with_autograd_on_a_sphere_and_move_with_the_step():
+    """A sphere's image is smooth in its pose: small central differences give autograd's
+    gradient. (A cube's shading jumps at its edges, where the two part ways.)"""
+    torch.manual_seed(0)
+    scene = Scene(
+        identity=torch.tensor([[1, 1]]),
+        position=torch.tensor([[[0.3, -0.4], [-0.9, 0.8]]], dtype=torch.float64),
+        rotation=torch.tensor([[0.3, 1.1]], dtype=torch.float64),
+        present=torch.ones(1, 2, dtype=torch.bool),
+    )
+    weights = torch.rand(1, 1, 24, 24, dtype=torch.float64)
+    grads = []
+    for layers in (
+        render_objects,
+        lambda s, **k: render_objects_finite_differences(s, step=1e-5, **k),
+    ):
+        position = scene.position.clone().requires_grad_()
+        moved = Scene(scene.identity, position, scene.rotation, scene.present)
+        (composite(layers(moved, size=24)) * weights).sum().backward()
+        grads.append(position.grad)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-3, atol=1e-3)
+    assert grads[0].abs().max() > 0.1  # the check has something to compare
+
+
+def test_matching_pairs_found_objects_with_the_nearest_true_ones():
+    found = torch.tensor(
+        [[[1.0, 1.0], [-1.0, 0.0], [9.0, 9.0]], [[0.0, 0.0], [5.0, 5.0], [2.0, 2.0]]]
+    )
+    truth = torch.tensor(
+        [[[-1.1, 0.0], [0.9, 1.0], [0.0, 0.0]], [[0.1, 0.0], [0.0, 0.0], [0.0, 0.0]]]
+    )
+    order = matched_objects(found, truth, torch.tensor([2, 1]))
+    assert order[0, :2].tolist() == [1, 0] and order[1, 0].item() == 0
+
+
+def test_rotation_error_counts_a_quarter_turn_as_none():
+    found = torch.tensor([0.0, math.pi / 2, 0.1, math.pi / 4 + 0.01])
+    truth = torch.zeros(4)
+    torch.testing.assert_close(
+        rotation_error(found, truth), torch.tensor([0.0, 0.0, 0.1, math.pi / 4 - 0.01])
+    )
+
+
+@pytest.mark.parametrize("estimator", ["enumerate", "reinforce"])
+@pytest.mark.parametrize("gradient", ["autograd", "finite_differences"])
+def test_every_estimator_and_gradient_trains_the_inference_network(estimator, gradient):
+    torch.manual_seed(0)
+    model = create_model("air3d", estimator=estimator, gradient=gradient, **SMALL).train()
+    images = _scenes(4).images[:, None]
+    loss = model.loss(model(images), images)
+    loss.total.backward()
+    assert torch.isfinite(loss.total)
+    for name in ("propose.2.weight", "encoder.2.weight", "embed.0.weight"):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+
+
+def test_the_decomposition_draws_each_step_and_boxes_the_objects():
+    torch.manual_seed(0)
+    model = create_model("air3d", initial_presence=0.9, **SMALL).eval()
+    images = _scenes(2, counts=(2,)).images[:, None]
+    scenes = model.decompose(images)
+    assert scenes.present.shape == (2, 3) and scenes.outlines.shape == (2, 3, 4, 2)
+    assert scenes.canvases.shape == (2, 3, 1, 16, 16)
+    # the first canvas holds one object at most: it is dimmer than the last where all are found
+    assert (
+        scenes.canvases[:, 0].sum((1, 2, 3)) <= scenes.canvases[:, -1].sum((1, 2, 3)) + 1e-4
+    ).all()
+
+
+def test_a_bad_setting_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        create_model("air3d", estimator="concrete")
+    with pytest.raises(ValueError, match="gradient must be one of"):
+        create_model("air3d", gradient="numerical")
+    with pytest.raises(ValueError, match="greyscale"):
+        create_model("air3d", channels=3)
