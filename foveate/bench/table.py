@@ -64,13 +64,14 @@ def beside_records(spec: BenchSpec | Analysis, root: Path) -> dict[str, dict[str
 def summary_values(record: dict[str, Any], beside: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """What a spec's ``summary`` template may name: the record's metrics, ``wall_min`` (its
     longest seed in minutes), and each baseline's metrics under its name. A one-seed record has
-    no spread, so its ``<metric>_min`` and ``_max`` are the metric itself."""
+    no spread, so its ``<metric>_min`` and ``_max`` are the metric itself and its ``_std`` 0 (the
+    row's provenance says "1 seed"), and a template written for several seeds fills."""
     metrics = record["metrics"]
     spread = {
-        f"{name}_{end}": value
+        f"{name}_{end}": value if end != "std" else 0.0
         for name, value in metrics.items()
         if isinstance(value, (int, float)) and not name.endswith(("_min", "_max", "_std"))
-        for end in ("min", "max")
+        for end in ("min", "max", "std")
     }
     return {
         **spread,
