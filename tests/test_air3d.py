@@ -179,3 +179,44 @@ def test_a_bad_setting_is_refused_in_one_line():
         create_model("air3d", gradient="numerical")
     with pytest.raises(ValueError, match="greyscale"):
         create_model("air3d", channels=3)
+
+
+def test_the_supervised_baseline_reads_identity_and_pose_and_refuses_crowded_scenes():
+    from foveate.models.pose_cnn import PoseCNN
+    from foveate.training.pose_regression import PoseRegressionModule
+
+    torch.manual_seed(0)
+    module = PoseRegressionModule(model="pose_cnn", model_args=dict(image_size=16, conv_width=4))
+    scenes = _scenes(6, counts=(1,))
+    batch = (
+        scenes.images[:, None],
+        {k: getattr(scenes, k) for k in ("count", "identity", "position", "rotation")},
+    )
+    losses = module.losses(batch)
+    assert set(losses) == {"total", "identity", "position", "rotation"}
+    metrics = module.batch_metrics(batch, "val")
+    assert 0 <= metrics["identity_accuracy_pct"][0] <= 100
+    crowded = _scenes(6, counts=(2,))
+    truth = {k: getattr(crowded, k) for k in ("count", "identity", "position", "rotation")}
+    with pytest.raises(ValueError, match="exactly one object"):
+        module.losses((crowded.images[:, None], truth))
+    # the symmetric target is the same for a cube's four equivalent poses
+    model = PoseCNN(image_size=16, symmetric_rotation=True)
+    turns = torch.tensor([0.3, 0.3 + math.pi / 2, 0.3 + math.pi, 0.3 - math.pi / 2])
+    target = model.rotation_target(turns)
+    torch.testing.assert_close(target, target[:1].expand(4, 2))
+
+
+@pytest.mark.parametrize("name", ["air3d", "pose_cnn"])
+def test_show_draws_what_each_model_found_on_the_plane(name, tmp_path):
+    from foveate.data.rendered_scenes import as_batch
+    from foveate.reports.poses import pose_grid
+
+    torch.manual_seed(0)
+    model = create_model(name, **({"image_size": 16} if name == "pose_cnn" else SMALL)).eval()
+    images, truth = as_batch(_scenes(3, counts=(1,)))
+    with torch.no_grad():
+        poses = model.poses(images)
+    assert poses.present[:, 0].dtype == torch.bool and poses.position.shape[-1] == 2
+    path = pose_grid(tmp_path / "poses.png", images, poses, truth=truth)
+    assert path.stat().st_size > 5_000

@@ -51,7 +51,7 @@ from torch.distributions import Bernoulli, Categorical, Normal, kl_divergence
 from foveate.attention.transformer import crop, grid_corners, window_theta
 from foveate.models import register_model
 from foveate.models.air import count_log_probs, mlp
-from foveate.models.interface import Decomposition, check_input, check_square_size
+from foveate.models.interface import Decomposition, Poses, check_input, check_square_size
 from foveate.models.reinforce import nvil_signal
 from foveate.render import (
     HALF_SIZE,
@@ -538,3 +538,8 @@ class AIR3D(nn.Module):
         return Decomposition(
             present=out.z_pres, outlines=self.outlines(out.z_where), canvases=canvases
         )
+
+    def poses(self, images: Tensor) -> Poses:
+        """The most likely objects of images (B, 1, S, S) and how they lie."""
+        out = self(images, mode=True)
+        return Poses(out.identity, out.z_where, out.rotation, out.z_pres > 0.5)

@@ -91,6 +91,14 @@ class Decomposes(Protocol):
 
 
 @runtime_checkable
+class InfersPoses(Protocol):
+    """A model that names the objects of a rendered scene and how they lie: ``poses(images)``
+    -> ``Poses`` (AIR inverting the renderer, and the supervised network beside it)."""
+
+    def poses(self, images: Tensor) -> Poses: ...
+
+
+@runtime_checkable
 class AnswersSets(Protocol):
     """A model over sets of items (B, K, C, h, w): ``answer(items, mask=..., query=...)`` -> an
     output whose ``logits`` (B, A) give its most likely answer and whose ``weights`` (B, K) are
@@ -134,6 +142,21 @@ class Reading:
     tokens: Tensor
     names: tuple[str, ...]
     maps: Tensor | None = None
+
+
+@dataclass
+class Poses:
+    """The objects a model found in B rendered scenes, N at most, in ``foveate.render``'s terms.
+
+    identity: (B, N) long, an index into ``foveate.render.SHAPES``. position: (B, N, 2) as
+    (x, z) on the ground plane. rotation: (B, N) radians about the vertical axis. present:
+    (B, N) bool, the objects found (the first ones).
+    """
+
+    identity: Tensor
+    position: Tensor
+    rotation: Tensor
+    present: Tensor
 
 
 @dataclass
