@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from foveate.models.interface import Poses
 from foveate.training.module import TRAINING_MODULES, Metered, Metric
 from foveate.training.scenes import Batch, SceneModule
 
@@ -61,6 +63,58 @@ def rotation_error(found: Tensor, truth: Tensor, period: float = CUBE_PERIOD) ->
     return (torch.remainder(found - truth + period / 2, period) - period / 2).abs()
 
 
+@dataclass
+class PoseErrors:
+    """How a model's ``Poses`` of B scenes compare with their truth, object by object.
+
+    counted: (B,) bool, the scenes whose objects were counted right. In those, over their M
+    true objects, each paired with a found one (``matched_objects``): identity_right (M,) bool;
+    position_error (M,) in object widths; and over the true cubes among them, rotation_error
+    (K,) in radians modulo a quarter turn (``rotation_error``).
+    """
+
+    counted: Tensor
+    identity_right: Tensor
+    position_error: Tensor
+    rotation_error: Tensor
+
+    def metered(self) -> dict[str, Metered]:
+        """Each score's mean with how many objects it averages: the metrics of a batch."""
+        scores: dict[str, Metered] = {}
+        objects = len(self.identity_right)
+        if objects:
+            right = 100 * self.identity_right.float().mean()
+            scores["identity_accuracy_pct"] = (right, objects)
+            scores["position_error"] = (self.position_error.mean(), objects)
+        if len(self.rotation_error):
+            degrees = torch.rad2deg(self.rotation_error).mean()
+            scores["rotation_error_deg"] = (degrees, len(self.rotation_error))
+        return scores
+
+
+def pose_errors(poses: Poses, truth: dict[str, Tensor]) -> PoseErrors:
+    """``poses`` found in B scenes scored against their ``truth`` (``foveate.data.
+    rendered_scenes``), in the scenes whose objects were counted right."""
+    counted = poses.present.sum(-1) == truth["count"]
+    located = counted & (truth["count"] > 0)
+    count = truth["count"][located]
+    found_position = poses.position[located]
+    order = matched_objects(found_position, truth["position"][located], count)
+    m = order.shape[1]
+    real = torch.arange(m, device=order.device) < count[:, None]  # (S, m)
+
+    def matched(field: Tensor) -> Tensor:  # (S, m, ...) the true objects in found order
+        index = order.reshape(*order.shape, *[1] * (field.dim() - 2))
+        return field[located][:, :m].gather(1, index.expand(-1, -1, *field.shape[2:]))
+
+    true_identity = matched(truth["identity"])
+    right = poses.identity[located][:, :m] == true_identity
+    distance = (found_position[:, :m] - matched(truth["position"])).norm(dim=-1)
+    cubes = real & (true_identity == CUBE)
+    turned = rotation_error(poses.rotation[located][:, :m], matched(truth["rotation"]))
+    return PoseErrors(counted, right[real], distance[real], turned[cubes])
+
+
 @TRAINING_MODULES.register("inverse_graphics")
 class InverseGraphicsModule(SceneModule):
     """Trains a renderer-inverting scene model by its loss (``SceneModule``'s optimisers and
@@ -89,36 +143,12 @@ class InverseGraphicsModule(SceneModule):
     def batch_metrics(self, batch: Batch, stage: str) -> dict[str, Metered]:
         images, truth = batch
         bound = self.model.loss(self.model(images), images).nll_bound
-        out = self.model(images, mode=True)
-        found = out.z_pres.sum(-1).round().long()
-        right = found == truth["count"]
+        errors = pose_errors(self.model.poses(images), truth)
         metrics: dict[str, Metered] = {
             "nll_nats": (bound, len(images)),
-            "count_accuracy_pct": (100 * right.float().mean(), len(images)),
+            "count_accuracy_pct": (100 * errors.counted.float().mean(), len(images)),
         }
-        located = right & (truth["count"] > 0)
-        if not located.any():
-            return metrics
-        count = truth["count"][located]
-        order = matched_objects(out.z_where[located], truth["position"][located], count)
-        m = order.shape[1]
-        real = torch.arange(m, device=images.device) < count[:, None]  # (S, m)
-
-        def matched(field: Tensor) -> Tensor:  # (S, m, ...) the true objects in found order
-            index = order.reshape(*order.shape, *[1] * (field.dim() - 2))
-            return field[located][:, :m].gather(1, index.expand(-1, -1, *field.shape[2:]))
-
-        true_identity = matched(truth["identity"])
-        same = (out.identity[located][:, :m] == true_identity) & real
-        metrics["identity_accuracy_pct"] = (100 * same.sum() / real.sum(), int(real.sum()))
-        distance = (out.z_where[located][:, :m] - matched(truth["position"])).norm(dim=-1)
-        metrics["position_error"] = ((distance * real).sum() / real.sum(), int(real.sum()))
-        cubes = real & (true_identity == CUBE)
-        if cubes.any():
-            error = rotation_error(out.rotation[located][:, :m], matched(truth["rotation"]))
-            degrees = torch.rad2deg(error[cubes])
-            metrics["rotation_error_deg"] = (degrees.mean(), int(cubes.sum()))
-        return metrics
+        return {**metrics, **errors.metered()}
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from foveate.training.inverse_graphics import CUBE, rotation_error
+from foveate.training.inverse_graphics import pose_errors
 from foveate.training.module import TRAINING_MODULES, Metered, Metric, TrainingModule
 
 Batch = tuple[Tensor, dict[str, Tensor]]
@@ -53,24 +52,9 @@ class PoseRegressionModule(TrainingModule):
     def batch_metrics(self, batch: Batch, stage: str) -> dict[str, Metered]:
         images, truth = batch
         check_single_objects(truth)
-        out = self.model(images)
-        identity = truth["identity"][:, 0]
-        metrics: dict[str, Metered] = {
-            "loss": (self.model.loss(out, truth).total, len(images)),
-            "identity_accuracy_pct": (
-                100 * (out.identity_logits.argmax(-1) == identity).float().mean(),
-                len(images),
-            ),
-            "position_error": (
-                (out.position - truth["position"][:, 0]).norm(dim=-1).mean(),
-                len(images),
-            ),
-        }
-        cubes = identity == CUBE
-        if cubes.any():
-            error = rotation_error(out.rotation[cubes], truth["rotation"][cubes, 0])
-            metrics["rotation_error_deg"] = (torch.rad2deg(error).mean(), int(cubes.sum()))
-        return metrics
+        loss = self.model.loss(self.model(images), truth).total
+        errors = pose_errors(self.model.poses(images), truth)
+        return {"loss": (loss, len(images)), **errors.metered()}
 
     @classmethod
     def describe(cls, metrics: dict[str, Any]) -> str:
