@@ -220,3 +220,27 @@ def test_show_draws_what_each_model_found_on_the_plane(name, tmp_path):
     assert poses.present[:, 0].dtype == torch.bool and poses.position.shape[-1] == 2
     path = pose_grid(tmp_path / "poses.png", images, poses, truth=truth)
     assert path.stat().st_size > 5_000
+
+
+def test_the_silhouette_narrows_as_training_goes_and_evaluation_uses_the_final_one():
+    model = create_model(
+        "air3d", temperature=0.05, temperature_start=0.5, temperature_anneal=0.5, **SMALL
+    )
+    model.set_progress(0.0)
+    assert model.current_temperature == pytest.approx(0.5)
+    model.set_progress(0.25)
+    assert model.current_temperature == pytest.approx(math.sqrt(0.5 * 0.05))  # half-way, in logs
+    model.set_progress(0.9)
+    assert model.current_temperature == pytest.approx(0.05)
+    model.set_progress(0.0)
+    images = _scenes(2, counts=(1,)).images[:, None]
+    scene = Scene(
+        torch.zeros(2, 1, dtype=torch.long),
+        torch.zeros(2, 1, 2),
+        torch.zeros(2, 1),
+        torch.ones(2, 1, dtype=torch.bool),
+    )
+    wide = model.train().layers(scene).coverage
+    sharp = model.eval().layers(scene).coverage
+    assert (wide > 0.01).sum() > (sharp > 0.01).sum()  # the wide silhouette reaches further
+    assert images.shape[-1] == wide.shape[-1]

@@ -166,7 +166,14 @@ class AIR3D(nn.Module):
         likelihood_std: sigma of x ~ Normal(image, sigma).
         render_steps: iterations of the renderer's searches (``foveate.render``); fewer is
             faster and coarser.
-        temperature: the renderer's soft silhouette.
+        temperature: the renderer's soft silhouette (object widths), where training ends and
+            what evaluation uses.
+        temperature_start: where training starts it, None for ``temperature`` throughout. A
+            wide silhouette gives a proposed object that does not yet overlap the true one a
+            gradient towards it (a sharp one only pixels at its edge); it narrows log-linearly
+            to ``temperature`` over the first ``temperature_anneal`` of training
+            (``set_progress``).
+        temperature_anneal: that share of training's steps.
         z_pres_prior: p(z_pres_i = 1 | z_pres_{i-1} = 1), a geometric prior on the count.
         position_prior_std: standard deviation of x and z's Normal(0, .) prior.
 
@@ -194,6 +201,8 @@ class AIR3D(nn.Module):
         likelihood_std: float = 0.1,
         render_steps: int = 16,
         temperature: float = 0.05,
+        temperature_start: float | None = None,
+        temperature_anneal: float = 0.5,
         z_pres_prior: float = 0.5,
         position_prior_std: float = 1.0,
         estimator: Estimator = "enumerate",
@@ -226,6 +235,8 @@ class AIR3D(nn.Module):
             ("temperature", temperature),
             ("position_prior_std", position_prior_std),
             ("finite_difference_step", finite_difference_step),
+            ("temperature_start", temperature_start or 1.0),
+            ("temperature_anneal", temperature_anneal),
             ("glimpse_scale", glimpse_scale),
         ):
             if value <= 0:
@@ -238,6 +249,8 @@ class AIR3D(nn.Module):
             temperature,
         )
         self.estimator, self.gradient = estimator, gradient
+        self.temperature_start, self.temperature_anneal = temperature_start, temperature_anneal
+        self.current_temperature = temperature
         self.finite_difference_step, self.signal_decay = finite_difference_step, signal_decay
         pixels = image_size * image_size
         self.embed = nn.Sequential(nn.Linear(pixels, embed_size), nn.ReLU())
@@ -280,9 +293,21 @@ class AIR3D(nn.Module):
         place = DEFAULT_CAMERA.project(centre)  # (..., 2)
         return torch.cat([torch.full_like(place[..., :1], self.glimpse_scale), place], -1)
 
+    def set_progress(self, fraction: float) -> None:
+        """Narrow the renderer's silhouette as training goes (``temperature_start``); called
+        before every training step with the share of training done."""
+        if self.temperature_start is None:
+            return
+        done = min(1.0, fraction / self.temperature_anneal)
+        start, end = math.log(self.temperature_start), math.log(self.temperature)
+        self.current_temperature = math.exp(start + done * (end - start))
+
     def layers(self, scene: Scene) -> ObjectLayers:
-        """Each object of ``scene`` rendered alone, by the configured gradient."""
-        settings = dict(size=self.image_size, temperature=self.temperature, steps=self.render_steps)
+        """Each object of ``scene`` rendered alone, by the configured gradient, with the
+        silhouette of training's progress while training (``set_progress``), else the final
+        one."""
+        temperature = self.current_temperature if self.training else self.temperature
+        settings = dict(size=self.image_size, temperature=temperature, steps=self.render_steps)
         if self.gradient == "finite_differences":
             return render_objects_finite_differences(
                 scene, step=self.finite_difference_step, **settings
