@@ -244,3 +244,13 @@ def test_the_silhouette_narrows_as_training_goes_and_evaluation_uses_the_final_o
     sharp = model.eval().layers(scene).coverage
     assert (wide > 0.01).sum() > (sharp > 0.01).sum()  # the wide silhouette reaches further
     assert images.shape[-1] == wide.shape[-1]
+
+
+def test_bounded_identity_logits_keep_every_identity_possible():
+    torch.manual_seed(0)
+    model = create_model("air3d", identity_logit_bound=2.0, **SMALL)
+    with torch.no_grad():
+        model.encoder[-1].bias[:IDENTITIES] = torch.tensor([100.0, -100.0, 0.0])
+    out = model(_scenes(2, counts=(1,)).images[:, None])
+    assert out.identity_logits.abs().max() <= 2.0
+    assert out.identity_logits.softmax(-1).min() > math.exp(-4) / 3 - 1e-6

@@ -183,6 +183,11 @@ class AIR3D(nn.Module):
         gradient: 'autograd' (through the renderer) or 'finite_differences' ([1]'s).
         finite_difference_step: the central differences' step, in object widths and radians.
         baseline_hidden, signal_decay: 'reinforce': as AIR's.
+        identity_logit_bound: q(identity)'s logits are b tanh(l / b), within +-b: no identity's
+            probability falls below about e^(-2b) / 3, so that one that fits no scene early on
+            (while the silhouette is wide, every shape looks alike) still gets a gradient when
+            it comes to fit (the exact sum's gradient for an identity is its probability times
+            its advantage). None: unbounded.
         initial_presence: q(z_pres_i = 1) at initialisation.
     """
 
@@ -210,6 +215,7 @@ class AIR3D(nn.Module):
         finite_difference_step: float = 1e-2,
         baseline_hidden: int = 100,
         signal_decay: float = 0.9,
+        identity_logit_bound: float | None = None,
         initial_presence: float = 0.5,
     ) -> None:
         super().__init__()
@@ -237,6 +243,7 @@ class AIR3D(nn.Module):
             ("finite_difference_step", finite_difference_step),
             ("temperature_start", temperature_start or 1.0),
             ("temperature_anneal", temperature_anneal),
+            ("identity_logit_bound", identity_logit_bound or 1.0),
             ("glimpse_scale", glimpse_scale),
         ):
             if value <= 0:
@@ -250,6 +257,7 @@ class AIR3D(nn.Module):
         )
         self.estimator, self.gradient = estimator, gradient
         self.temperature_start, self.temperature_anneal = temperature_start, temperature_anneal
+        self.identity_logit_bound = identity_logit_bound
         self.current_temperature = temperature
         self.finite_difference_step, self.signal_decay = finite_difference_step, signal_decay
         pixels = image_size * image_size
@@ -355,6 +363,9 @@ class AIR3D(nn.Module):
             glimpse = crop(seen, self.glimpse_windows(z_where), size=self.window)
             encoded = self.encoder(torch.cat([glimpse.flatten(1), h], -1))
             logits = encoded[:, :IDENTITIES]
+            if self.identity_logit_bound is not None:
+                bound = self.identity_logit_bound
+                logits = bound * torch.tanh(logits / bound)
             rotation_loc = encoded[:, IDENTITIES]
             rotation_scale = (F.softplus(encoded[:, IDENTITIES + 1]) + 1e-4).clamp(
                 max=ROTATION_STD_MAX
