@@ -41,7 +41,7 @@ from foveate.render import SHAPES, Scene, render
 Batch = tuple[Tensor, dict[str, Tensor]]
 EXTENT = 1.5  # positions in [-1.5, 1.5]^2 keep any object whole in the image
 SEPARATION = 1.5  # centres this far apart: two unit objects at any rotations do not touch
-REDRAWS = 100  # rounds of drawing overlapping positions again before giving up
+REDRAWS = 200  # rounds of drawing crowded scenes again before giving up
 
 
 @dataclass
@@ -99,26 +99,23 @@ def random_scenes(
 def _separated_positions(
     number: int, most: int, extent: float, separation: float, generator: torch.Generator | None
 ) -> Tensor:
-    """(number, most, 2) positions in [-extent, extent]^2, each scene's ``separation`` apart:
-    object k is drawn again, in every scene at once, while it lies too near an earlier one."""
+    """(number, most, 2) positions in [-extent, extent]^2, each scene's ``separation`` apart: a
+    scene whose objects lie too near each other is drawn again whole (placing them one by one
+    can leave no room for the last), every such scene of the batch at once."""
     position = torch.empty(number, most, 2)
-    for k in range(most):  # a handful of objects, each placed for the whole batch at once
-        todo = torch.ones(number, dtype=torch.bool)
-        for _ in range(REDRAWS):
-            drawn = (torch.rand(int(todo.sum()), 2, generator=generator) * 2 - 1) * extent
-            position[todo, k] = drawn
-            if k == 0:
-                break
-            gaps = (position[:, :k] - position[:, k : k + 1]).norm(dim=-1)  # (B, k)
-            todo = (gaps < separation).any(-1)
-            if not todo.any():
-                break
-        else:
-            raise ValueError(
-                f"cannot place {most} objects {separation} apart within +-{extent}: lower "
-                "the counts or the separation"
-            )
-    return position
+    todo = torch.ones(number, dtype=torch.bool)
+    pairs = torch.triu_indices(most, most, offset=1)
+    for _ in range(REDRAWS):
+        drawn = (torch.rand(int(todo.sum()), most, 2, generator=generator) * 2 - 1) * extent
+        position[todo] = drawn
+        gaps = (position[:, pairs[0]] - position[:, pairs[1]]).norm(dim=-1)  # (B, pairs)
+        todo = (gaps < separation).any(-1)
+        if not todo.any():
+            return position
+    raise ValueError(
+        f"cannot place {most} objects {separation} apart within +-{extent}: lower the counts "
+        "or the separation"
+    )
 
 
 def as_batch(scenes: RenderedScenes) -> Batch:
