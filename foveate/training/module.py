@@ -208,7 +208,11 @@ class TrainingModule(L.LightningModule):
         # Asked once: a runtime Protocol check costs microseconds, every training step.
         self._stochastic = isinstance(self.model, Stochastic)
         self._follows_progress = isinstance(self.model, FollowsProgress)
-        self._train_losses = torch.compile(self.losses) if compile else self.losses
+        # Static shapes: every module's ``losses`` shares one code object, so after one model
+        # compiled at one batch size the next is traced with a symbolic batch, and the affine
+        # grid's backward (AIR's and AIR3D's glimpses) refuses symbolic sizes. A new shape
+        # (an epoch's last, smaller batch) is compiled once more instead.
+        self._train_losses = torch.compile(self.losses, dynamic=False) if compile else self.losses
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self._follows_progress:
