@@ -38,6 +38,7 @@ from foveate.data.long_sequences import (  # noqa: E402
     marked_sequences,
 )
 from foveate.data.multi_mnist import check_counts, make_scenes  # noqa: E402
+from foveate.data.rendered_scenes import SEPARATION, random_scenes  # noqa: E402
 from foveate.data.scene_tasks import LabelledScenes, targets  # noqa: E402
 from foveate.data.tasks import (  # noqa: E402
     TASKS,
@@ -97,6 +98,7 @@ GENERATORS = {
     "foveate.data.digit_rows": {"make_rows"},
     "foveate.data.digit_sets": {"pointer_sets", "digit_bags"},
     "foveate.data.long_sequences": {"marked_sequences"},
+    "foveate.data.rendered_scenes": {"random_scenes"},
 }
 SEEDED_CLASSES = {
     "foveate.data.catch": {"CatchVectorEnv"},
@@ -749,3 +751,32 @@ def test_hidden_labels_keep_only_the_labelled_rows_drawn_from_the_seed(
             assert torch.equal(image, pool[0][label])
     again, seen_again = served(seed)
     assert torch.equal(again, images) and torch.equal(seen_again, seen)
+
+
+@given(
+    seed=seeds,
+    number=numbers,
+    counts=st.lists(st.integers(0, 3), min_size=1, max_size=4, unique=True),
+    size=st.integers(4, 12),
+)
+def test_a_rendered_scene_lists_its_count_of_separated_objects_and_follows_its_seed(
+    seed, number, counts, size
+):
+    scenes = random_scenes(number, counts=tuple(counts), size=size, generator=generator(seed))
+    again = random_scenes(number, counts=tuple(counts), size=size, generator=generator(seed))
+    assert torch.equal(scenes.images, again.images) and torch.equal(scenes.position, again.position)
+    most = max(counts)
+    assert scenes.images.shape == (number, size, size)
+    assert ((scenes.images >= 0) & (scenes.images <= 1)).all()
+    assert set(scenes.count.tolist()) <= set(counts)
+    real = torch.arange(most) < scenes.count[:, None]  # the first count objects are listed
+    assert torch.equal(scenes.identity >= 0, real)
+    assert (scenes.identity[real] < 3).all()
+    assert (scenes.position.abs() <= 1.5).all()
+    assert ((scenes.rotation >= 0) & (scenes.rotation < 2 * math.pi)).all()
+    assert (scenes.position[~real] == 0).all() and (scenes.rotation[~real] == 0).all()
+    for b in range(number):
+        placed = scenes.position[b, : int(scenes.count[b])]
+        if len(placed) > 1:
+            assert (torch.pdist(placed) >= SEPARATION).all()
+    assert (scenes.images[scenes.count == 0] == 0).all()  # an empty scene is the background

@@ -232,7 +232,10 @@ def _trace(nearest, ox, oy, oz, dx, dy, dz, rho, sigma, lx, ly, lz, *, steps):
 
 def composite(layers: ObjectLayers, *, background: float = 0.0) -> Tensor:
     """(B, 1, H, W) the layers laid over the background front to back, nearest first at each
-    pixel: I = sum_k c_k s_k prod_{j < k} (1 - c_j) + background prod_k (1 - c_k)."""
+    pixel: I = sum_k c_k s_k prod_{j < k} (1 - c_j) + background prod_k (1 - c_k). Scenes of no
+    objects (N = 0) are the background."""
+    if layers.coverage.shape[1] == 0:
+        return torch.full_like(layers.coverage.sum(1, keepdim=True), background)
     order = layers.depth.argsort(dim=1)  # (B, N, H, W) per pixel, the nearest object first
     coverage = layers.coverage.gather(1, order)
     shade = layers.shade.gather(1, order)
