@@ -254,3 +254,9 @@ def test_bounded_identity_logits_keep_every_identity_possible():
     out = model(_scenes(2, counts=(1,)).images[:, None])
     assert out.identity_logits.abs().max() <= 2.0
     assert out.identity_logits.softmax(-1).min() > math.exp(-4) / 3 - 1e-6
+
+
+def test_a_setting_of_zero_is_refused_where_none_means_off():
+    for name in ("temperature_start", "identity_logit_bound"):
+        with pytest.raises(ValueError, match=f"{name} must be positive"):
+            create_model("air3d", **{name: 0.0})

@@ -252,12 +252,12 @@ class AIR3D(nn.Module):
             ("temperature", temperature),
             ("position_prior_std", position_prior_std),
             ("finite_difference_step", finite_difference_step),
-            ("temperature_start", temperature_start or 1.0),
+            ("temperature_start", temperature_start),
             ("temperature_anneal", temperature_anneal),
-            ("identity_logit_bound", identity_logit_bound or 1.0),
+            ("identity_logit_bound", identity_logit_bound),
             ("glimpse_scale", glimpse_scale),
         ):
-            if value <= 0:
+            if value is not None and value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
         self.image_size, self.channels, self.steps = image_size, channels, steps
         self.difference, self.window, self.glimpse_scale = difference, window, glimpse_scale
@@ -361,6 +361,7 @@ class AIR3D(nn.Module):
         canvas = torch.zeros_like(images)
         embedded = None if self.difference else self.embed(images.flatten(1))
         steps: list[dict[str, Tensor]] = []
+        drawn: list[ObjectLayers] = []  # DAIR: each step's object, rendered once
         enumerate_all = self.estimator == "enumerate" and self.training and not mode
         for i in range(self.steps):
             seen = images - canvas if self.difference else images
@@ -387,14 +388,17 @@ class AIR3D(nn.Module):
             rotation = rotation_loc if mode else rotation_loc + rotation_scale * eps_theta
             if mode:
                 z_pres = alive * (rho > 0.5).to(rho.dtype)
-                identity = logits.argmax(-1)
+            elif enumerate_all:
+                z_pres = alive  # every step proposes: the loss weighs each count by q
             else:
-                z_pres = alive if enumerate_all else alive * (u_pres < rho).to(rho.dtype)
-                # the identity by the inverse of its distribution function at u
+                z_pres = alive * (u_pres < rho).to(rho.dtype)
+            if mode or enumerate_all:
+                # under enumeration only DAIR's canvas and the next step's input read it: the
+                # loss sums over the identities
+                identity = logits.argmax(-1)
+            else:  # drawn, by the inverse of its distribution function at u
                 cumulative = logits.softmax(-1).cumsum(-1)
                 identity = (u_identity[:, None] > cumulative[:, :-1]).sum(-1)
-            if enumerate_all:
-                identity = logits.argmax(-1)  # for DAIR's canvas only: the loss sums over them
             steps.append(
                 dict(
                     z_pres=z_pres,
@@ -412,12 +416,16 @@ class AIR3D(nn.Module):
                 )
             )
             if self.difference and i + 1 < self.steps:
-                done = {
-                    k: torch.stack([s[k] for s in steps], 1)
-                    for k in ("identity", "z_where", "rotation", "z_pres")
-                }
-                canvas = self.draw(
-                    done["identity"], done["z_where"], done["rotation"], done["z_pres"] > 0.5
+                this = Scene(
+                    identity[:, None], z_where[:, None], rotation[:, None], z_pres[:, None] > 0.5
+                )
+                drawn.append(self.layers(this))
+                canvas = composite(
+                    ObjectLayers(
+                        torch.cat([d.coverage for d in drawn], 1),
+                        torch.cat([d.shade for d in drawn], 1),
+                        torch.cat([d.depth for d in drawn], 1),
+                    )
                 )
             one_hot = F.one_hot(identity, IDENTITIES).to(images.dtype)
             turn = torch.stack([rotation.cos(), rotation.sin()], -1)
@@ -576,15 +584,17 @@ class AIR3D(nn.Module):
         """The most likely decomposition: each step's window and the scene after it."""
         out = self(images, mode=True)
         present = out.z_pres > 0.5
+        layers = self.layers(Scene(out.identity, out.z_where, out.rotation, present))
         steps = torch.arange(self.steps, device=images.device)
-        so_far = present[:, None, :] & (steps[None, None, :] <= steps[None, :, None])  # (B, T, N)
-        B, T = present.shape
-        canvases = self.draw(
-            out.identity.repeat_interleave(T, 0),
-            out.z_where.repeat_interleave(T, 0),
-            out.rotation.repeat_interleave(T, 0),
-            so_far.flatten(0, 1),
-        ).unflatten(0, (B, T))
+        # (T, N): after step t, the objects of steps up to t; the others left out of the layers
+        so_far = (steps[None, :] <= steps[:, None])[None, :, :, None, None]
+        T = self.steps
+        prefixes = ObjectLayers(
+            (layers.coverage[:, None] * so_far).flatten(0, 1),
+            layers.shade[:, None].expand(-1, T, -1, -1, -1).flatten(0, 1),
+            layers.depth[:, None].masked_fill(~so_far, math.inf).flatten(0, 1),
+        )
+        canvases = composite(prefixes).unflatten(0, (len(images), T))
         return Decomposition(
             present=out.z_pres, outlines=self.outlines(out.z_where), canvases=canvases
         )
