@@ -144,10 +144,29 @@ def check_source(dataset: str, data_dir, sample: bool, *, omniglot: bool = False
         )
 
 
-class DigitsDataModule(L.LightningDataModule):
+class SplitLoaders:
+    """The loaders of a DataModule whose ``datasets`` hold its 'train', 'val' and 'test'
+    datasets, each serving whole batches: training batches of ``batch_size`` in a shuffled
+    order, validation and test batches of ``eval_batch_size`` in theirs."""
+
+    datasets: dict[str, Dataset]
+    batch_size: int
+    eval_batch_size: int
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
+
+
+class DigitsDataModule(SplitLoaders, L.LightningDataModule):
     """What every DataModule over a digits dataset shares: reading a split (or the sample shipped
     in the package), downloading once, the validation digits held out of the training split, and
-    the loaders. A subclass sets ``dataset``, ``data_dir``, ``sample``, ``download``,
+    the loaders (``SplitLoaders``). A subclass sets ``dataset``, ``data_dir``, ``sample``, ``download``,
     ``data_seed``, ``batch_size`` and ``eval_batch_size``, and its ``setup`` fills ``datasets``
     (the 'train', 'val' and 'test' datasets, each serving whole batches)."""
 
@@ -228,15 +247,6 @@ class DigitsDataModule(L.LightningDataModule):
             raise ValueError(f"{name} must be in 1..{count - 1}, got {size}")
         order = torch.randperm(count, generator=torch.Generator().manual_seed(self.data_seed))
         return order[:size], order[size:]
-
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
 
 
 @DATA_SOURCES.register("tasks")

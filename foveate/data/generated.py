@@ -13,14 +13,17 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+import lightning as L
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from foveate.data.datamodule import (
     DigitsDataModule,
+    SplitLoaders,
     check_source,
     process_seed,
+    require_positive,
 )
 
 Examples = TypeVar("Examples")
@@ -135,5 +138,63 @@ class GeneratedDataModule(DigitsDataModule):
         self.datasets = {
             split: GeneratedBatches(self.maker(d, y, split), self.as_batch, size, fixed_seed=seed)
             for split, (d, y, size, seed) in splits.items()
+        }
+        self.datasets["train"].reseed(process_seed(self.trainer))
+
+
+class SynthesisedDataModule(SplitLoaders, L.LightningDataModule):
+    """A DataModule whose examples are synthesised from a seed alone, with no dataset (marked
+    sequences, rendered scenes): training examples drawn afresh for every batch, validation and
+    test sets drawn once from ``data_seed + 1`` and ``data_seed``.
+
+    A subclass calls ``_keep_sizes`` from its ``__init__`` and defines ``make(number,
+    generator)`` and ``as_batch`` (as ``GeneratedBatches`` takes them).
+    """
+
+    def _keep_sizes(
+        self,
+        *,
+        batch_size: int,
+        eval_batch_size: int,
+        epoch_size: int,
+        val_size: int,
+        test_size: int,
+        data_seed: int,
+    ) -> None:
+        """Check the sizes (each positive, an epoch at least a batch) and keep them."""
+        require_positive(
+            batch_size=batch_size,
+            eval_batch_size=eval_batch_size,
+            epoch_size=epoch_size,
+            val_size=val_size,
+            test_size=test_size,
+        )
+        if epoch_size < batch_size:
+            raise ValueError(
+                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
+            )
+        self.batch_size, self.eval_batch_size, self.epoch_size = (
+            batch_size,
+            eval_batch_size,
+            epoch_size,
+        )
+        self.val_size, self.test_size, self.data_seed = val_size, test_size, data_seed
+        self.datasets: dict[str, GeneratedBatches] = {}
+
+    def make(self, number: int, generator: torch.Generator) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def as_batch(examples: Any) -> Any:
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        make, as_batch = self.make, self.as_batch
+        self.datasets = {
+            "train": GeneratedBatches(make, as_batch, self.epoch_size, fixed_seed=None),
+            "val": GeneratedBatches(make, as_batch, self.val_size, fixed_seed=self.data_seed + 1),
+            "test": GeneratedBatches(make, as_batch, self.test_size, fixed_seed=self.data_seed),
         }
         self.datasets["train"].reseed(process_seed(self.trainer))

@@ -25,13 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from foveate.data.datamodule import batch_loader, process_seed, require_positive
-from foveate.data.generated import GeneratedBatches
+from foveate.data.generated import SynthesisedDataModule
 from foveate.data.sources import DATA_SOURCES
 
 Problem = Literal["addition", "multiplication"]
@@ -132,17 +129,8 @@ def as_batch(sequences: MarkedSequences) -> Batch:
     return steps, truth
 
 
-def _maker(problem: Problem, max_length: int, min_length: int | None):
-    def make(number: int, generator: torch.Generator) -> MarkedSequences:
-        return marked_sequences(
-            problem, number, max_length=max_length, min_length=min_length, generator=generator
-        )
-
-    return make
-
-
 @DATA_SOURCES.register("long_sequences")
-class LongSequenceDataModule(L.LightningDataModule):
+class LongSequenceDataModule(SynthesisedDataModule):
     """The addition or multiplication problem (``marked_sequences``): train / validation / test.
 
     Batches are (steps (B, T, 2), truth) with truth's ``target`` (B,), ``mask`` (B, T) and
@@ -195,25 +183,15 @@ class LongSequenceDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         _check(problem, min_length, length)
-        require_positive(
+        self._keep_sizes(
             batch_size=batch_size,
             eval_batch_size=eval_batch_size,
             epoch_size=epoch_size,
             val_size=val_size,
             test_size=test_size,
+            data_seed=data_seed,
         )
-        if epoch_size < batch_size:
-            raise ValueError(
-                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
-            )
         self.problem, self.length, self.min_length = problem, length, min_length
-        self.batch_size, self.eval_batch_size, self.epoch_size = (
-            batch_size,
-            eval_batch_size,
-            epoch_size,
-        )
-        self.val_size, self.test_size, self.data_seed = val_size, test_size, data_seed
-        self.datasets: dict[str, GeneratedBatches] = {}
 
     def record(self) -> dict[str, object]:
         """What identifies these data in a run's record: the problem and its lengths."""
@@ -223,22 +201,13 @@ class LongSequenceDataModule(L.LightningDataModule):
         """The model arguments the data decide: two numbers a step (x_t, m_t)."""
         return {"input_size": 2}
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
-        make = _maker(self.problem, self.length, self.min_length)
-        self.datasets = {
-            "train": GeneratedBatches(make, as_batch, self.epoch_size, fixed_seed=None),
-            "val": GeneratedBatches(make, as_batch, self.val_size, fixed_seed=self.data_seed + 1),
-            "test": GeneratedBatches(make, as_batch, self.test_size, fixed_seed=self.data_seed),
-        }
-        self.datasets["train"].reseed(process_seed(self.trainer))
+    def make(self, number: int, generator: torch.Generator) -> MarkedSequences:
+        return marked_sequences(
+            self.problem,
+            number,
+            max_length=self.length,
+            min_length=self.min_length,
+            generator=generator,
+        )
 
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
+    as_batch = staticmethod(as_batch)

@@ -28,13 +28,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import lightning as L
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader
 
-from foveate.data.datamodule import batch_loader, process_seed, require_positive
-from foveate.data.generated import GeneratedBatches
+from foveate.data.datamodule import require_positive
+from foveate.data.generated import SynthesisedDataModule
 from foveate.data.sources import DATA_SOURCES
 from foveate.render import SHAPES, Scene, render
 
@@ -130,7 +128,7 @@ def as_batch(scenes: RenderedScenes) -> Batch:
 
 
 @DATA_SOURCES.register("rendered_scenes")
-class RenderedSceneDataModule(L.LightningDataModule):
+class RenderedSceneDataModule(SynthesisedDataModule):
     """Rendered scenes of primitives (``random_scenes``): train / validation / test loaders.
 
     Args:
@@ -175,26 +173,16 @@ class RenderedSceneDataModule(L.LightningDataModule):
         counts = tuple(int(c) for c in counts)
         if not counts or min(counts) < 0:
             raise ValueError(f"counts must be non-negative numbers of objects, got {counts}")
-        require_positive(
-            size=size,
+        require_positive(size=size)
+        self._keep_sizes(
             batch_size=batch_size,
             eval_batch_size=eval_batch_size,
             epoch_size=epoch_size,
             val_size=val_size,
             test_size=test_size,
+            data_seed=data_seed,
         )
-        if epoch_size < batch_size:
-            raise ValueError(
-                f"epoch_size ({epoch_size}) must hold at least one batch ({batch_size})"
-            )
         self.counts, self.size = counts, size
-        self.batch_size, self.eval_batch_size, self.epoch_size = (
-            batch_size,
-            eval_batch_size,
-            epoch_size,
-        )
-        self.val_size, self.test_size, self.data_seed = val_size, test_size, data_seed
-        self.datasets: dict[str, GeneratedBatches] = {}
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -213,25 +201,7 @@ class RenderedSceneDataModule(L.LightningDataModule):
         """The model arguments the data decide: the image side and channels."""
         return {"image_size": self.size, "channels": 1}
 
-    def _make(self, number: int, generator: torch.Generator) -> RenderedScenes:
+    def make(self, number: int, generator: torch.Generator) -> RenderedScenes:
         return random_scenes(number, counts=self.counts, size=self.size, generator=generator)
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return
-        make = self._make
-        self.datasets = {
-            "train": GeneratedBatches(make, as_batch, self.epoch_size, fixed_seed=None),
-            "val": GeneratedBatches(make, as_batch, self.val_size, fixed_seed=self.data_seed + 1),
-            "test": GeneratedBatches(make, as_batch, self.test_size, fixed_seed=self.data_seed),
-        }
-        self.datasets["train"].reseed(process_seed(self.trainer))
-
-    def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["train"], self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["val"], self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets["test"], self.eval_batch_size, shuffle=False)
+    as_batch = staticmethod(as_batch)
