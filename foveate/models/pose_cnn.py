@@ -8,7 +8,7 @@ has several modes: a cube turned by a quarter turn is the same image, and a regr
 angle is pulled to the modes' average.
 
 This network is the usual way to learn such a mapping, not the paper's (which the paper does not
-give): ``conv_pool_stages`` then a hidden layer, and three heads: the identity's logits, the
+give): the plain CNN (``foveate.models.cnn.ConvClassifier``) with three heads for outputs: the identity's logits, the
 position (x, z), and the rotation as the unit vector (cos theta, sin theta), learnt by
 cross-entropy and squared errors. With ``symmetric_rotation`` the rotation target is (cos 4
 theta, sin 4 theta) instead, which is the same for every pose a cube shares: the regression
@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from foveate.models import register_model
-from foveate.models.cnn import conv_pool_stages
+from foveate.models.cnn import ConvClassifier
 from foveate.models.interface import Poses, check_input, check_square_size
 from foveate.render import SHAPES
 
@@ -84,33 +84,31 @@ class PoseCNN(nn.Module):
         symmetric_rotation: bool = False,
     ) -> None:
         super().__init__()
-        if image_size < 4:
-            raise ValueError(f"the CNN needs images of at least 4x4 pixels, got {image_size}")
-        if kernel_size < 1 or kernel_size % 2 == 0:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         self.image_size, self.channels = image_size, channels
-        self.symmetric_rotation = symmetric_rotation
-        self.features = conv_pool_stages(channels, conv_width, 2 * conv_width, kernel_size)
-        side = image_size // 4
-        self.hidden = nn.Linear(2 * conv_width * side * side, hidden_size)
-        self.heads = nn.Linear(hidden_size, len(SHAPES) + 2 + 2)
+        self.turns = CUBE_TURNS if symmetric_rotation else 1
+        # the plain CNN's network, its outputs the three heads: the identity's logits, (x, z)
+        # and the rotation's vector
+        self.network = ConvClassifier(
+            image_size=image_size,
+            channels=channels,
+            num_classes=len(SHAPES) + 2 + 2,
+            conv_width=conv_width,
+            kernel_size=kernel_size,
+            hidden_size=hidden_size,
+        )
 
     def check_input_size(self, height: int, width: int) -> None:
         check_square_size(type(self).__name__, self.image_size, height, width)
 
     def rotation_target(self, rotation: Tensor) -> Tensor:
         """True rotations (B,) -> the (B, 2) vector the rotation head regresses."""
-        turns = CUBE_TURNS if self.symmetric_rotation else 1
-        return torch.stack([(turns * rotation).cos(), (turns * rotation).sin()], -1)
+        return torch.stack([(self.turns * rotation).cos(), (self.turns * rotation).sin()], -1)
 
     def forward(self, images: Tensor) -> PoseOutput:
         """images (B, C, S, S) -> ``PoseOutput``."""
         check_input(self, images, ("B", self.channels, self.image_size, self.image_size))
-        hidden = F.relu(self.hidden(self.features(images).flatten(1)))
-        heads = self.heads(hidden)
-        logits, position, vector = heads.split([len(SHAPES), 2, 2], -1)
-        turns = CUBE_TURNS if self.symmetric_rotation else 1
-        rotation = torch.atan2(vector[:, 1], vector[:, 0]) / turns
+        logits, position, vector = self.network(images).split([len(SHAPES), 2, 2], -1)
+        rotation = torch.atan2(vector[:, 1], vector[:, 0]) / self.turns
         return PoseOutput(logits, position, vector, rotation)
 
     def loss(self, out: PoseOutput, truth: dict[str, Tensor]) -> PoseLoss:

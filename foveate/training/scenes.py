@@ -159,6 +159,11 @@ class SceneModule(TrainingModule):
             f"test count accuracy {metrics['test_count_accuracy_pct']:.2f}% "
             f"({metrics['test_images']} test scenes), NLL bound {metrics['test_nll_nats']:.1f} nats"
         )
+        return line + cls.describe_found(metrics) + cls.best_validation(metrics, "bound", ".1f")
+
+    @classmethod
+    def describe_found(cls, metrics: dict[str, Any]) -> str:
+        """What ``describe`` says of the objects found, after the count and the bound."""
         if "test_position_error_px" in metrics:
-            line += f", position error {metrics['test_position_error_px']:.2f} px"
-        return line + cls.best_validation(metrics, "bound", ".1f")
+            return f", position error {metrics['test_position_error_px']:.2f} px"
+        return ""
