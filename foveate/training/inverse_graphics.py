@@ -15,7 +15,6 @@ position (the pairing of least total distance):
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -25,37 +24,10 @@ from torch import Tensor
 
 from foveate.models.interface import Poses
 from foveate.training.module import TRAINING_MODULES, Metered, Metric
-from foveate.training.scenes import Batch, SceneModule
+from foveate.training.scenes import Batch, SceneModule, matched_objects
 
 CUBE = 0  # foveate.render.SHAPES[0]
 CUBE_PERIOD = math.pi / 2  # a cube's rotation repeats every quarter turn
-
-
-def matched_objects(found: Tensor, truth: Tensor, count: Tensor) -> Tensor:
-    """The pairing of found and true objects of least total distance, scene by scene.
-
-    found: (B, T, 2) positions of the found objects, the present ones first; truth: (B, K, 2)
-    true positions, the first ``count`` real; count: (B,) objects in each scene, also found in
-    each (the caller keeps the scenes counted right), at most min(T, K).
-
-    Returns (B, m) m = min(T, K): for found object i < count, the index of its true object
-    (rows past the count hold any index). The pairings are the permutations of m objects, a
-    handful, each evaluated on the whole batch.
-    """
-    m = min(found.shape[1], truth.shape[1])
-    distance = torch.cdist(found[:, :m], truth[:, :m])  # (B, m, m)
-    rows = torch.arange(m, device=found.device)
-    real = rows < count[:, None]  # (B, m)
-    best_cost = torch.full(count.shape, math.inf, dtype=distance.dtype, device=found.device)
-    best = rows.expand(len(count), m).clone()
-    for order in itertools.permutations(range(m)):
-        order = torch.tensor(order, device=found.device)
-        cost = (distance[:, rows, order] * real).sum(-1)
-        onto_real = ((order < count[:, None]) | ~real).all(-1)  # real found -> real true
-        better = onto_real & (cost < best_cost)
-        best_cost = torch.where(better, cost, best_cost)
-        best[better] = order
-    return best
 
 
 def rotation_error(found: Tensor, truth: Tensor, period: float = CUBE_PERIOD) -> Tensor:

@@ -26,6 +26,33 @@ def box_centres(boxes: Tensor) -> Tensor:
     return (boxes[..., :2] + boxes[..., 2:]) / 2
 
 
+def matched_objects(found: Tensor, truth: Tensor, count: Tensor) -> Tensor:
+    """The pairing of found and true objects of least total distance, scene by scene.
+
+    found: (B, T, 2) positions of the found objects, the present ones first; truth: (B, K, 2)
+    true positions, the first ``count`` real; count: (B,) objects in each scene, also found in
+    each (the caller keeps the scenes counted right), at most min(T, K).
+
+    Returns (B, m) m = min(T, K): for found object i < count, the index of its true object
+    (rows past the count hold any index). The pairings are the permutations of m objects, a
+    handful, each evaluated on the whole batch.
+    """
+    m = min(found.shape[1], truth.shape[1])
+    distance = torch.cdist(found[:, :m], truth[:, :m])  # (B, m, m)
+    rows = torch.arange(m, device=found.device)
+    real = rows < count[:, None]  # (B, m)
+    best_cost = torch.full(count.shape, math.inf, dtype=distance.dtype, device=found.device)
+    best = rows.expand(len(count), m).clone()
+    for order in itertools.permutations(range(m)):
+        order = torch.tensor(order, device=found.device)
+        cost = (distance[:, rows, order] * real).sum(-1)
+        onto_real = ((order < count[:, None]) | ~real).all(-1)  # real found -> real true
+        better = onto_real & (cost < best_cost)
+        best_cost = torch.where(better, cost, best_cost)
+        best[better] = order
+    return best
+
+
 def matched_centre_error(found: Tensor, truth: Tensor, count: Tensor) -> Tensor:
     """Mean distance in pixels between found and true object centres, best matched.
 
@@ -33,21 +60,17 @@ def matched_centre_error(found: Tensor, truth: Tensor, count: Tensor) -> Tensor:
     the first ``count`` real; count: (B,) objects in each scene, also found in each scene (the
     caller keeps the scenes counted right), at most min(T, K).
 
-    Returns (B,) the least mean centre distance over the pairings of found and true objects
-    (NaN where count is 0). The pairings are the permutations of at most min(T, K) objects,
-    a handful, each evaluated on the whole batch.
+    Returns (B,) the mean centre distance under the pairing of least total distance
+    (``matched_objects``; NaN where count is 0).
     """
-    m = min(found.shape[1], truth.shape[1])
-    distance = torch.cdist(box_centres(found[:, :m]), box_centres(truth[:, :m]))  # (B, m, m)
+    centres, true_centres = box_centres(found), box_centres(truth)
+    order = matched_objects(centres, true_centres, count)
+    m = order.shape[1]
+    distance = torch.cdist(centres[:, :m], true_centres[:, :m])  # (B, m, m)
     rows = torch.arange(m, device=found.device)
-    real = rows < count[:, None]  # (B, m)
-    best = torch.full_like(count, float("inf"), dtype=distance.dtype)
-    for order in itertools.permutations(range(m)):
-        order = torch.tensor(order, device=found.device)
-        cost = (distance[:, rows, order] * real).sum(-1)
-        pairs_real = ((order < count[:, None]) | ~real).all(-1)  # real found -> real true
-        best = torch.where(pairs_real, torch.minimum(best, cost), best)
-    return best / count.to(distance.dtype)
+    real = rows < count[:, None]
+    chosen = distance.gather(2, order[..., None])[..., 0]  # (B, m) found i to its true one
+    return (chosen * real).sum(-1) / count.to(distance.dtype)
 
 
 @TRAINING_MODULES.register("scenes")
