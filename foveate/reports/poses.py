@@ -24,7 +24,14 @@ from matplotlib.patches import Circle, Polygon  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from foveate.models.interface import Poses  # noqa: E402
-from foveate.render import HALF_SIZE, SHAPES, Scene, render  # noqa: E402
+from foveate.render import (  # noqa: E402
+    HALF_SIZE,
+    SHAPES,
+    ObjectLayers,
+    Scene,
+    composite,
+    render_objects,
+)
 from foveate.reports.files import grey, save_png  # noqa: E402
 from foveate.reports.scenes import STEP_COLOURS  # noqa: E402
 
@@ -64,13 +71,13 @@ def pose_grid(
     present = poses.present.bool()
     with torch.no_grad():
         scene = Scene(poses.identity, poses.position.float(), poses.rotation.float(), present)
-        again = render(scene, size=size)
+        layers = render_objects(scene, size=size)  # each found object drawn once
+        again = composite(layers)
         alone = [
-            render(
-                Scene(
-                    scene.identity, scene.position, scene.rotation, present & (torch.arange(N) == i)
-                ),
-                size=size,
+            composite(
+                ObjectLayers(
+                    *(f[:, i : i + 1] for f in (layers.coverage, layers.shade, layers.depth))
+                )
             )
             for i in range(N)
         ]
