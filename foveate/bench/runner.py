@@ -257,8 +257,15 @@ def run_seed(
     tested = time.perf_counter()
     metrics = numbers({k: v for k, v in summary.items() if k.startswith(("test_", "best_val"))})
     metrics.update(
-        epochs=summary["epochs"], train_images_per_s=round(summary["train_images_per_s"], 1)
+        epochs=summary["epochs"],
+        steps=summary["steps"],
+        train_images_per_s=round(summary["train_images_per_s"], 1),
     )
+    if "stopped_at_target" in summary:  # trainer.stop_at: whether, and after how many steps
+        reached = summary["stopped_at_target"]
+        metrics["reached_stop_at"] = int(reached is not None)
+        if reached is not None:
+            metrics["steps_to_stop_at"] = reached
     for evaluation in spec.evaluations:
         arguments = {k: v for k, v in evaluation.items() if k != "name"}
         metrics.update(

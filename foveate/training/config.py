@@ -68,6 +68,12 @@ class TrainerSettings:
         those of ``foveate show``, at each validation.
     figures_every_n_validations: with the tensorboard logger, log the figures at the first
         validation and every n-th after it (0: never).
+    stop_at: stop training at the first validation where ``stop_metric`` reaches this value
+        (at least it, for a metric where more is better; at most it, otherwise): a problem
+        counted solved ends its run, and the run's summary says at which step (None: train
+        for ``max_epochs``).
+    stop_metric: the validation metric ``stop_at`` watches, named as logged
+        (``val_within_pct``); None: the training module's monitor.
 
     ``check()`` refuses settings no run could use; ``RunConfig.trainer_settings()`` returns
     only checked settings.
@@ -90,6 +96,8 @@ class TrainerSettings:
     test_checkpoint: Literal["best", "last"] = "best"
     logger: Literal["csv", "tensorboard"] = "csv"
     figures_every_n_validations: int = 1
+    stop_at: float | None = None
+    stop_metric: str | None = None
 
     def check(self, *, source: str | None = None) -> TrainerSettings:
         """These settings, if a run could use them; ints in float fields made floats.
@@ -128,6 +136,10 @@ class TrainerSettings:
                 raise ConfigError(
                     f"{name(key)} must be positive (or left out for {meaning}), got {value}"
                 )
+        if self.stop_at is not None and not math.isfinite(self.stop_at):
+            raise ConfigError(f"{name('stop_at')} must be a finite number, got {self.stop_at}")
+        if self.stop_metric is not None and self.stop_at is None:
+            raise ConfigError(f"{name('stop_metric')} needs {name('stop_at')}, the value to stop at")
         if self.precision == "16-mixed" and self.accelerator == "cpu":
             raise ConfigError(
                 f"{name('precision')} 16-mixed needs a GPU; use bf16-mixed on a CPU "

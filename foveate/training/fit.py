@@ -59,6 +59,7 @@ from foveate.training.schema import (
     unknown_keys,
 )
 from foveate.training.speed import TrainingSpeed
+from foveate.training.stopping import stop_at_target
 
 # Lightning's advice that does not apply here, silenced so that real warnings stand out.
 _HARMLESS = (
@@ -94,6 +95,8 @@ class FitResult:
     global_rank: int
     module: L.LightningModule  # the trained module, as at the end of training (not the best)
     cut_short: str | None = None  # what a run stopped by max_minutes left unfinished
+    steps: int = 0  # training steps (batches) taken, over every session of a resumed run
+    stopped_at_target: int | None = None  # trainer.stop_at: the step at which it was reached
 
 
 class RunExistsError(FileExistsError):
@@ -383,8 +386,14 @@ def _fit(
     config.to_yaml(run_dir / "config.yaml")
     resumed_at = batches_trained(resumed) if resumed is not None else None
     speed = TrainingSpeed()
+    target = (
+        stop_at_target(module, settings.stop_metric, settings.stop_at)
+        if settings.stop_at is not None
+        else None
+    )
+    extra = (*callbacks, *([target] if target is not None else []))
     trainer = _trainer(
-        settings, config.as_dict(), run_dir, speed, module, callbacks, resumed_at=resumed_at
+        settings, config.as_dict(), run_dir, speed, module, extra, resumed_at=resumed_at
     )
     with _quiet_warnings(), stop_on_invalid_distribution(trainer, last_path):
         trainer.fit(module, datamodule=data, ckpt_path=last_path if resume else None)
@@ -392,7 +401,9 @@ def _fit(
         # Testing happens on one process afterwards; a live process group would make its
         # metric syncs wait for the workers, which have finished.
         torch.distributed.destroy_process_group()
-    cut_short = time_budget_note(settings, trainer.current_epoch)
+    reached = target.reached_at if target is not None else None
+    # a run that reached its target stopped on purpose, not for want of time
+    cut_short = time_budget_note(settings, trainer.current_epoch) if reached is None else None
     if cut_short and trainer.global_rank == 0:
         log.warning("%s: %s", run_dir, cut_short)
     best = trainer.checkpoint_callback
@@ -418,7 +429,17 @@ def _fit(
         global_rank=trainer.global_rank,
         module=module,
         cut_short=cut_short,
+        steps=trainer.global_step,
+        stopped_at_target=reached,
     )
+
+
+def target_note(settings: TrainerSettings, result: FitResult) -> str:
+    """Whether and when a run with ``trainer.stop_at`` reached its target, in one phrase."""
+    watched = settings.stop_metric or result.monitor
+    if result.stopped_at_target is None:
+        return f"{watched} never reached {settings.stop_at:g} in {result.steps} steps"
+    return f"{watched} reached {settings.stop_at:g} after {result.stopped_at_target} steps"
 
 
 def time_budget_note(settings: TrainerSettings, epochs: int) -> str | None:
@@ -583,6 +604,7 @@ def train_and_test(
             **tested,
             **({f"best_{result.monitor}": result.best_val} if chose else {}),
             "epochs": result.epochs,
+            "steps": result.steps,
             "train_images_per_s": result.train_images_per_s,
             "train_seconds": result.train_seconds,
             # a resumed run counts the sessions before this one too
@@ -590,6 +612,9 @@ def train_and_test(
             "best_checkpoint": str(result.best_checkpoint),
         }
         summary["summary"] = describe(config.model, summary)
+        if settings.stop_at is not None:
+            summary["stopped_at_target"] = result.stopped_at_target
+            summary["summary"] += "; " + target_note(settings, result)
         if result.cut_short:
             summary["cut_short"] = result.cut_short
             summary["summary"] += f"; {result.cut_short}"
