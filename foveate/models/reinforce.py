@@ -78,35 +78,47 @@ def nvil_signal(
 ) -> tuple[Tensor, Tensor]:
     """The centred learning signal of a discrete latent drawn at each of N steps, and its
     baselines' regression error, as AIR's z_pres uses them (Mnih & Gregor, "Neural Variational
-    Inference and Learning in Belief Networks", ICML 2014, sec. 3.3: an input-dependent baseline
-    and a running mean subtracted).
+    Inference and Learning in Belief Networks", ICML 2014, sec. 3.2-3.3).
 
-    signal: (B, N) what each step's draw can change of the bound (held fixed). baseline: (B, N)
-    the baselines' predictions of it, with their graph. alive: (B, N) 1 where the step drew.
-    running_mean, running_var: () buffers of the centred signal's moments, updated in place with
-    ``decay``.
+    NVIL centres the signal l by a constant C and an input-dependent baseline b(x): the
+    advantage is l - C - b(x), C a running mean of l - b(x), and b is trained to minimise
+    E[(l - C - b(x))^2]. So b learns only how the signal varies from input to input; the level,
+    hundreds of nats in a pixel likelihood, is C's. (A baseline made to predict l itself spends
+    thousands of steps climbing to that level, one learning-rate step at a time, before it
+    explains any variation.)
 
-    Returns (advantage (B, N), no graph; the baselines' squared error, in units of the signal's
-    running standard deviation, summed over steps and averaged over the batch). The advantage is
+    signal: (B, N) l, what each step's draw can change of the bound (held fixed). baseline:
+    (B, N) b(x), the baselines' predictions, with their graph. alive: (B, N) 1 where the step
+    drew. running_mean, running_var: () buffers, C and the running variance of l - C - b(x),
+    updated in place with ``decay``; at their initial values, 0 and 1, they start at the batch's.
+
+    Returns (advantage (B, N), no graph; the baselines' squared error, in units of the running
+    standard deviation, summed over steps and averaged over the batch). The advantage is
     centred, not divided by the running standard deviation as NVIL's is: AIR differentiates the
     KL of z_pres exactly beside this estimate, and dividing only the estimate by a standard
     deviation of a hundred nats would make the prior's pull a hundred times the likelihood's
     (docs/air.md).
     """
     with torch.no_grad():
-        centred = signal - baseline
+        residual = signal - baseline
         # Moments of the whole batch: under data parallelism, of every process's share of it,
         # as one process on the whole batch has them (tests/test_ddp_gradients.py).
         count = summed_over_processes(alive.sum()).clamp(min=1)
-        mean = summed_over_processes((centred * alive).sum()) / count
-        var = summed_over_processes(((centred - mean).square() * alive).sum()) / count
-        running_mean.mul_(decay).add_((1 - decay) * mean)
-        running_var.mul_(decay).add_((1 - decay) * var)
-        advantage = centred - running_mean
-    # In units of the signal's running std: its size then says how well the baselines predict,
-    # whatever the scale of the likelihood.
+        mean = summed_over_processes((residual * alive).sum()) / count
+        var = summed_over_processes(((residual - mean).square() * alive).sum()) / count
+        # Buffers still at their initial (0, 1) have seen no batch: they start at this one's
+        # moments. Climbing from 0 to a level of hundreds of nats instead would feed the
+        # baselines' optimiser gradients that its second-moment estimate remembers for
+        # thousands of steps (tests/test_nvil.py).
+        fresh = (running_mean == 0) & (running_var == 1)
+        running_mean.copy_(torch.where(fresh, mean, decay * running_mean + (1 - decay) * mean))
+        running_var.copy_(torch.where(fresh, var, decay * running_var + (1 - decay) * var))
+        advantage = residual - running_mean
+        target = signal - running_mean  # what b(x) should predict: l - C
+    # In units of the running std: its size then says how well the baselines predict,
+    # whatever the scale of the likelihood (about 1 a step for a baseline that explains nothing).
     scale = running_var.sqrt().clamp(min=1.0)
-    baseline_error = (alive * ((signal - baseline) / scale).square()).sum(-1).mean()
+    baseline_error = (alive * ((target - baseline) / scale).square()).sum(-1).mean()
     return advantage, baseline_error
 
 
