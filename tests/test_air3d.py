@@ -260,3 +260,21 @@ def test_a_setting_of_zero_is_refused_where_none_means_off():
     for name in ("temperature_start", "identity_logit_bound"):
         with pytest.raises(ValueError, match=f"{name} must be positive"):
             create_model("air3d", **{name: 0.0})
+
+
+def test_identity_is_held_uniform_through_its_warmup_in_training_only():
+    torch.manual_seed(0)
+    model = create_model("air3d", identity_warmup=0.5, **SMALL)
+    with torch.no_grad():
+        model.encoder[-1].bias[:IDENTITIES] = torch.tensor([3.0, -3.0, 0.0])
+    images = _scenes(2, counts=(1,)).images[:, None]
+    model.train().set_progress(0.2)
+    held = model(images)
+    assert held.identity_logits.abs().max() == 0.0  # uniform: every identity's pose trained
+    assert model.loss(held, images).kl_identity.abs() < 1e-6
+    model.set_progress(0.5)
+    assert model(images).identity_logits.abs().max() > 1.0  # released
+    model.set_progress(0.2)
+    assert model.eval()(images).identity_logits.abs().max() > 1.0  # evaluation reads q itself
+    with pytest.raises(ValueError, match="identity_warmup must be in"):
+        create_model("air3d", identity_warmup=1.0)
