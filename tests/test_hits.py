@@ -51,7 +51,7 @@ def test_only_the_finest_window_of_the_second_half_counts():
     assert logits.shape == (3, 10)
 
 
-def test_hit_rate_splits_by_right_and_wrong_answers():
+def test_hit_rate_splits_by_right_and_wrong_answers_and_by_class():
     boxes = torch.tensor([[[0, 0, 12, 12]], [[0, 0, 12, 12]]])
     model = PlacedWindows(boxes)
     images = torch.zeros(4, 100, 100, dtype=torch.uint8)
@@ -61,6 +61,9 @@ def test_hit_rate_splits_by_right_and_wrong_answers():
     assert rates["hit_rate_pct"] == 75.0
     assert rates["hit_rate_right_pct"] == 50.0 and rates["hit_rate_wrong_pct"] == 100.0
     assert rates["episode_error_pct"] == 50.0
+    # per class: class 0 found once in two, class 3 always
+    assert rates["hit_rate_pct_class0"] == 50.0 and rates["hit_rate_pct_class3"] == 100.0
+    assert rates["hit_rate_pct_worst_class"] == 50.0 and rates["hit_rate_worst_class"] == 0
 
 
 def test_task_batches_know_where_their_digits_are():
