@@ -35,7 +35,11 @@ def gather(problem: str) -> None:
     wall_s = 0.0
     for model, suffix in MODELS.items():
         for length in LENGTHS:
-            name = f"ffa_{problem}{suffix}_t{length}" if length != "mixed" else f"ffa_{problem}{suffix}_mixed"
+            name = (
+                f"ffa_{problem}{suffix}_t{length}"
+                if length != "mixed"
+                else f"ffa_{problem}{suffix}_mixed"
+            )
             path = PROBES / f"{name}.json"
             if not path.is_file():
                 missing.append(name)
@@ -73,7 +77,8 @@ def gather(problem: str) -> None:
         "50 to 10,000, padded with a mask): feed-forward attention, an LSTM and mean pooling, each "
         "trained until 99% of 1,000 validation answers lie within 0.04 or for 30 minutes (the "
         "issue's budget), one seed. solved: at least 99% of 10,000 test answers within 0.04. "
-        "Gathered from " + "; ".join(sources)
+        "Gathered from "
+        + "; ".join(sources)
         + (f". Not yet run: {', '.join(missing)}" if missing else "")
         + ". Labels: the problem's own targets, in training, validation and test alike."
     )

@@ -59,7 +59,9 @@ def test_the_advantage_is_centred_by_the_running_mean():
     assert mean.item() == 6.0 and advantage.tolist() == [[-2.0, 0.0], [2.0, 4.0]]
     assert var.item() == pytest.approx((4 + 0 + 4) / 3)
     # the baselines' target is the signal less the running mean: [[-1, 1], [3, -]] against 1
-    expected = ((torch.tensor([[-1.0, 1.0], [3.0, 0.0]]) - 1) ** 2 * alive).sum(-1).mean() / var.sqrt().clamp(min=1) ** 2
+    expected = ((torch.tensor([[-1.0, 1.0], [3.0, 0.0]]) - 1) ** 2 * alive).sum(
+        -1
+    ).mean() / var.sqrt().clamp(min=1) ** 2
     torch.testing.assert_close(error, expected)
     error.backward()
     assert baseline.grad[1, 1] == 0.0  # a step that did not draw teaches nothing

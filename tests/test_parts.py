@@ -15,7 +15,9 @@ from foveate.training.fit import train_and_test
 
 def _box(left, top, right, bottom):
     """A window's outline (4, 2) as (x, y) corners TL, TR, BR, BL, in pixels."""
-    return torch.tensor([[left, top], [right, top], [right, bottom], [left, bottom]], dtype=torch.float)
+    return torch.tensor(
+        [[left, top], [right, top], [right, bottom], [left, bottom]], dtype=torch.float
+    )
 
 
 def _decomposition(present, boxes, canvas):
@@ -61,7 +63,9 @@ def test_a_blank_image_counts_in_no_share_and_a_pixel_centre_decides_inside():
     assert math.isnan(stats.ink_covered[0]) and stats.ink_covered[1] == 0.0
     assert math.isnan(stats.window_share[0, 0]) and stats.window_share[1, 0] == 1.0
     narrow = [[_box(0, 0, 4, 4)], [_box(1.6, 1.0, 3, 3)]]
-    assert part_statistics(images, _decomposition([[1], [1]], narrow, canvas)).window_share[1, 0] == 0
+    assert (
+        part_statistics(images, _decomposition([[1], [1]], narrow, canvas)).window_share[1, 0] == 0
+    )
     assert stats.summary()["ink_covered_pct"] == 0.0  # the blank image left out, not counted as 0
 
 

@@ -27,7 +27,9 @@ def _run(tmp_path, *extra):
 def test_a_reached_target_ends_the_run_at_that_validation(tmp_path):
     # Every answer of a young model lies within 0.04 for some share of sequences above 1%:
     # the first validation reaches it, after the first epoch's 20 steps.
-    results = _run(tmp_path, "--max-epochs", "5", "--stop-at", "1", "--stop-metric", "val_within_pct")
+    results = _run(
+        tmp_path, "--max-epochs", "5", "--stop-at", "1", "--stop-metric", "val_within_pct"
+    )
     assert results["epochs"] == 1 and results["steps"] == 20
     assert results["stopped_at_target"] == 20
     assert "val_within_pct reached 1 after 20 steps" in results["summary"]

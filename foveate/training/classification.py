@@ -47,6 +47,7 @@ class ClassifierModule(TrainingModule):
 
     # Not on_train_epoch_start: a run resumed in the middle of an epoch does not start that epoch.
     def on_train_start(self) -> None:
+        super().on_train_start()
         self._reset_training_error()
 
     def on_train_epoch_end(self) -> None:

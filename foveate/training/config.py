@@ -139,7 +139,9 @@ class TrainerSettings:
         if self.stop_at is not None and not math.isfinite(self.stop_at):
             raise ConfigError(f"{name('stop_at')} must be a finite number, got {self.stop_at}")
         if self.stop_metric is not None and self.stop_at is None:
-            raise ConfigError(f"{name('stop_metric')} needs {name('stop_at')}, the value to stop at")
+            raise ConfigError(
+                f"{name('stop_metric')} needs {name('stop_at')}, the value to stop at"
+            )
         if self.precision == "16-mixed" and self.accelerator == "cpu":
             raise ConfigError(
                 f"{name('precision')} 16-mixed needs a GPU; use bf16-mixed on a CPU "

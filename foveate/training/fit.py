@@ -402,8 +402,14 @@ def _fit(
         # metric syncs wait for the workers, which have finished.
         torch.distributed.destroy_process_group()
     reached = target.reached_at if target is not None else None
-    # a run that reached its target stopped on purpose, not for want of time
-    cut_short = time_budget_note(settings, trainer.current_epoch) if reached is None else None
+    # a run that reached its target stopped on purpose, and one whose schedules are sized by
+    # its time budget (``schedule_minutes``) was not cut short by it
+    sized_by_time = config.optim.get("schedule_minutes") is not None
+    cut_short = (
+        time_budget_note(settings, trainer.current_epoch)
+        if reached is None and not sized_by_time
+        else None
+    )
     if cut_short and trainer.global_rank == 0:
         log.warning("%s: %s", run_dir, cut_short)
     best = trainer.checkpoint_callback

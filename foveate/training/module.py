@@ -39,6 +39,8 @@ another kind (two players, an agent) subclasses ``L.LightningModule`` or overrid
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -53,6 +55,9 @@ from foveate.training.optim import adam_with_schedule
 from foveate.training.run_log import logger_writes_this_step
 
 TRAINING_MODULES: Registry[type[L.LightningModule]] = Registry("training module")
+
+# The checkpoint's key for the wall time trained so far (``schedule_minutes``'s clock).
+SCHEDULE_CLOCK = "foveate_trained_seconds"
 
 # A metric of one batch and how many cases it averages (its weight in the epoch's mean).
 Metered = tuple[Tensor, int]
@@ -177,6 +182,12 @@ class TrainingModule(L.LightningModule):
             importance-weighted likelihood (1: the bound only).
         compile: run the training step's forward and loss through ``torch.compile`` (about twice
             as fast for RAM on CPU, after half a minute of compilation).
+        schedule_minutes: size the schedules by training's wall time instead of its epochs: the
+            cosine runs its course, and a model that follows training's progress (an annealed
+            exploration) reaches its end, after this many minutes of training, validation
+            included, counted over every session of a resumed run. Set ``trainer.max_minutes``
+            to the same budget (and ``max_epochs`` past what it allows): the schedule then ends
+            with the budget whatever the machine's speed. None: sized by ``max_epochs``.
     """
 
     metrics: ClassVar[dict[str, Metric]]
@@ -197,7 +208,10 @@ class TrainingModule(L.LightningModule):
         weight_decay: float = 0.0,
         eval_samples: int = 1,
         compile: bool = False,
+        schedule_minutes: float | None = None,
     ) -> None:
+        if schedule_minutes is not None and not 0 < schedule_minutes < math.inf:
+            raise ValueError(f"schedule_minutes must be positive, got {schedule_minutes}")
         if eval_samples < 1:
             raise ValueError(f"eval_samples must be at least 1, got {eval_samples}")
         if lr <= 0:
@@ -213,11 +227,36 @@ class TrainingModule(L.LightningModule):
         # grid's backward (AIR's and AIR3D's glimpses) refuses symbolic sizes. A new shape
         # (an epoch's last, smaller batch) is compiled once more instead.
         self._train_losses = torch.compile(self.losses, dynamic=False) if compile else self.losses
+        # schedule_minutes' clock: seconds trained in earlier sessions, and this session's start
+        self._seconds_before = 0.0
+        self._clock_started: float | None = None
+
+    def on_train_start(self) -> None:
+        self._clock_started = time.monotonic()
+
+    def trained_seconds(self) -> float:
+        """Training's wall time so far, validation included, over every session of the run."""
+        now = time.monotonic() - self._clock_started if self._clock_started is not None else 0.0
+        return self._seconds_before + now
+
+    def training_progress(self) -> float:
+        """The share of training done, in [0, 1]: of ``schedule_minutes`` of wall time where it
+        is set, else of the run's steps (``max_epochs`` of them)."""
+        minutes = self.hparams.schedule_minutes
+        if minutes is not None:
+            return min(1.0, self.trained_seconds() / (60 * minutes))
+        steps = max(1, self.trainer.estimated_stepping_batches)
+        return min(1.0, self.global_step / steps)
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self._follows_progress:
-            steps = max(1, self.trainer.estimated_stepping_batches)
-            self.model.set_progress(min(1.0, self.global_step / steps))
+            self.model.set_progress(self.training_progress())
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[SCHEDULE_CLOCK] = self.trained_seconds()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._seconds_before = checkpoint.get(SCHEDULE_CLOCK, 0.0)
 
     def batch_losses(self, batch: Any) -> dict[str, Tensor]:
         """The named loss parts one training step on ``batch`` minimises, ``total`` the scalar
@@ -302,6 +341,7 @@ class TrainingModule(L.LightningModule):
             schedule=hp.lr_schedule,
             final_lr_fraction=hp.final_lr_fraction,
             epochs=hp.max_epochs,
+            progress=self.training_progress if hp.schedule_minutes is not None else None,
             # Lightning refuses to clip the gradients of a fused optimiser under mixed precision,
             # and the fused kernel is CPU/CUDA only.
             fused=self.trainer.precision == "32-true" and self.device.type in ("cpu", "cuda"),

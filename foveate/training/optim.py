@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 import torch
@@ -19,8 +20,12 @@ def adam_with_schedule(
     epochs: int,
     betas: tuple[float, float] = (0.9, 0.999),
     fused: bool = True,
+    progress: Callable[[], float] | None = None,
 ):
     """Adam, annealed per epoch along a cosine to ``lr * final_lr_fraction`` (or constant).
+
+    progress: the share of training done, in [0, 1], read after every step: the cosine then
+        follows it instead of the epochs (a schedule sized by a time budget).
 
     fused: update all parameters in one kernel (Lightning refuses to clip the gradients of a
         fused optimiser under mixed precision, so a bf16 run passes False).
@@ -35,6 +40,16 @@ def adam_with_schedule(
     )
     if schedule == "constant":
         return optimizer
+    if progress is not None:
+
+        def factor(_: int) -> float:  # of each group's own learning rate
+            return (
+                final_lr_fraction
+                + (1 - final_lr_fraction) * (1 + math.cos(math.pi * progress())) / 2
+            )
+
+        stepped = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": stepped, "interval": "step"}}
     annealing = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=epochs, eta_min=lr * final_lr_fraction
     )

@@ -50,7 +50,9 @@ def stop_at_target(module: L.LightningModule, metric: str | None, value: float) 
     """The callback for ``trainer.stop_at``/``stop_metric`` on ``module``: the metric is one the
     module declares (``val_`` + its name), with a sense; None watches the module's monitor."""
     metric = metric or module.monitor
-    declared = module.metrics.get(metric.removeprefix("val_")) if metric.startswith("val_") else None
+    declared = (
+        module.metrics.get(metric.removeprefix("val_")) if metric.startswith("val_") else None
+    )
     if declared is None or declared.sense is None:
         choices = ", ".join(f"val_{k}" for k, m in module.metrics.items() if m.sense is not None)
         raise ConfigError(f"trainer.stop_metric must be one of {choices}, got {metric!r}")

@@ -30,6 +30,9 @@ def parts(checkpoint: str | os.PathLike, config: RunConfig) -> dict[str, float]:
         for images, _ in data.test_dataloader():
             found.append(part_statistics(images, model.decompose(images)))
     whole = PartStatistics(
-        *(torch.cat([getattr(f, name) for f in found]) for name in ("ink_covered", "steps", "window_share"))
+        *(
+            torch.cat([getattr(f, name) for f in found])
+            for name in ("ink_covered", "steps", "window_share")
+        )
     )
     return numbers(whole.summary())
