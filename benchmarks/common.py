@@ -150,7 +150,8 @@ def write_results(
     given are kept under ``details`` when any is not a number). paper: ``{"metric", "value",
     "source"}`` (``paper_figure``), kept apart from ``metrics``. config: the full run
     configuration, so the figure can be reproduced. seeds: one entry per seed, each ``{"seed",
-    "metrics", "wall_s"}`` (default: one, ``seed``'s, with ``metrics``). title: default the
+    "metrics", "wall_s"}`` and, for an entry kept from an earlier run, its ``"machine"``,
+    ``"date"`` and ``"git"`` (default: one, ``seed``'s, with ``metrics``). title: default the
     notes' first sentence. extra: more fields of the record (``changes``, ``checkpoint``).
     """
     numbers = flat_numbers(metrics)
@@ -173,9 +174,10 @@ def write_results(
                 "command": entry.get("command", command),
                 "metrics": flat_numbers(entry["metrics"]),
                 "wall_s": round(entry["wall_s"], 1),
-                "machine": where,
-                "date": date,
-                "git": git,
+                # an entry kept from an earlier run of the command says where and when it ran
+                "machine": entry.get("machine", where),
+                "date": entry.get("date", date),
+                "git": entry.get("git", git),
             }
             for entry in entries
         ],
