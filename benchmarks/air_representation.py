@@ -50,7 +50,14 @@ from foveate.training.config import RunConfig
 NAME = "air_representation"
 TASKS = {"sum": "sum of the digits", "order": "digits in ascending order"}
 # reader in the records' names -> its name in the figure, and in the metrics
-READERS = {"latents": ("AIR latents", "air_latents"), "pixels": ("CNN on pixels", "cnn")}
+READERS = {
+    "latents": ("AIR latents", "air_latents"),
+    "pixels": ("CNN on pixels", "cnn"),
+    "objects": ("AIR objects named from z_what", "air_objects"),
+    "glimpses": ("AIR objects named from glimpses", "air_glimpses"),
+}
+# The readers every table and figure needs; the others join them once their records exist.
+REQUIRED = ("latents", "pixels")
 LABELS = (100, 300, 1000, 3000, 10000)  # labelled training scenes
 
 
@@ -130,6 +137,21 @@ def main() -> None:
         print("\n".join(shlex.join(words) for words in runs.values()))
         return
     missing = [name for name in runs if not (PROBES / f"{name}.json").is_file()]
+    absent = [
+        reader
+        for reader in READERS
+        if reader not in REQUIRED
+        and all(probe(t, reader, n) in missing for t in TASKS for n in LABELS)
+    ]
+    if not args.run:  # a reader none of whose points has run yet is left out, and said so
+        for reader in absent:
+            print(f"{reader}: no record yet, left out")
+        runs = {
+            k: v
+            for k, v in runs.items()
+            if not any(k.startswith(f"{NAME}_{t}_{r}_") for t in TASKS for r in absent)
+        }
+        missing = [name for name in missing if name in runs]
     if args.run:
         # the command of the environment this script runs in, where it is not on the PATH
         foveate = shutil.which("foveate") or str(Path(sys.executable).with_name("foveate"))
@@ -148,6 +170,8 @@ def main() -> None:
     for task in TASKS:
         curves[task] = {}
         for reader, (label, key) in READERS.items():
+            if probe(task, reader, LABELS[0]) not in records:
+                continue
             values = [accuracy(records[probe(task, reader, n)]) for n in LABELS]
             curves[task][label] = values
             for n, value in zip(LABELS, values, strict=True):

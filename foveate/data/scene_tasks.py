@@ -181,8 +181,13 @@ class SceneTaskDataModule(DigitsDataModule):
     def record(self) -> dict[str, object]:
         return {"dataset": self.dataset, "task": self.task, "labels": self.labels}
 
-    def model_defaults(self) -> dict[str, int]:
-        return {"image_size": self.canvas, "channels": 1, "num_classes": self.num_classes}
+    def model_defaults(self) -> dict[str, int | str]:
+        return {
+            "image_size": self.canvas,
+            "channels": 1,
+            "num_classes": self.num_classes,
+            "task": self.task,  # for a reader that composes the task's answer itself
+        }
 
     def scenes(self, digits: Tensor, labels: Tensor, number: int, seed: int) -> LabelledScenes:
         """``number`` scenes of the task made of these digits from ``seed``, with their targets."""

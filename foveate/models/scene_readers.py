@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from foveate.models import create_model, register_model
 from foveate.models.air import TINY as TINY_AIR
+from foveate.models.air import AIROutput
 from foveate.models.cnn import WholeImageClassifier, cross_entropy_loss
 from foveate.models.interface import ClassifierLoss, check_input
 
@@ -129,21 +130,14 @@ class RelationNetwork(nn.Module):
         return self.rho(single + pair)
 
 
-@register_model(
-    "relation_reader",
-    data="scene_tasks",
-    tiny=dict(encoder=None, encoder_args={**TINY_AIR, "initial_presence": 0.9}, hidden=16),
-)
-class RelationReader(nn.Module):
-    """A scene's pixels (B, 1, S, S) -> a frozen AIR's latents per step -> logits (B, K).
-
-    The latents of a scene are, per step, (z_pres, the mean of z_where, the mean of z_what) of
-    AIR's most likely decomposition (``AIR.forward(mode=True)``), z_where and z_what zeroed where
-    no object is: (B, T, 1 + 3 + D). ``RelationNetwork`` reads them.
+class FrozenAIRReader(nn.Module):
+    """What a reader of a frozen AIR's decomposition shares: the encoder loaded (or built) aside
+    from the global random stream, frozen and kept in eval mode, its digest saved in its stead,
+    and the cross-entropy of the logits that a subclass's ``read`` returns from AIR's output.
 
     AIR is frozen: its weights are buffers that no gradient reaches and the optimiser never sees,
-    and it stays in eval mode. It is not saved with this model's weights, only its SHA-256
-    (``encoder_digest``): a model loaded again reads its encoder from ``encoder`` again, and
+    and it stays in eval mode. It is not saved with the reader's weights, only its SHA-256
+    (``encoder_digest``): a reader loaded again reads its encoder from ``encoder`` again, and
     weights trained on another encoder than the file now holds are refused.
 
     Args:
@@ -155,7 +149,6 @@ class RelationReader(nn.Module):
         encoder_args: the fresh AIR's arguments (with ``encoder`` None only; a weights file
             carries its own).
         num_classes: K (the task's: 19 for the sum, 2 for the order).
-        hidden: units of each layer of ``RelationNetwork``.
     """
 
     def __init__(
@@ -164,7 +157,6 @@ class RelationReader(nn.Module):
         encoder: str | None = None,
         encoder_args: dict[str, Any] | None = None,
         num_classes: int = 19,
-        hidden: int = 128,
     ) -> None:
         super().__init__()
         if encoder is not None and encoder_args:
@@ -184,10 +176,8 @@ class RelationReader(nn.Module):
         self.register_load_state_dict_pre_hook(_same_encoder)
         self.encoder = frozen(built)
         self.image_size, self.num_classes = built.image_size, num_classes
-        features = 1 + 3 + built.z_what_size
-        self.reader = RelationNetwork(features, num_classes, hidden)
 
-    def train(self, mode: bool = True) -> RelationReader:
+    def train(self, mode: bool = True) -> FrozenAIRReader:
         super().train(mode)
         self.encoder.eval()  # frozen: always AIR's evaluation
         return self
@@ -195,21 +185,16 @@ class RelationReader(nn.Module):
     def check_input_size(self, height: int, width: int) -> None:
         self.encoder.check_input_size(height, width)
 
-    def latents(self, images: Tensor) -> Tensor:
-        """Images (B, 1, S, S) -> (B, T, 1 + 3 + D) per step: z_pres, z_where's mean, z_what's
-        mean (zero where no object is)."""
-        out = self.encoder(images, mode=True)
-        present = out.z_pres[..., None]
-        return torch.cat([present, out.where_loc * present, out.what_loc * present], -1)
-
-    def read(self, z: Tensor) -> Tensor:
-        """Latents (B, T, F) -> logits (B, K)."""
-        return self.reader(z)
+    def read(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+        """Images (B, 1, S, S) and AIR's most likely decomposition of them -> logits (B, K)."""
+        raise NotImplementedError
 
     def forward(self, images: Tensor) -> Tensor:
         """Images (B, 1, S, S) -> logits (B, K)."""
         check_input(self, images, ("B", self.encoder.channels, self.image_size, self.image_size))
-        return self.read(self.latents(images))
+        with torch.no_grad():
+            decomposition = self.encoder(images, mode=True)
+        return self.read(images, decomposition)
 
     def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
         return cross_entropy_loss(logits, targets)
@@ -218,6 +203,168 @@ class RelationReader(nn.Module):
     def predict_proba(self, images: Tensor, *, samples: int = 1) -> Tensor:
         """(B, K); deterministic, so ``samples`` changes nothing."""
         return self(images).softmax(-1)
+
+
+def step_latents(out: AIROutput) -> Tensor:
+    """AIR's output -> (B, T, 1 + 3 + D) per step: z_pres, z_where's mean, z_what's mean (zero
+    where no object is)."""
+    present = out.z_pres[..., None]
+    return torch.cat([present, out.where_loc * present, out.what_loc * present], -1)
+
+
+@register_model(
+    "relation_reader",
+    data="scene_tasks",
+    tiny=dict(encoder=None, encoder_args={**TINY_AIR, "initial_presence": 0.9}, hidden=16),
+)
+class RelationReader(FrozenAIRReader):
+    """A scene's pixels (B, 1, S, S) -> a frozen AIR's latents per step -> logits (B, K).
+
+    The latents of a scene are, per step, (z_pres, the mean of z_where, the mean of z_what) of
+    AIR's most likely decomposition (``AIR.forward(mode=True)``), z_where and z_what zeroed where
+    no object is: (B, T, 1 + 3 + D) (``step_latents``). ``RelationNetwork`` reads them.
+
+    Args: ``FrozenAIRReader``'s, and
+        hidden: units of each layer of ``RelationNetwork``.
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: str | None = None,
+        encoder_args: dict[str, Any] | None = None,
+        num_classes: int = 19,
+        hidden: int = 128,
+    ) -> None:
+        super().__init__(encoder=encoder, encoder_args=encoder_args, num_classes=num_classes)
+        features = 1 + 3 + self.encoder.z_what_size
+        self.reader = RelationNetwork(features, self.num_classes, hidden)
+
+    def latents(self, images: Tensor) -> Tensor:
+        """Images (B, 1, S, S) -> (B, T, 1 + 3 + D) per step (``step_latents``)."""
+        return step_latents(self.encoder(images, mode=True))
+
+    def read(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+        return self.reader(step_latents(decomposition))
+
+
+def sum_log_probs(present: Tensor, classes: Tensor, num_sums: int) -> Tensor:
+    """log P(sum of the present objects' classes = s), s = 0..num_sums - 1 (B, num_sums).
+
+    present: (B, T) 1 where step t found an object; classes: (B, T, C) each object's class
+    probabilities (class c is worth c). The distribution of the sum is built step by step, an
+    absent object adding 0; sums past ``num_sums - 1`` (three objects found where the task has at
+    most two) are dropped and the rest renormalised.
+    """
+    B, T, C = classes.shape
+    total = classes.new_zeros(B, 1 + T * (C - 1))
+    total[:, 0] = 1.0  # no object yet: the sum is 0
+    for t in range(T):  # over AIR's few steps, not over the batch
+        added = torch.zeros_like(total)
+        for c in range(C):
+            added[:, c:] += total[:, : total.shape[1] - c] * classes[:, t, c : c + 1]
+        p = present[:, t : t + 1]
+        total = p * added + (1 - p) * total
+    kept = total[:, :num_sums].clamp(min=1e-12).log()
+    return kept.log_softmax(-1)
+
+
+def order_log_probs(present: Tensor, x: Tensor, classes: Tensor) -> Tensor:
+    """log P(not ascending), log P(ascending) (B, 2) of the two objects found leftmost.
+
+    present: (B, T); x: (B, T) each object's horizontal place; classes: (B, T, C). The objects
+    found come first, left to right (the absent ones after them: a scene where AIR found fewer
+    than two is read from the steps it proposed); ascending means the left class <= the right.
+    """
+    key = torch.where(present > 0.5, x, x.new_full(x.shape, torch.inf))
+    order = key.argsort(-1)[:, :2]  # (B, 2) the steps read as left, right
+    left, right = (
+        classes.gather(1, order[:, i, None, None].expand(-1, 1, classes.shape[-1]))[:, 0]
+        for i in (0, 1)
+    )
+    C = classes.shape[-1]
+    at_most = torch.ones(C, C, dtype=classes.dtype, device=classes.device).triu()  # a <= b
+    ascending = ((left[:, :, None] * right[:, None, :]) * at_most).sum((1, 2)).clamp(1e-6, 1 - 1e-6)
+    return torch.stack([(1 - ascending).log(), ascending.log()], -1)
+
+
+@register_model(
+    "object_reader",
+    data="scene_tasks",
+    tiny=dict(encoder=None, encoder_args={**TINY_AIR, "initial_presence": 0.9}, hidden=16),
+)
+class ObjectReader(FrozenAIRReader):
+    """A scene read object by object: a frozen AIR finds the objects, a small network names each
+    one's class, and the task's answer is composed from those classes exactly.
+
+    Per object found (AIR's most likely decomposition), the class distribution over ``classes``
+    values comes from its z_what's mean (``reads: z_what``, an MLP: AIR's latent alone) or from
+    the glimpse AIR reads there (``reads: glimpse``, a small CNN over the window of the input at
+    z_where: AIR's where with the pixels, not its what). For ``task: sum`` the answer is the
+    distribution of the sum of the present objects' classes (``sum_log_probs``), for ``order``
+    the probability that the leftmost object's class is at most the next one's
+    (``order_log_probs``, left and right by z_where's x). Only the per-object network learns,
+    from the task's labels alone: no label names a digit. The composition is the task's own
+    definition, built in (the relation reader and the pixel CNN learn it).
+
+    Args: ``FrozenAIRReader``'s, and
+        task: 'sum' or 'order' (the data source's, filled in from it).
+        reads: 'z_what' or 'glimpse'.
+        classes: the values an object may take (digits: 10).
+        hidden: units of the per-object network's hidden layer.
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: str | None = None,
+        encoder_args: dict[str, Any] | None = None,
+        num_classes: int = 19,
+        task: str = "sum",
+        reads: str = "z_what",
+        classes: int = 10,
+        hidden: int = 128,
+    ) -> None:
+        super().__init__(encoder=encoder, encoder_args=encoder_args, num_classes=num_classes)
+        if task not in ("sum", "order"):
+            raise ValueError(f"task must be 'sum' or 'order', got {task!r}")
+        if reads not in ("z_what", "glimpse"):
+            raise ValueError(f"reads must be 'z_what' or 'glimpse', got {reads!r}")
+        if task == "order" and self.num_classes != 2:
+            raise ValueError(f"the order task has 2 classes, got num_classes={self.num_classes}")
+        self.task, self.reads = task, reads
+        if reads == "z_what":
+            self.namer = nn.Sequential(
+                nn.Linear(self.encoder.z_what_size, hidden), nn.ReLU(), nn.Linear(hidden, classes)
+            )
+        else:
+            side = self.encoder.window // 4
+            self.namer = nn.Sequential(
+                nn.Conv2d(self.encoder.channels, 32, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(32, 64, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Flatten(),
+                nn.Linear(64 * side * side, hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, classes),
+            )
+
+    def object_classes(self, images: Tensor, out: AIROutput) -> Tensor:
+        """(B, T, classes) each step's object's class probabilities."""
+        if self.reads == "z_what":
+            return self.namer(out.what_loc).softmax(-1)
+        views = self.encoder.attended(images, out).views  # (B, T, C, w, w)
+        return self.namer(views.flatten(0, 1)).unflatten(0, views.shape[:2]).softmax(-1)
+
+    def read(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+        classes = self.object_classes(images, decomposition)
+        present = decomposition.z_pres
+        if self.task == "sum":
+            return sum_log_probs(present, classes, self.num_classes)
+        return order_log_probs(present, decomposition.where_loc[..., 1], classes)
 
 
 @register_model("pixel_cnn", data="scene_tasks", tiny=dict(widths=(4, 4, 4), hidden_size=16))
