@@ -133,7 +133,7 @@ class RelationNetwork(nn.Module):
 class FrozenAIRReader(nn.Module):
     """What a reader of a frozen AIR's decomposition shares: the encoder loaded (or built) aside
     from the global random stream, frozen and kept in eval mode, its digest saved in its stead,
-    and the cross-entropy of the logits that a subclass's ``read`` returns from AIR's output.
+    and the cross-entropy of the logits that a subclass's ``answer`` returns from AIR's output.
 
     AIR is frozen: its weights are buffers that no gradient reaches and the optimiser never sees,
     and it stays in eval mode. It is not saved with the reader's weights, only its SHA-256
@@ -185,7 +185,7 @@ class FrozenAIRReader(nn.Module):
     def check_input_size(self, height: int, width: int) -> None:
         self.encoder.check_input_size(height, width)
 
-    def read(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+    def answer(self, images: Tensor, decomposition: AIROutput) -> Tensor:
         """Images (B, 1, S, S) and AIR's most likely decomposition of them -> logits (B, K)."""
         raise NotImplementedError
 
@@ -194,7 +194,7 @@ class FrozenAIRReader(nn.Module):
         check_input(self, images, ("B", self.encoder.channels, self.image_size, self.image_size))
         with torch.no_grad():
             decomposition = self.encoder(images, mode=True)
-        return self.read(images, decomposition)
+        return self.answer(images, decomposition)
 
     def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
         return cross_entropy_loss(logits, targets)
@@ -244,8 +244,12 @@ class RelationReader(FrozenAIRReader):
         """Images (B, 1, S, S) -> (B, T, 1 + 3 + D) per step (``step_latents``)."""
         return step_latents(self.encoder(images, mode=True))
 
-    def read(self, images: Tensor, decomposition: AIROutput) -> Tensor:
-        return self.reader(step_latents(decomposition))
+    def read(self, z: Tensor) -> Tensor:
+        """Latents (B, T, F) -> logits (B, K)."""
+        return self.reader(z)
+
+    def answer(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+        return self.read(step_latents(decomposition))
 
 
 def sum_log_probs(present: Tensor, classes: Tensor, num_sums: int) -> Tensor:
@@ -359,7 +363,7 @@ class ObjectReader(FrozenAIRReader):
         views = self.encoder.attended(images, out).views  # (B, T, C, w, w)
         return self.namer(views.flatten(0, 1)).unflatten(0, views.shape[:2]).softmax(-1)
 
-    def read(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+    def answer(self, images: Tensor, decomposition: AIROutput) -> Tensor:
         classes = self.object_classes(images, decomposition)
         present = decomposition.z_pres
         if self.task == "sum":
