@@ -133,7 +133,7 @@ class RelationNetwork(nn.Module):
 class FrozenAIRReader(nn.Module):
     """What a reader of a frozen AIR's decomposition shares: the encoder loaded (or built) aside
     from the global random stream, frozen and kept in eval mode, its digest saved in its stead,
-    and the cross-entropy of the logits that a subclass's ``answer`` returns from AIR's output.
+    and the cross-entropy of the logits that a subclass's ``read_decomposition`` returns from AIR's output.
 
     AIR is frozen: its weights are buffers that no gradient reaches and the optimiser never sees,
     and it stays in eval mode. It is not saved with the reader's weights, only its SHA-256
@@ -185,16 +185,16 @@ class FrozenAIRReader(nn.Module):
     def check_input_size(self, height: int, width: int) -> None:
         self.encoder.check_input_size(height, width)
 
-    def answer(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+    def read_decomposition(self, images: Tensor, decomposition: AIROutput) -> Tensor:
         """Images (B, 1, S, S) and AIR's most likely decomposition of them -> logits (B, K)."""
         raise NotImplementedError
 
     def forward(self, images: Tensor) -> Tensor:
         """Images (B, 1, S, S) -> logits (B, K)."""
         check_input(self, images, ("B", self.encoder.channels, self.image_size, self.image_size))
-        with torch.no_grad():
-            decomposition = self.encoder(images, mode=True)
-        return self.answer(images, decomposition)
+        # no graph is built through AIR in training (its weights are buffers, the images need
+        # no gradient), but one reaches the images where they ask for it (salience maps)
+        return self.read_decomposition(images, self.encoder(images, mode=True))
 
     def loss(self, logits: Tensor, targets: Tensor) -> ClassifierLoss:
         return cross_entropy_loss(logits, targets)
@@ -248,7 +248,7 @@ class RelationReader(FrozenAIRReader):
         """Latents (B, T, F) -> logits (B, K)."""
         return self.reader(z)
 
-    def answer(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+    def read_decomposition(self, images: Tensor, decomposition: AIROutput) -> Tensor:
         return self.read(step_latents(decomposition))
 
 
@@ -363,7 +363,7 @@ class ObjectReader(FrozenAIRReader):
         views = self.encoder.attended(images, out).views  # (B, T, C, w, w)
         return self.namer(views.flatten(0, 1)).unflatten(0, views.shape[:2]).softmax(-1)
 
-    def answer(self, images: Tensor, decomposition: AIROutput) -> Tensor:
+    def read_decomposition(self, images: Tensor, decomposition: AIROutput) -> Tensor:
         classes = self.object_classes(images, decomposition)
         present = decomposition.z_pres
         if self.task == "sum":
