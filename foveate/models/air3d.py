@@ -206,7 +206,9 @@ class AIR3D(nn.Module):
             apart. 0: learnt from the start. (Learnt from the start, q settled on one shape,
             then two, for every scene while the silhouette was wide, and the exact sum's
             gradient for an identity, its probability times its advantage, never brought the
-            others back: probes air3d_single_10ep and _bounded, 32.0% and 65.2%.)
+            others back: probes air3d_single_10ep and _bounded, 32.0% and 65.2%. Held uniform
+            for the first half, it settled on two shapes just the same once released: probe
+            air3d_single_10ep_identity_warmup, 65.2%; docs/air.md.)
     """
 
     def __init__(
