@@ -224,7 +224,9 @@ class RelationReader(FrozenAIRReader):
     AIR's most likely decomposition (``AIR.forward(mode=True)``), z_where and z_what zeroed where
     no object is: (B, T, 1 + 3 + D) (``step_latents``). ``RelationNetwork`` reads them.
 
-    Args: ``FrozenAIRReader``'s, and
+    Args:
+        encoder, encoder_args, num_classes: as ``FrozenAIRReader``'s (the AIR weights file, or
+            a fresh AIR's arguments; K).
         hidden: units of each layer of ``RelationNetwork``.
     """
 
@@ -311,7 +313,9 @@ class ObjectReader(FrozenAIRReader):
     from the task's labels alone: no label names a digit. The composition is the task's own
     definition, built in (the relation reader and the pixel CNN learn it).
 
-    Args: ``FrozenAIRReader``'s, and
+    Args:
+        encoder, encoder_args, num_classes: as ``FrozenAIRReader``'s (the AIR weights file, or
+            a fresh AIR's arguments; K, the task's classes).
         task: 'sum' or 'order' (the data source's, filled in from it).
         reads: 'z_what' or 'glimpse'.
         classes: the values an object may take (digits: 10).
