@@ -49,6 +49,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             stale.unlink(missing_ok=True)  # left by a process killed while writing
 
 
+def remove_partial_saves(dirpath: str | os.PathLike) -> int:
+    """Remove the ``.<name>.<pid>.partial`` files of saves cut short in ``dirpath``; returns how
+    many went. Called as a run resumes (its lock held): a checkpoint that is not saved again, a
+    best one never bettered, would otherwise keep its dead writer's file for good."""
+    stale = list(Path(dirpath).glob(".*.partial"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
 CONFIG_KEY = "foveate_config"  # where a checkpoint keeps its run's config (a plain dict)
 VERSION_KEY = "foveate_version"  # the foveate release that wrote it ('0.1.0'), for messages
 FORMAT_KEY = "foveate_format"  # the layout of what foveate keeps in it: FORMAT below

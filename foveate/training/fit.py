@@ -45,6 +45,7 @@ from foveate.training.checkpointing import (
     batches_trained,
     read_checkpoint,
     read_weights_config,
+    remove_partial_saves,
 )
 from foveate.training.config import RunConfig, TrainerSettings
 from foveate.training.divergence import StopOnNonFiniteLoss, stop_on_invalid_distribution
@@ -293,7 +294,10 @@ def claim_run_dir(run_dir: Path, *, resume: bool, overwrite: bool) -> dict[str, 
     if resume:
         if not last.is_file():
             raise FileNotFoundError(f"nothing to resume: {last} does not exist")
-        return check_resumable(last)
+        resumable = check_resumable(last)
+        if os.environ.get("LOCAL_RANK", "0") == "0":
+            remove_partial_saves(last.parent)
+        return resumable
     if os.environ.get("LOCAL_RANK", "0") != "0":
         # a DDP worker started by Lightning: the first process has claimed the directory
         return None
