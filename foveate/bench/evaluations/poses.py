@@ -9,12 +9,10 @@ import os
 
 import torch
 
-import foveate
-from foveate.bench.evaluations.common import numbers
+from foveate.bench.evaluations.common import model_and_test_data, numbers, over_test_set
 from foveate.bench.evaluations.registry import EVALUATIONS
 from foveate.models.interface import InfersPoses
 from foveate.training.config import RunConfig
-from foveate.training.fit import build_data
 from foveate.training.inverse_graphics import pose_errors
 
 
@@ -23,15 +21,10 @@ def pose_error_medians(checkpoint: str | os.PathLike, config: RunConfig) -> dict
     """Over the fixed test scenes: count accuracy, identity accuracy, the cubes' rotation error
     in degrees (median, mean, and the share within 10 degrees) and the position error (median),
     in the scenes counted right."""
-    model, _ = foveate.load(checkpoint)
-    if not isinstance(model, InfersPoses):
-        raise ValueError(f"{checkpoint}: a {type(model).__name__} names no poses")
-    data = build_data(config)
-    data.setup("test")
-    parts = []
-    with torch.no_grad():
-        for images, truth in data.test_dataloader():
-            parts.append(pose_errors(model.poses(images), truth))
+    model, data = model_and_test_data(
+        checkpoint, config, interface=InfersPoses, lacks="names no poses"
+    )
+    parts = over_test_set(data, lambda images, truth: pose_errors(model.poses(images), truth))
     counted = torch.cat([p.counted for p in parts])
     right = torch.cat([p.identity_right for p in parts])
     position = torch.cat([p.position_error for p in parts])
