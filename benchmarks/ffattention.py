@@ -11,7 +11,7 @@ trained by
 
 and writes benchmarks/records/probes/ffattention_<problem>.json, whose metrics name each length
 and model: ``solved_<T>_<model>`` (1 when at least 99% of the 10,000 test answers lie within 0.04
-of their targets, else 0), ``steps_to_solve_<T>_<model>`` (the training steps until 99% of the
+of their targets, else 0), ``steps_to_solve_<T>_<model>`` (the training steps until 99.5% of the
 validation answers did; only where it was solved), ``test_within_pct_<T>_<model>`` and
 ``minutes_<T>_<model>``; ``<T>`` is T0 or ``mixed``, ``<model>`` ``attention``, ``lstm`` or
 ``meanpool``. The attention's figures are also named without the model (``solved_<T>``), as
@@ -75,7 +75,7 @@ def gather(problem: str) -> None:
     notes = (
         f"The {problem} problem, length by length (T0: lengths drawn from [T0, 1.1 T0]; mixed: "
         "50 to 10,000, padded with a mask): feed-forward attention, an LSTM and mean pooling, each "
-        "trained until 99% of 1,000 validation answers lie within 0.04 or for 30 minutes (the "
+        "trained until 99.5% of 1,000 validation answers lie within 0.04 or for 30 minutes (the "
         "issue's budget), one seed. solved: at least 99% of 10,000 test answers within 0.04. "
         "Gathered from "
         + "; ".join(sources)
