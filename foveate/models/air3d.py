@@ -74,6 +74,9 @@ WHERE = 2  # (x, z) on the ground plane
 # air3d_single_10ep_bounded: the deviation sat at its old cap, 1, and the rotation at chance).
 ROTATION_STD_MAX = 0.5
 ROTATION_STD_START = 0.1
+# Where a rotation per identity learns at its own rate, q(identity) below this counts as this:
+# the gradient is multiplied by 1000 at most.
+MIN_IDENTITY_SHARE = 1e-3
 # Each step hands on its position, its identity one-hot, its rotation as (cos, sin) and z_pres.
 LATENTS = WHERE + IDENTITIES + 2 + 1
 
@@ -100,7 +103,9 @@ class AIR3DOutput:
     pres_probs: (B, N) rho_i.
     where_loc, where_scale: (B, N, 2) q(z_where_i); z_where: (B, N, 2) the positions drawn.
     identity_logits: (B, N, 3) q(identity_i); identity: (B, N) long, the identities drawn.
-    rotation_loc, rotation_scale: (B, N) q(theta_i); rotation: (B, N) the rotations drawn.
+    rotation_loc, rotation_scale: (B, N) q(theta_i) of the identity drawn; rotation: (B, N) the
+        rotations drawn. each_rotation_loc, each_rotation_scale, each_rotation: (B, N, R) the
+        same for each identity (R = 3, ``rotation_per_identity``) or the one shared (R = 1).
     state: (B, N, L) the LSTM's state at each step (the baselines read it, detached).
     """
 
@@ -115,6 +120,9 @@ class AIR3DOutput:
     rotation_loc: Tensor
     rotation_scale: Tensor
     rotation: Tensor
+    each_rotation_loc: Tensor
+    each_rotation_scale: Tensor
+    each_rotation: Tensor
     state: Tensor
 
     @property
@@ -209,6 +217,13 @@ class AIR3D(nn.Module):
             others back: probes air3d_single_10ep and _bounded, 32.0% and 65.2%. Held uniform
             for the first half, it settled on two shapes just the same once released: probe
             air3d_single_10ep_identity_warmup, 65.2%; docs/air.md.)
+        rotation_per_identity: q(theta_i | identity_i), a rotation for each identity, in place
+            of one rotation whatever the identity. Under 'enumerate' each identity's rotation
+            then learns from that identity's own fit at full rate, its gradient divided by
+            q(identity) (bounded at 1/``MIN_IDENTITY_SHARE``): where the bound is maximised in
+            q(theta | k) does not depend on q(k), so this moves no optimum, but an identity
+            that q has all but given up, a cube whose rotation is still wrong, say, goes on
+            learning its rotation until it fits better than the shape that replaced it.
     """
 
     def __init__(
@@ -238,6 +253,7 @@ class AIR3D(nn.Module):
         identity_logit_bound: float | None = None,
         initial_presence: float = 0.5,
         identity_warmup: float = 0.0,
+        rotation_per_identity: bool = False,
     ) -> None:
         super().__init__()
         if estimator not in get_args(Estimator):
@@ -283,14 +299,16 @@ class AIR3D(nn.Module):
         self.identity_logit_bound = identity_logit_bound
         self.identity_warmup = identity_warmup
         self.identity_held = identity_warmup > 0  # q(identity) uniform (training only)
+        self.rotation_per_identity = rotation_per_identity
+        rotations = IDENTITIES if rotation_per_identity else 1
         self.current_temperature = temperature
         self.finite_difference_step, self.signal_decay = finite_difference_step, signal_decay
         pixels = image_size * image_size
         self.embed = nn.Sequential(nn.Linear(pixels, embed_size), nn.ReLU())
         self.lstm = nn.LSTMCell(embed_size + LATENTS, lstm_size)
         self.propose = mlp([lstm_size, hidden_size, 1 + 2 * WHERE])  # rho, z_where's loc, scale
-        # identity's logits, theta's loc and scale, from the glimpse and the LSTM's state
-        self.encoder = mlp([window * window + lstm_size, hidden_size, IDENTITIES + 2])
+        # identity's logits, theta's loc(s) and scale(s), from the glimpse and the LSTM's state
+        self.encoder = mlp([window * window + lstm_size, hidden_size, IDENTITIES + 2 * rotations])
         self.baseline = mlp([lstm_size, baseline_hidden, 1]) if estimator == "reinforce" else None
         self.register_buffer("signal_mean", torch.zeros(()))
         self.register_buffer("signal_var", torch.ones(()))
@@ -304,7 +322,7 @@ class AIR3D(nn.Module):
             last.bias.copy_(torch.tensor([presence, 0.0, 0.0, -1.0, -1.0]))
             # q(theta) starts narrow: softplus(b) = ROTATION_STD_START
             narrow = math.log(math.expm1(ROTATION_STD_START))
-            self.encoder[-1].bias[IDENTITIES + 1].fill_(narrow)
+            self.encoder[-1].bias[IDENTITIES + rotations :].fill_(narrow)
 
     # -- the parts ------------------------------------------------------------------------------
 
@@ -399,11 +417,12 @@ class AIR3D(nn.Module):
                 logits = bound * torch.tanh(logits / bound)
             if self.training and self.identity_held:
                 logits = torch.zeros_like(logits)
-            rotation_loc = encoded[:, IDENTITIES]
-            rotation_scale = (F.softplus(encoded[:, IDENTITIES + 1]) + 1e-4).clamp(
+            rotations = (encoded.shape[-1] - IDENTITIES) // 2
+            each_loc = encoded[:, IDENTITIES : IDENTITIES + rotations]  # (B, 1 or 3)
+            each_scale = (F.softplus(encoded[:, IDENTITIES + rotations :]) + 1e-4).clamp(
                 max=ROTATION_STD_MAX
             )
-            rotation = rotation_loc if mode else rotation_loc + rotation_scale * eps_theta
+            each_rotation = each_loc if mode else each_loc + each_scale * eps_theta[:, None]
             if mode:
                 z_pres = alive * (rho > 0.5).to(rho.dtype)
             elif enumerate_all:
@@ -417,6 +436,11 @@ class AIR3D(nn.Module):
             else:  # drawn, by the inverse of its distribution function at u
                 cumulative = logits.softmax(-1).cumsum(-1)
                 identity = (u_identity[:, None] > cumulative[:, :-1]).sum(-1)
+            # the identity's own rotation (the one rotation where it is shared)
+            own = identity[:, None] if rotations > 1 else torch.zeros_like(identity[:, None])
+            rotation_loc, rotation_scale, rotation = (
+                field.gather(1, own).squeeze(1) for field in (each_loc, each_scale, each_rotation)
+            )
             steps.append(
                 dict(
                     z_pres=z_pres,
@@ -430,6 +454,9 @@ class AIR3D(nn.Module):
                     rotation_loc=rotation_loc,
                     rotation_scale=rotation_scale,
                     rotation=rotation,
+                    each_rotation_loc=each_loc,
+                    each_rotation_scale=each_scale,
+                    each_rotation=each_rotation,
                     state=h,
                 )
             )
@@ -530,13 +557,18 @@ class AIR3D(nn.Module):
         B, N = out.z_pres.shape
         combos = self.combinations  # (C, N), IDENTITIES where absent
         count = (combos < IDENTITIES).sum(-1)  # (C,)
+        share = out.identity_logits.softmax(-1).detach()  # (B, N, 3) q(identity_i)
+        turn_loc, turn_scale, turn = (
+            self._own_rate(field, share)
+            for field in (out.each_rotation_loc, out.each_rotation_scale, out.each_rotation)
+        )
         # Every step's object under every identity: (B, N * 3) objects, then (B, N, 3, H, W).
         each = torch.arange(IDENTITIES, device=images.device).repeat(B, N)
         layers = self.layers(
             Scene(
                 identity=each,
                 position=out.z_where.repeat_interleave(IDENTITIES, 1),
-                rotation=out.rotation.repeat_interleave(IDENTITIES, 1),
+                rotation=turn.expand(B, N, IDENTITIES).flatten(1),
                 present=torch.ones_like(each, dtype=torch.bool),
             )
         )
@@ -570,7 +602,10 @@ class AIR3D(nn.Module):
         # P(n > i): the probability that step i's object is counted
         q_count = log_q_count.exp()
         counted = q_count.flip(-1).cumsum(-1).flip(-1)[:, 1:]  # (B, N)
-        kl_where, kl_rotation = self.continuous_kl(out)
+        kl_where, _ = self.continuous_kl(out)
+        # E_q(identity) KL(q(theta | identity) || uniform on the circle)
+        kl_turns = math.log(2 * math.pi) - Normal(turn_loc, turn_scale).entropy()  # (B, N, R)
+        kl_rotation = (share * kl_turns).sum(-1) if kl_turns.shape[-1] > 1 else kl_turns[..., 0]
         where, rotation = (counted * kl_where).sum(-1), (counted * kl_rotation).sum(-1)
         kl_identity = (counted * self.identity_kl(out)).sum(-1)
         bound = reconstruction + kl_discrete + where + rotation
@@ -586,6 +621,14 @@ class AIR3D(nn.Module):
             objects=(q_count * counts).sum(-1).mean(),
             baseline_error=bound.new_zeros(()),
         )
+
+    def _own_rate(self, field: Tensor, share: Tensor) -> Tensor:
+        """``field`` (B, N, R) as it is; its gradient divided by ``share`` (B, N, 3), q(identity),
+        where each identity has its own rotation (R = 3)."""
+        if field.shape[-1] == 1:
+            return field
+        rate = share.clamp(min=MIN_IDENTITY_SHARE)
+        return field.detach() + (field - field.detach()) / rate
 
     # -- what it found ---------------------------------------------------------------------------
 
