@@ -7,7 +7,10 @@ scored by log p(x | identity, pose) (Normal(render, sigma), AIR3D's likelihood a
 silhouette), first at the true pose, then at its best pose over a grid near the truth (the
 position moved by up to 0.15 on each axis, the rotation over a quarter turn). The true identity
 should win by a margin at every scene: if it does, a q(identity) that fails to find it fails in
-learning, not because the likelihood cannot see the difference. Writes
+learning, not because the likelihood cannot see the difference. For the cube scenes it also
+scores every rotation of a quarter turn at the true position: whether the likelihood peaks at
+the true rotation, how deep its valley is, how much of the turn a cylinder fits better than the
+cube, and whether autograd's slope points to the truth. Writes
 benchmarks/records/probes/air3d_landscape.json. Trains nothing.
 """
 
@@ -25,6 +28,42 @@ from foveate.data.rendered_scenes import random_scenes
 from foveate.render.raymarch import render
 from foveate.render.scene import Scene
 from foveate.render.shapes import SHAPES
+
+TURNS = 90  # rotations over a quarter turn: one a degree
+
+
+def rotation_landscape(log_likelihood, truth, position, rotation, best) -> dict[str, float]:
+    """The cube scenes' likelihood over a quarter turn at the true position (see the notes)."""
+    cube, cylinder = SHAPES.index("cube"), SHAPES.index("cylinder")
+    mine = truth == cube
+    quarter = math.pi / 2
+    turns = torch.arange(TURNS) * quarter / TURNS
+    landscape, slopes = [], []
+    for turn in turns:
+        theta = torch.full_like(rotation, float(turn)).requires_grad_(True)
+        score = log_likelihood(cube, position, theta)
+        (slope,) = torch.autograd.grad(score.sum(), theta)
+        landscape.append(score.detach())
+        slopes.append(slope)
+    landscape = torch.stack(landscape, 1)[mine]  # (cubes, TURNS)
+    slopes = torch.stack(slopes, 1)[mine]
+    # the signed way from each turn to the truth, modulo a quarter turn, in (-45, 45] degrees
+    way = torch.remainder(rotation[mine, None] - turns[None] + quarter / 2, quarter) - quarter / 2
+    peak = turns[landscape.argmax(1)]
+    peak_error = torch.remainder(peak - rotation[mine] + quarter / 2, quarter) - quarter / 2
+    clear = (way.abs() > math.radians(3)) & (way.abs() < quarter / 2 - math.radians(3))
+    towards = (torch.sign(slopes) == torch.sign(way)) & clear
+    return {
+        "rotation_cube_scenes": int(mine.sum()),
+        "rotation_peak_error_deg_median": math.degrees(peak_error.abs().median().item()),
+        "rotation_peak_error_deg_max": math.degrees(peak_error.abs().max().item()),
+        "rotation_depth_nats_median": (landscape.max(1).values - landscape.min(1).values)
+        .median()
+        .item(),
+        "turns_a_cylinder_fits_better_pct": 100
+        * (best[mine, cylinder, None] > landscape).float().mean().item(),
+        "gradient_towards_truth_pct": 100 * towards.sum().item() / clear.sum().item(),
+    }
 
 
 def main() -> None:
@@ -87,13 +126,22 @@ def main() -> None:
             metrics[f"{shape}_margin_median_nats"] = searched[mine].median().item()
             runner_up = others.argmax(1)[mine].mode().values.item()
             metrics[f"{shape}_nearest_other_is_{SHAPES[runner_up]}"] = 1
+    metrics.update(rotation_landscape(log_likelihood, truth, position, rotation, best))
     notes = (
         "Whether the renderer's likelihood tells AIR3D's shapes apart: for single-object "
         f"rendered scenes (data seed 0), log p(x | identity, pose) under Normal(render, "
         f"{args.likelihood_std}) at the silhouette temperature {args.temperature}, the true "
         "identity's against the best other's, at the true pose and at each identity's best pose "
         "over a grid near the truth (position +-0.15 in 7 steps a side, rotation over a quarter "
-        "turn in 9). A positive margin at every scene means the likelihood separates the shapes."
+        "turn in 9). A positive margin at every scene means the likelihood separates the shapes. "
+        "The rotation's half, for the cube scenes at the true position: log p(x | cube, theta) "
+        f"over {TURNS} rotations of a quarter turn (rotation_peak_error_deg: its best rotation's "
+        "distance from the truth, modulo a quarter turn; rotation_depth_nats: the best rotation's "
+        "likelihood over the worst's; turns_a_cylinder_fits_better_pct: the share of rotations "
+        "at which the cylinder, at its own best pose, fits the cube's image better than the "
+        "cube; gradient_towards_truth_pct: the share of rotations, more than 3 degrees from the "
+        "truth and from the rotation opposite it, at which autograd's d log p / d theta points "
+        "the shorter way to the truth)."
     )
     path = write_results(
         "air3d_landscape",
