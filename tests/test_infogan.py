@@ -268,6 +268,54 @@ def test_the_consistency_term_is_q_s_divergence_between_an_image_and_it_moved():
         create_model("infogan", **TINY, consistency_jitter=1.5)
 
 
+def test_the_adversarial_move_is_of_norm_epsilon_and_changes_q_more_than_a_random_one():
+    torch.manual_seed(0)
+    x = digits()
+    model = create_model(
+        "infogan",
+        **TINY,
+        consistency_weight=1.0,
+        consistency_move="adversarial",
+        adversarial_epsilon=1.5,
+    ).eval()  # batch norm's running statistics: each image read on its own
+
+    def reading(images):
+        return model.Q(model.trunk(images)).categorical
+
+    with torch.no_grad():
+        posterior = model.Q(model.trunk(x))
+        real = posterior.categorical
+    moved = model.moved(x, posterior)
+    assert not moved.requires_grad  # a constant: its finding trains nothing
+    norms = (moved - x).flatten(1).norm(dim=1)
+    torch.testing.assert_close(norms, torch.full_like(norms, 1.5))
+    with torch.no_grad():
+        adversarial = torch.distributions.kl_divergence(real, reading(moved))
+        random_moves = []
+        for _ in range(20):
+            d = torch.randn_like(x)
+            d = 1.5 * d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+            random_moves.append(torch.distributions.kl_divergence(real, reading(x + d)))
+        random = torch.stack(random_moves).mean(0)
+    # [5]: the power iteration finds a direction far worse for Q than chance's
+    assert (adversarial > random).float().mean() >= 0.75
+    assert adversarial.mean() > 3 * random.mean()
+    with pytest.raises(ValueError, match="consistency_move"):
+        create_model("infogan", **TINY, consistency_move="rotate")
+    with pytest.raises(ValueError, match="adversarial_epsilon"):
+        create_model("infogan", **TINY, adversarial_epsilon=0.0)
+
+
+def test_the_discriminator_reads_the_adversarially_moved_images_for_consistency():
+    torch.manual_seed(0)
+    x = digits()
+    model = create_model("infogan", **TINY, consistency_weight=1.0, consistency_move="adversarial")
+    noise, codes = model.draw_latents(8)
+    d = model.discriminator_loss(x, model.generate_with_codes(noise, codes), codes)
+    assert d.consistency.item() > 0 and d.moved_features is not None
+    assert _grads(model, d.consistency) == {"G": False, "D": True, "D head": False, "Q": True}
+
+
 def test_jitter_moves_images_within_its_range_and_none_at_zero():
     torch.manual_seed(0)
     x = digits()
