@@ -297,6 +297,9 @@ def test_the_adversarial_move_is_of_norm_epsilon_and_changes_q_more_than_a_rando
             d = 1.5 * d / d.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
             random_moves.append(torch.distributions.kl_divergence(real, reading(x + d)))
         random = torch.stack(random_moves).mean(0)
+    with torch.inference_mode():  # as Lightning validates and tests
+        again = model.moved(x, model.Q(model.trunk(x)))
+    torch.testing.assert_close((again - x).flatten(1).norm(dim=1), norms)
     # [5]: the power iteration finds a direction far worse for Q than chance's
     assert (adversarial > random).float().mean() >= 0.75
     assert adversarial.mean() > 3 * random.mean()

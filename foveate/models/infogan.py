@@ -660,14 +660,17 @@ class InfoGAN(nn.Module):
         direction that most changes Q(c1 | x) from ``real`` (Q's reading of them as they are),
         by one power iteration from a random direction ([5] eq. 12-14). The move is a constant:
         no gradient reaches the networks through its finding."""
-        target = real.categorical.logits.detach().log_softmax(-1)
 
         def unit(d: Tensor) -> Tensor:
             return d / d.flatten(1).norm(dim=1).clamp(min=1e-12).view(-1, *[1] * (d.dim() - 1))
 
-        probe = (POWER_ITERATION_XI * unit(torch.randn_like(images))).requires_grad_(True)
-        with torch.enable_grad():
-            log_moved = self.Q(self.trunk(images.detach() + probe)).categorical.logits
+        # Found with gradients even where the caller has none (validation and test run under
+        # inference mode), from copies of its tensors that autograd may keep.
+        with torch.inference_mode(False), torch.enable_grad():
+            seen = images.detach().clone()
+            target = real.categorical.logits.detach().clone().log_softmax(-1)
+            probe = (POWER_ITERATION_XI * unit(torch.randn_like(seen))).requires_grad_(True)
+            log_moved = self.Q(self.trunk(seen + probe)).categorical.logits
             kl = (target.exp() * (target - log_moved.log_softmax(-1))).sum(-1).sum()
             (slope,) = torch.autograd.grad(kl, probe)
         return images + self.adversarial_epsilon * unit(slope)
