@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Bernoulli, Categorical, Normal, kl_divergence
+from torch.func import functional_call
 
 from foveate.attention.transformer import crop, grid_corners, window_theta
 from foveate.models import register_model
@@ -223,7 +224,12 @@ class AIR3D(nn.Module):
             q(identity) (bounded at 1/``MIN_IDENTITY_SHARE``): where the bound is maximised in
             q(theta | k) does not depend on q(k), so this moves no optimum, but an identity
             that q has all but given up, a cube whose rotation is still wrong, say, goes on
-            learning its rotation until it fits better than the shape that replaced it.
+            learning its rotation until it fits better than the shape that replaced it. The
+            rotations then come from a network of their own (``turn_encoder``), and only its
+            weights get the raised gradient: raised in a network shared with the identity's
+            logits and reaching the glimpse, it drowned the rest (probe
+            air3d_single_10ep_rotation_per_identity, commit 7b63bbc: q(identity) one shape
+            for every scene, 32.8%).
     """
 
     def __init__(
@@ -307,8 +313,15 @@ class AIR3D(nn.Module):
         self.embed = nn.Sequential(nn.Linear(pixels, embed_size), nn.ReLU())
         self.lstm = nn.LSTMCell(embed_size + LATENTS, lstm_size)
         self.propose = mlp([lstm_size, hidden_size, 1 + 2 * WHERE])  # rho, z_where's loc, scale
-        # identity's logits, theta's loc(s) and scale(s), from the glimpse and the LSTM's state
-        self.encoder = mlp([window * window + lstm_size, hidden_size, IDENTITIES + 2 * rotations])
+        # identity's logits, theta's loc and scale, from the glimpse and the LSTM's state; with a
+        # rotation per identity, those come from a network of their own (``turn_encoder``), so
+        # that their gradient, raised where q(identity) is small, does not drown the identity's
+        reading = window * window + lstm_size
+        shared_turn = 0 if rotation_per_identity else 2
+        self.encoder = mlp([reading, hidden_size, IDENTITIES + shared_turn])
+        self.turn_encoder = (
+            mlp([reading, hidden_size, 2 * IDENTITIES]) if rotation_per_identity else None
+        )
         self.baseline = mlp([lstm_size, baseline_hidden, 1]) if estimator == "reinforce" else None
         self.register_buffer("signal_mean", torch.zeros(()))
         self.register_buffer("signal_var", torch.ones(()))
@@ -322,7 +335,8 @@ class AIR3D(nn.Module):
             last.bias.copy_(torch.tensor([presence, 0.0, 0.0, -1.0, -1.0]))
             # q(theta) starts narrow: softplus(b) = ROTATION_STD_START
             narrow = math.log(math.expm1(ROTATION_STD_START))
-            self.encoder[-1].bias[IDENTITIES + rotations :].fill_(narrow)
+            turns = self.turn_encoder if rotation_per_identity else self.encoder
+            turns[-1].bias[-rotations:].fill_(narrow)
 
     # -- the parts ------------------------------------------------------------------------------
 
@@ -410,18 +424,21 @@ class AIR3D(nn.Module):
             eps_where = torch.stack([eps_x, eps_z], -1)
             z_where = where_loc if mode else where_loc + where_scale * eps_where
             glimpse = crop(seen, self.glimpse_windows(z_where), size=self.window)
-            encoded = self.encoder(torch.cat([glimpse.flatten(1), h], -1))
+            reading = torch.cat([glimpse.flatten(1), h], -1)
+            encoded = self.encoder(reading)
             logits = encoded[:, :IDENTITIES]
             if self.identity_logit_bound is not None:
                 bound = self.identity_logit_bound
                 logits = bound * torch.tanh(logits / bound)
             if self.training and self.identity_held:
                 logits = torch.zeros_like(logits)
-            rotations = (encoded.shape[-1] - IDENTITIES) // 2
-            each_loc = encoded[:, IDENTITIES : IDENTITIES + rotations]  # (B, 1 or 3)
-            each_scale = (F.softplus(encoded[:, IDENTITIES + rotations :]) + 1e-4).clamp(
-                max=ROTATION_STD_MAX
-            )
+            if self.turn_encoder is None:
+                turned = encoded[:, IDENTITIES:]  # (B, 2): one rotation whatever the identity
+            else:
+                turned = self._turns(reading, logits, own_rate=enumerate_all)  # (B, 6)
+            rotations = turned.shape[-1] // 2
+            each_loc = turned[:, :rotations]  # (B, 1 or 3)
+            each_scale = (F.softplus(turned[:, rotations:]) + 1e-4).clamp(max=ROTATION_STD_MAX)
             each_rotation = each_loc if mode else each_loc + each_scale * eps_theta[:, None]
             if mode:
                 z_pres = alive * (rho > 0.5).to(rho.dtype)
@@ -559,8 +576,9 @@ class AIR3D(nn.Module):
         count = (combos < IDENTITIES).sum(-1)  # (C,)
         share = out.identity_logits.softmax(-1).detach()  # (B, N, 3) q(identity_i)
         turn_loc, turn_scale, turn = (
-            self._own_rate(field, share)
-            for field in (out.each_rotation_loc, out.each_rotation_scale, out.each_rotation)
+            out.each_rotation_loc,
+            out.each_rotation_scale,
+            out.each_rotation,
         )
         # Every step's object under every identity: (B, N * 3) objects, then (B, N, 3, H, W).
         each = torch.arange(IDENTITIES, device=images.device).repeat(B, N)
@@ -622,13 +640,24 @@ class AIR3D(nn.Module):
             baseline_error=bound.new_zeros(()),
         )
 
-    def _own_rate(self, field: Tensor, share: Tensor) -> Tensor:
-        """``field`` (B, N, R) as it is; its gradient divided by ``share`` (B, N, 3), q(identity),
-        where each identity has its own rotation (R = 3)."""
-        if field.shape[-1] == 1:
-            return field
-        rate = share.clamp(min=MIN_IDENTITY_SHARE)
-        return field.detach() + (field - field.detach()) / rate
+    def _turns(self, reading: Tensor, logits: Tensor, *, own_rate: bool) -> Tensor:
+        """Each identity's q(theta) from ``turn_encoder``: (B, 6), the three locs then the three
+        scales before their softplus. With ``own_rate``, the gradient that reaches the turn
+        encoder's weights for identity k is divided by q(identity = k) (from ``logits`` (B, 3),
+        at least ``MIN_IDENTITY_SHARE``), while what reaches ``reading`` (B, F), and through it
+        the glimpse, the position and the LSTM, is left as it is."""
+        turned = self.turn_encoder(reading)
+        if not own_rate:
+            return turned
+        share = logits.detach().softmax(-1).clamp(min=MIN_IDENTITY_SHARE).repeat(1, 2)
+        weights_only = self.turn_encoder(reading.detach())
+        fixed = {name: w.detach() for name, w in self.turn_encoder.named_parameters()}
+        reading_only = functional_call(self.turn_encoder, fixed, (reading,))
+        return (
+            turned.detach()
+            + (weights_only - weights_only.detach()) / share
+            + (reading_only - reading_only.detach())
+        )
 
     # -- what it found ---------------------------------------------------------------------------
 
