@@ -329,3 +329,21 @@ def test_each_identitys_rotation_learns_at_its_own_rate_from_the_exact_bound(mon
     torch.testing.assert_close(divided, plain / rate, rtol=1e-4, atol=1e-7)
     torch.testing.assert_close(rest, plain_rest)  # position and LSTM: the bound's gradient
     assert divided[2].abs() > 0
+
+
+@pytest.mark.parametrize("per_identity", [False, True])
+def test_a_symmetric_rotation_is_read_from_a_vector_modulo_its_turn(per_identity):
+    torch.manual_seed(0)
+    model = create_model(
+        "air3d", rotation_symmetry=4, rotation_per_identity=per_identity, steps=2, **SMALL
+    )
+    images = _scenes(6, counts=(1, 2)).images[:, None]
+    out = model.eval()(images)
+    assert (out.each_rotation_loc.abs() <= math.pi / 4 + 1e-6).all()  # within an eighth turn
+    assert out.each_rotation_loc.std() > 0  # it varies with the image
+    loss = model.train().loss(model(images), images)
+    loss.total.backward()
+    turns = model.turn_encoder if per_identity else model.encoder
+    assert turns[-1].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="rotation_symmetry"):
+        create_model("air3d", rotation_symmetry=0)

@@ -230,6 +230,13 @@ class AIR3D(nn.Module):
             logits and reaching the glimpse, it drowned the rest (probe
             air3d_single_10ep_rotation_per_identity, commit 7b63bbc: q(identity) one shape
             for every scene, 32.8%).
+        rotation_symmetry: n, where q(theta)'s mean is read as atan2(v) / n from a vector v the
+            network gives: the rotation modulo a 1/n turn, which varies continuously with the
+            image of a shape that looks the same every 1/n turn (a cube: 4). None: the mean is
+            read as an angle, which must jump somewhere between a cube's images turned by
+            just under and just over a quarter turn: rotation did not learn so (probes
+            air3d_single_10ep_*, docs/air.md), where the same renderer's gradient, followed
+            scene by scene, finds a cube's rotation within 2 degrees.
     """
 
     def __init__(
@@ -260,6 +267,7 @@ class AIR3D(nn.Module):
         initial_presence: float = 0.5,
         identity_warmup: float = 0.0,
         rotation_per_identity: bool = False,
+        rotation_symmetry: int | None = None,
     ) -> None:
         super().__init__()
         if estimator not in get_args(Estimator):
@@ -307,6 +315,10 @@ class AIR3D(nn.Module):
         self.identity_held = identity_warmup > 0  # q(identity) uniform (training only)
         self.rotation_per_identity = rotation_per_identity
         rotations = IDENTITIES if rotation_per_identity else 1
+        if rotation_symmetry is not None and rotation_symmetry < 1:
+            raise ValueError(f"rotation_symmetry must be at least 1, got {rotation_symmetry}")
+        self.rotation_symmetry = rotation_symmetry
+        self.loc_width = 1 if rotation_symmetry is None else 2  # an angle, or a vector
         self.current_temperature = temperature
         self.finite_difference_step, self.signal_decay = finite_difference_step, signal_decay
         pixels = image_size * image_size
@@ -317,10 +329,12 @@ class AIR3D(nn.Module):
         # rotation per identity, those come from a network of their own (``turn_encoder``), so
         # that their gradient, raised where q(identity) is small, does not drown the identity's
         reading = window * window + lstm_size
-        shared_turn = 0 if rotation_per_identity else 2
+        shared_turn = 0 if rotation_per_identity else self.loc_width + 1
         self.encoder = mlp([reading, hidden_size, IDENTITIES + shared_turn])
         self.turn_encoder = (
-            mlp([reading, hidden_size, 2 * IDENTITIES]) if rotation_per_identity else None
+            mlp([reading, hidden_size, (self.loc_width + 1) * IDENTITIES])
+            if rotation_per_identity
+            else None
         )
         self.baseline = mlp([lstm_size, baseline_hidden, 1]) if estimator == "reinforce" else None
         self.register_buffer("signal_mean", torch.zeros(()))
@@ -433,12 +447,14 @@ class AIR3D(nn.Module):
             if self.training and self.identity_held:
                 logits = torch.zeros_like(logits)
             if self.turn_encoder is None:
-                turned = encoded[:, IDENTITIES:]  # (B, 2): one rotation whatever the identity
+                turned = encoded[:, IDENTITIES:]  # one rotation whatever the identity
             else:
-                turned = self._turns(reading, logits, own_rate=enumerate_all)  # (B, 6)
-            rotations = turned.shape[-1] // 2
-            each_loc = turned[:, :rotations]  # (B, 1 or 3)
-            each_scale = (F.softplus(turned[:, rotations:]) + 1e-4).clamp(max=ROTATION_STD_MAX)
+                turned = self._turns(reading, logits, own_rate=enumerate_all)  # one each
+            rotations = turned.shape[-1] // (self.loc_width + 1)
+            each_loc = self._rotation_mean(turned[:, : rotations * self.loc_width])  # (B, R)
+            each_scale = (F.softplus(turned[:, rotations * self.loc_width :]) + 1e-4).clamp(
+                max=ROTATION_STD_MAX
+            )
             each_rotation = each_loc if mode else each_loc + each_scale * eps_theta[:, None]
             if mode:
                 z_pres = alive * (rho > 0.5).to(rho.dtype)
@@ -640,16 +656,26 @@ class AIR3D(nn.Module):
             baseline_error=bound.new_zeros(()),
         )
 
+    def _rotation_mean(self, raw: Tensor) -> Tensor:
+        """q(theta)'s means (B, R) from the network's (B, R * w): the angles as they are (w = 1),
+        or atan2 of each vector over ``rotation_symmetry`` (w = 2)."""
+        if self.rotation_symmetry is None:
+            return raw
+        vectors = raw.unflatten(-1, (-1, 2))
+        return torch.atan2(vectors[..., 1], vectors[..., 0]) / self.rotation_symmetry
+
     def _turns(self, reading: Tensor, logits: Tensor, *, own_rate: bool) -> Tensor:
-        """Each identity's q(theta) from ``turn_encoder``: (B, 6), the three locs then the three
-        scales before their softplus. With ``own_rate``, the gradient that reaches the turn
+        """Each identity's q(theta) from ``turn_encoder``: (B, 3 (w + 1)), the three means as
+        the network gives them (w numbers each, ``_rotation_mean``), then the three scales before
+        their softplus. With ``own_rate``, the gradient that reaches the turn
         encoder's weights for identity k is divided by q(identity = k) (from ``logits`` (B, 3),
         at least ``MIN_IDENTITY_SHARE``), while what reaches ``reading`` (B, F), and through it
         the glimpse, the position and the LSTM, is left as it is."""
         turned = self.turn_encoder(reading)
         if not own_rate:
             return turned
-        share = logits.detach().softmax(-1).clamp(min=MIN_IDENTITY_SHARE).repeat(1, 2)
+        share = logits.detach().softmax(-1).clamp(min=MIN_IDENTITY_SHARE)
+        share = torch.cat([share.repeat_interleave(self.loc_width, 1), share], 1)
         weights_only = self.turn_encoder(reading.detach())
         fixed = {name: w.detach() for name, w in self.turn_encoder.named_parameters()}
         reading_only = functional_call(self.turn_encoder, fixed, (reading,))
