@@ -53,7 +53,23 @@ def rotation_landscape(log_likelihood, truth, position, rotation, best) -> dict[
     peak_error = torch.remainder(peak - rotation[mine] + quarter / 2, quarter) - quarter / 2
     clear = (way.abs() > math.radians(3)) & (way.abs() < quarter / 2 - math.radians(3))
     towards = (torch.sign(slopes) == torch.sign(way)) & clear
+    # The slope followed scene by scene (Adam, 150 steps of 0.03 from a rotation drawn
+    # uniformly over a quarter turn): what an inference network could learn to do at once.
+    start = torch.rand(len(rotation), generator=torch.Generator().manual_seed(1)) * quarter
+    theta = start.clone().requires_grad_(True)
+    search = torch.optim.Adam([theta], lr=0.03)
+    for _ in range(150):
+        search.zero_grad()
+        (-log_likelihood(cube, position, theta)[mine].sum()).backward()
+        search.step()
+
+    def quarter_error(turn: torch.Tensor) -> torch.Tensor:
+        wrapped = torch.remainder(turn - rotation + quarter / 2, quarter) - quarter / 2
+        return wrapped[mine].abs()
+
     return {
+        "rotation_search_start_error_deg_median": math.degrees(quarter_error(start).median()),
+        "rotation_search_error_deg_median": math.degrees(quarter_error(theta.detach()).median()),
         "rotation_cube_scenes": int(mine.sum()),
         "rotation_peak_error_deg_median": math.degrees(peak_error.abs().median().item()),
         "rotation_peak_error_deg_max": math.degrees(peak_error.abs().max().item()),
@@ -141,7 +157,8 @@ def main() -> None:
         "at which the cylinder, at its own best pose, fits the cube's image better than the "
         "cube; gradient_towards_truth_pct: the share of rotations, more than 3 degrees from the "
         "truth and from the rotation opposite it, at which autograd's d log p / d theta points "
-        "the shorter way to the truth)."
+        "the shorter way to the truth; rotation_search_error_deg: the error left after following "
+        "that slope scene by scene, 150 Adam steps of 0.03 from a uniform start)."
     )
     path = write_results(
         "air3d_landscape",

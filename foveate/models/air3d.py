@@ -236,7 +236,7 @@ class AIR3D(nn.Module):
             read as an angle, which must jump somewhere between a cube's images turned by
             just under and just over a quarter turn: rotation did not learn so (probes
             air3d_single_10ep_*, docs/air.md), where the same renderer's gradient, followed
-            scene by scene, finds a cube's rotation within 2 degrees.
+            scene by scene, finds a cube's rotation to within a degree (air3d_landscape).
     """
 
     def __init__(
