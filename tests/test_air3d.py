@@ -347,3 +347,14 @@ def test_a_symmetric_rotation_is_read_from_a_vector_modulo_its_turn(per_identity
     assert turns[-1].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="rotation_symmetry"):
         create_model("air3d", rotation_symmetry=0)
+
+
+def test_q_theta_stays_within_its_configured_deviation():
+    torch.manual_seed(0)
+    model = create_model("air3d", rotation_std_max=0.05, rotation_per_identity=True, **SMALL)
+    with torch.no_grad():
+        model.turn_encoder[-1].bias.fill_(5.0)  # a network asking for a wide q(theta)
+    out = model(_scenes(4, counts=(1,)).images[:, None])
+    assert out.each_rotation_scale.max() <= 0.05
+    with pytest.raises(ValueError, match="rotation_std_max"):
+        create_model("air3d", rotation_std_max=0.0)

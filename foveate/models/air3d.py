@@ -237,6 +237,10 @@ class AIR3D(nn.Module):
             just under and just over a quarter turn: rotation did not learn so (probes
             air3d_single_10ep_*, docs/air.md), where the same renderer's gradient, followed
             scene by scene, finds a cube's rotation to within a degree (air3d_landscape).
+        rotation_std_max: q(theta)'s standard deviation at most (radians); it starts at the
+            smaller of this and ``ROTATION_STD_START``. A cube's likelihood is periodic in a
+            quarter turn (1.57 rad) with a sharp peak: drawn with a deviation of 0.5, a rotation
+            near the peak mostly lands off it.
     """
 
     def __init__(
@@ -268,6 +272,7 @@ class AIR3D(nn.Module):
         identity_warmup: float = 0.0,
         rotation_per_identity: bool = False,
         rotation_symmetry: int | None = None,
+        rotation_std_max: float = ROTATION_STD_MAX,
     ) -> None:
         super().__init__()
         if estimator not in get_args(Estimator):
@@ -315,6 +320,9 @@ class AIR3D(nn.Module):
         self.identity_held = identity_warmup > 0  # q(identity) uniform (training only)
         self.rotation_per_identity = rotation_per_identity
         rotations = IDENTITIES if rotation_per_identity else 1
+        if not rotation_std_max > 0:
+            raise ValueError(f"rotation_std_max must be positive, got {rotation_std_max}")
+        self.rotation_std_max = rotation_std_max
         if rotation_symmetry is not None and rotation_symmetry < 1:
             raise ValueError(f"rotation_symmetry must be at least 1, got {rotation_symmetry}")
         self.rotation_symmetry = rotation_symmetry
@@ -348,7 +356,7 @@ class AIR3D(nn.Module):
             presence = math.log(initial_presence / (1 - initial_presence))
             last.bias.copy_(torch.tensor([presence, 0.0, 0.0, -1.0, -1.0]))
             # q(theta) starts narrow: softplus(b) = ROTATION_STD_START
-            narrow = math.log(math.expm1(ROTATION_STD_START))
+            narrow = math.log(math.expm1(min(ROTATION_STD_START, rotation_std_max)))
             turns = self.turn_encoder if rotation_per_identity else self.encoder
             turns[-1].bias[-rotations:].fill_(narrow)
 
@@ -453,7 +461,7 @@ class AIR3D(nn.Module):
             rotations = turned.shape[-1] // (self.loc_width + 1)
             each_loc = self._rotation_mean(turned[:, : rotations * self.loc_width])  # (B, R)
             each_scale = (F.softplus(turned[:, rotations * self.loc_width :]) + 1e-4).clamp(
-                max=ROTATION_STD_MAX
+                max=self.rotation_std_max
             )
             each_rotation = each_loc if mode else each_loc + each_scale * eps_theta[:, None]
             if mode:
