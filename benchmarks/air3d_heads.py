@@ -26,6 +26,7 @@ from common import write_results
 import foveate
 from foveate.data.rendered_scenes import random_scenes
 from foveate.render.shapes import SHAPES
+from foveate.training.inverse_graphics import rotation_error
 
 
 def main() -> None:
@@ -54,12 +55,13 @@ def main() -> None:
     if out.each_rotation_loc.shape[-1] == len(SHAPES):
         turn = out.each_rotation_loc[cube, 0, SHAPES.index("cube")]
         true = scenes.rotation[cube, 0]
-        quarter = math.pi / 2
-        error = torch.remainder(turn - true + quarter / 2, quarter) - quarter / 2
+        error = rotation_error(turn, true)  # modulo a quarter turn
         metrics.update(
             cube_rotation_spread_rad=turn.std().item(),
-            cube_rotation_std_rad=out.each_rotation_scale[cube, 0, 0].mean().item(),
-            cube_rotation_error_deg_median=math.degrees(error.abs().median().item()),
+            cube_rotation_std_rad=out.each_rotation_scale[cube, 0, SHAPES.index("cube")]
+            .mean()
+            .item(),
+            cube_rotation_error_deg_median=math.degrees(error.median().item()),
             cube_rotation_agreement=torch.cos(4 * (turn - true)).mean().item(),
         )
     path = write_results(

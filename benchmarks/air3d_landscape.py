@@ -28,6 +28,7 @@ from foveate.data.rendered_scenes import random_scenes
 from foveate.render.raymarch import render
 from foveate.render.scene import Scene
 from foveate.render.shapes import SHAPES
+from foveate.training.inverse_graphics import rotation_error
 
 TURNS = 90  # rotations over a quarter turn: one a degree
 
@@ -50,7 +51,7 @@ def rotation_landscape(log_likelihood, truth, position, rotation, best) -> dict[
     # the signed way from each turn to the truth, modulo a quarter turn, in (-45, 45] degrees
     way = torch.remainder(rotation[mine, None] - turns[None] + quarter / 2, quarter) - quarter / 2
     peak = turns[landscape.argmax(1)]
-    peak_error = torch.remainder(peak - rotation[mine] + quarter / 2, quarter) - quarter / 2
+    peak_error = rotation_error(peak, rotation[mine])
     clear = (way.abs() > math.radians(3)) & (way.abs() < quarter / 2 - math.radians(3))
     towards = (torch.sign(slopes) == torch.sign(way)) & clear
     # The slope followed scene by scene (Adam, 150 steps of 0.03 from a rotation drawn
@@ -63,16 +64,16 @@ def rotation_landscape(log_likelihood, truth, position, rotation, best) -> dict[
         (-log_likelihood(cube, position, theta)[mine].sum()).backward()
         search.step()
 
-    def quarter_error(turn: torch.Tensor) -> torch.Tensor:
-        wrapped = torch.remainder(turn - rotation + quarter / 2, quarter) - quarter / 2
-        return wrapped[mine].abs()
-
     return {
-        "rotation_search_start_error_deg_median": math.degrees(quarter_error(start).median()),
-        "rotation_search_error_deg_median": math.degrees(quarter_error(theta.detach()).median()),
+        "rotation_search_start_error_deg_median": math.degrees(
+            rotation_error(start, rotation)[mine].median()
+        ),
+        "rotation_search_error_deg_median": math.degrees(
+            rotation_error(theta.detach(), rotation)[mine].median()
+        ),
         "rotation_cube_scenes": int(mine.sum()),
-        "rotation_peak_error_deg_median": math.degrees(peak_error.abs().median().item()),
-        "rotation_peak_error_deg_max": math.degrees(peak_error.abs().max().item()),
+        "rotation_peak_error_deg_median": math.degrees(peak_error.median().item()),
+        "rotation_peak_error_deg_max": math.degrees(peak_error.max().item()),
         "rotation_depth_nats_median": (landscape.max(1).values - landscape.min(1).values)
         .median()
         .item(),

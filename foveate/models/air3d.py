@@ -229,7 +229,7 @@ class AIR3D(nn.Module):
             weights get the raised gradient: raised in a network shared with the identity's
             logits and reaching the glimpse, it drowned the rest (probe
             air3d_single_10ep_rotation_per_identity, commit 7b63bbc: q(identity) one shape
-            for every scene, 32.8%).
+            for every scene, 32.0% of the test scenes).
         rotation_symmetry: n, where q(theta)'s mean is read as atan2(v) / n from a vector v the
             network gives: the rotation modulo a 1/n turn, which varies continuously with the
             image of a shape that looks the same every 1/n turn (a cube: 4). None: the mean is
@@ -599,18 +599,13 @@ class AIR3D(nn.Module):
         combos = self.combinations  # (C, N), IDENTITIES where absent
         count = (combos < IDENTITIES).sum(-1)  # (C,)
         share = out.identity_logits.softmax(-1).detach()  # (B, N, 3) q(identity_i)
-        turn_loc, turn_scale, turn = (
-            out.each_rotation_loc,
-            out.each_rotation_scale,
-            out.each_rotation,
-        )
         # Every step's object under every identity: (B, N * 3) objects, then (B, N, 3, H, W).
         each = torch.arange(IDENTITIES, device=images.device).repeat(B, N)
         layers = self.layers(
             Scene(
                 identity=each,
                 position=out.z_where.repeat_interleave(IDENTITIES, 1),
-                rotation=turn.expand(B, N, IDENTITIES).flatten(1),
+                rotation=out.each_rotation.expand(B, N, IDENTITIES).flatten(1),
                 present=torch.ones_like(each, dtype=torch.bool),
             )
         )
@@ -646,7 +641,8 @@ class AIR3D(nn.Module):
         counted = q_count.flip(-1).cumsum(-1).flip(-1)[:, 1:]  # (B, N)
         kl_where, _ = self.continuous_kl(out)
         # E_q(identity) KL(q(theta | identity) || uniform on the circle)
-        kl_turns = math.log(2 * math.pi) - Normal(turn_loc, turn_scale).entropy()  # (B, N, R)
+        q_turns = Normal(out.each_rotation_loc, out.each_rotation_scale)
+        kl_turns = math.log(2 * math.pi) - q_turns.entropy()  # (B, N, R)
         kl_rotation = (share * kl_turns).sum(-1) if kl_turns.shape[-1] > 1 else kl_turns[..., 0]
         where, rotation = (counted * kl_where).sum(-1), (counted * kl_rotation).sum(-1)
         kl_identity = (counted * self.identity_kl(out)).sum(-1)
@@ -679,19 +675,17 @@ class AIR3D(nn.Module):
         encoder's weights for identity k is divided by q(identity = k) (from ``logits`` (B, 3),
         at least ``MIN_IDENTITY_SHARE``), while what reaches ``reading`` (B, F), and through it
         the glimpse, the position and the LSTM, is left as it is."""
-        turned = self.turn_encoder(reading)
         if not own_rate:
-            return turned
+            return self.turn_encoder(reading)
         share = logits.detach().softmax(-1).clamp(min=MIN_IDENTITY_SHARE)
         share = torch.cat([share.repeat_interleave(self.loc_width, 1), share], 1)
+        # Two passes, one whose gradient reaches the weights alone and one the reading alone; the
+        # value is theirs (the same).
         weights_only = self.turn_encoder(reading.detach())
         fixed = {name: w.detach() for name, w in self.turn_encoder.named_parameters()}
         reading_only = functional_call(self.turn_encoder, fixed, (reading,))
-        return (
-            turned.detach()
-            + (weights_only - weights_only.detach()) / share
-            + (reading_only - reading_only.detach())
-        )
+        value = weights_only.detach()
+        return value + (weights_only - value) / share + (reading_only - reading_only.detach())
 
     # -- what it found ---------------------------------------------------------------------------
 
