@@ -23,7 +23,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from torch import nn
+# PyTorch's CPU allocator maps every large tensor afresh, 4 KB page by page: a batch of
+# 10,000-step sequences (hundreds of MB a layer) spent more time in page faults than in
+# arithmetic. With 2 MB pages it takes ~80 times fewer (docs/ffattention.md). The allocator reads
+# this at its first allocation, so it holds where foveate is imported before torch (the CLI).
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+from torch import nn  # noqa: E402
 
 from foveate import attention
 from foveate.data.datamodule import TaskDataModule

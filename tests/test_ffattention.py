@@ -5,6 +5,8 @@ The models are also covered by ``tests/test_zoo.py`` (every parameter trains, th
 metrics, every config trains a step).
 """
 
+import subprocess
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -244,3 +246,27 @@ def test_the_figure_draws_the_weights_over_each_sequence(tmp_path):
         }
     )
     assert "solved" in line and "not solved" not in line and "1000 sequences" in line
+
+
+THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def test_large_tensors_take_few_page_faults() -> None:
+    """Importing foveate (before torch) turns on PyTorch's 2 MB pages for large tensors: a 256 MB
+    tensor touched end to end takes far fewer than its 65,536 small pages' faults. The long
+    sequences' batches spent most of their time in those faults (docs/ffattention.md)."""
+    code = (
+        "import foveate, os, resource, torch\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
+        "x = torch.ones(64 * 2**20)\n"
+        "print(os.environ['THP_MEM_ALLOC_ENABLE'], "
+        "resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    setting, faults = done.stdout.split()
+    assert setting == "1"
+    if THP_SETTING.is_file() and "[never]" in THP_SETTING.read_text():
+        pytest.skip("this kernel's transparent huge pages are off")
+    assert int(faults) < 65536 // 8, f"{faults} page faults for 256 MB"
