@@ -38,7 +38,7 @@ MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 @pytest.mark.skipif(not MNIST.is_dir(), reason=f"needs the MNIST files in {MNIST}")
 def test_readme_inference_example_runs(tmp_path, monkeypatch):
-    """The second example: pretrained AIR and reader, and an untrained RAM, on test canvases
+    """The second example: pretrained AIR, reader and RAM, on test canvases
     found through $FOVEATE_DATA (as a user's would be), offline."""
     _, example = python_examples()
     monkeypatch.chdir(tmp_path)
@@ -61,3 +61,5 @@ def test_readme_inference_example_runs(tmp_path, monkeypatch):
     assert namespace["digits"].shape == (8, 1, 28, 28) and labels.shape == (8,)
     assert episode.locations.shape == (8, 6, 2) and episode.locations.abs().max() <= 1
     assert torch.allclose(namespace["probabilities"].sum(-1), torch.ones(8))
+    # RAM errs on 1.03% of test digits (M=1); averaged over ten paths, these eight are all right
+    assert namespace["probabilities"].argmax(-1).tolist() == labels.tolist()
