@@ -12,7 +12,14 @@ exists and what its soft silhouette trades.
 """
 
 from foveate.render.finite_differences import render_objects_finite_differences
-from foveate.render.raymarch import ObjectLayers, camera_rays, composite, render, render_objects
+from foveate.render.raymarch import (
+    ObjectLayers,
+    camera_rays,
+    composite,
+    golden_section_minimum,
+    render,
+    render_objects,
+)
 from foveate.render.scene import Camera, Light, Scene
 from foveate.render.shapes import (
     HALF_SIZE,
@@ -32,6 +39,7 @@ __all__ = [
     "Scene",
     "camera_rays",
     "composite",
+    "golden_section_minimum",
     "render",
     "render_objects",
     "render_objects_finite_differences",

@@ -180,7 +180,7 @@ def _trace(nearest, ox, oy, oz, dx, dy, dz, rho, sigma, lx, ly, lz, *, steps):
 
     with torch.no_grad():
         start = nearest - BOUND
-        closest = _golden_section(f, start, nearest + BOUND, steps=steps)
+        closest = golden_section_minimum(f, start, nearest + BOUND, steps=steps)
         entry = _bisection(f, start, closest, steps=steps)
 
     # Finite differences of f take steps of a tenth of the distance to the surface, the scale on
@@ -268,8 +268,10 @@ def render(
     return composite(layers, background=background)
 
 
-def _golden_section(f, low: Tensor, high: Tensor, *, steps: int) -> Tensor:
-    """The minimiser of a convex f on [low, high], elementwise: one evaluation of f per step."""
+def golden_section_minimum(f, low: Tensor, high: Tensor, *, steps: int) -> Tensor:
+    """The minimiser of a convex f on [low, high], elementwise: one evaluation of f per step
+    (two to start); the interval shrinks by 0.618 a step. f maps a tensor of ``low``'s shape to
+    one of the same shape."""
     inner_low = high - _GOLDEN * (high - low)
     inner_high = low + _GOLDEN * (high - low)
     f_low, f_high = f(inner_low), f(inner_high)
