@@ -30,6 +30,7 @@ from foveate.models.infogan import (
     InfoGAN,
     code_information,
     information_bound,
+    paired_information,
 )
 from foveate.models.interface import Generative, Model
 from foveate.reports.codes import (
@@ -145,6 +146,51 @@ def test_code_information_known_answers():
     one_value = torch.zeros(30, 10)
     one_value[:, 3] = 1
     assert code_information(one_value).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_paired_information_known_answers():
+    sure_and_even = torch.eye(10).repeat(3, 1)
+    assert paired_information(sure_and_even, sure_and_even).item() == pytest.approx(LN10, abs=1e-5)
+    # the moved reading says nothing of the first: independent pairs
+    uniform = torch.full((30, 10), 0.1)
+    assert paired_information(sure_and_even, uniform).item() == pytest.approx(0.0, abs=1e-6)
+    # sure and alike, but two values only: ln 2; and the pair read either way round is the same
+    two = torch.eye(10)[torch.tensor([0, 1] * 15)]
+    assert paired_information(two, two).item() == pytest.approx(math.log(2), abs=1e-5)
+    p, q = torch.rand(30, 10).softmax(-1), torch.rand(30, 10).softmax(-1)
+    assert paired_information(p, q).item() == pytest.approx(paired_information(q, p).item())
+    assert 0 <= paired_information(p, q).item() <= LN10
+
+
+def test_the_paired_information_consistency_trains_both_readings():
+    torch.manual_seed(0)
+    x = digits()
+    with pytest.raises(ValueError, match="consistency_measure"):
+        create_model("infogan", **TINY, consistency_measure="cosine")
+    model = create_model(
+        "infogan",
+        **TINY,
+        consistency_weight=0.5,
+        consistency_jitter=0.2,
+        consistency_measure="paired_information",
+    )
+    noise, codes = model.draw_latents(8)
+    fake = model.generate_with_codes(noise, codes)
+    d = model.discriminator_loss(x, fake, codes)
+    real = model.Q(d.real_features).categorical.probs
+    moved = model.Q(d.moved_features).categorical.probs
+    expected = -0.5 * paired_information(real, moved)
+    assert d.consistency.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert _grads(model, d.consistency) == {"G": False, "D": True, "D head": False, "Q": True}
+    # unlike the KL, the reading of the image as it is is trained too
+    model.zero_grad(set_to_none=True)
+    features = d.real_features.detach().requires_grad_(True)
+    term = model.consistency_term(model.Q(features), model.Q(d.moved_features.detach()))
+    term.backward()
+    assert features.grad.abs().sum() > 0
+    g = model.generator_loss(fake, codes, d.real_features, None, d.moved_features)
+    assert g.consistency.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert _grads(model, g.consistency) == {"G": False, "D": False, "D head": False, "Q": True}
 
 
 # Which parameters each term trains.

@@ -18,6 +18,11 @@ of the same networks.
     Tokui, Matsumoto, Sugiyama, "Learning Discrete Representations via Information Maximizing
     Self-Augmented Training" (IMSAT), ICML 2017, pair it with [3]'s term to cluster digits
     without labels (the optional ``consistency_move: adversarial``, not [1]'s).
+[6] Ji, Henriques, Vedaldi, "Invariant Information Clustering for Unsupervised Image
+    Classification and Segmentation", ICCV 2019, eq. 1-3: the mutual information between a
+    clustering's assignments of an image and of the same image transformed, over the batch's
+    joint distribution of the pairs (the optional ``consistency_measure:
+    paired_information``, not [1]'s).
 
 Parts, named as in [1] sec. 4-5:
     z           incompressible noise, 62 dimensions ~ Uniform(-1, 1) ([2]'s ``Uniform(62)``)
@@ -134,6 +139,7 @@ class HasCodes(Protocol):
 
 
 CONSISTENCY_MOVES = ("jitter", "adversarial")
+CONSISTENCY_MEASURES = ("kl", "paired_information")
 # The power iteration's probe, a move small beside epsilon, so that the KL is near its quadratic
 # form ([5] sec. 3.3). [5]'s 1e-6 is lost in float32: spread over 784 pixels it is below the
 # rounding of a pixel near 1, so that the moved image reads exactly as the image, and the slope
@@ -435,6 +441,11 @@ class InfoGAN(nn.Module):
             'adversarial', the pixels moved by ``adversarial_epsilon`` (L2 norm over the image)
             in the direction that most changes Q(c1 | x), found by one power iteration ([5]).
         adversarial_epsilon: that move's norm ([5]'s MNIST setting: 2).
+        consistency_measure: what the consistency term measures between Q(c1 | x) and Q(c1 | x
+            moved): 'kl' (above: the KL, the first held fixed) or 'paired_information', minus
+            the mutual information of the pairs (c1 of x, c1 of x moved) under the batch's joint
+            distribution (``paired_information``, [6]): both readings trained, made alike and
+            sure, and even over the batch, so that it needs no ``real_information_weight``.
         information_to_players: whether -lambda L_I (and the supervised term) reaches G and D's
             shared layers (InfoGAN), or Q's head alone (the plain GAN). Fixed by the registered
             name.
@@ -462,6 +473,7 @@ class InfoGAN(nn.Module):
         consistency_jitter: float = 0.1,
         consistency_move: str = "jitter",
         adversarial_epsilon: float = 2.0,
+        consistency_measure: str = "kl",
         information_to_players: bool = True,
     ) -> None:
         super().__init__()
@@ -508,6 +520,12 @@ class InfoGAN(nn.Module):
         if not adversarial_epsilon > 0:
             raise ValueError(f"adversarial_epsilon must be positive, got {adversarial_epsilon}")
         self.consistency_move, self.adversarial_epsilon = consistency_move, adversarial_epsilon
+        if consistency_measure not in CONSISTENCY_MEASURES:
+            raise ValueError(
+                f"consistency_measure must be one of {', '.join(CONSISTENCY_MEASURES)}, "
+                f"got {consistency_measure!r}"
+            )
+        self.consistency_measure = consistency_measure
         self.information_to_players = information_to_players
         self.generator = Generator(
             inputs=noise_size + categories + continuous_codes,
@@ -684,7 +702,12 @@ class InfoGAN(nn.Module):
 
     def consistency_term(self, real: CodePosterior, moved: CodePosterior) -> Tensor:
         """consistency_weight x KL(Q(c1 | x) || Q(c1 | x moved)), batch mean, Q(c1 | x) held
-        fixed: the moved image is pulled towards what Q says of the image as it is ([4])."""
+        fixed: the moved image is pulled towards what Q says of the image as it is ([4]); or,
+        with ``consistency_measure: paired_information``, consistency_weight x -I(c1 of x; c1
+        of x moved) over the batch, both readings trained ([6])."""
+        if self.consistency_measure == "paired_information":
+            pairs = paired_information(real.categorical.probs, moved.categorical.probs)
+            return -self.consistency_weight * pairs
         target = real.categorical.probs.detach()
         log_target = real.categorical.logits.detach().log_softmax(-1)
         log_moved = moved.categorical.logits.log_softmax(-1)
@@ -806,6 +829,19 @@ def code_information(probabilities: Tensor) -> Tensor:
     h_marginal = -(marginal * (marginal + eps).log()).sum()
     h_each = -(probabilities * (probabilities + eps).log()).sum(-1).mean()
     return h_marginal - h_each
+
+
+def paired_information(probabilities: Tensor, moved: Tensor) -> Tensor:
+    """The mutual information, in nats (0..ln K), of the pair (c, c'): c drawn from Q(c | x)
+    (N, K) and c' from Q(c' | x moved) (N, K) for one of the N images, the two draws independent
+    given the image ([6] eq. 3): the joint is mean_n Q(. | x_n) Q(. | x_n moved)^T, made
+    symmetric. ln K when each image and its moved self get the same value for sure and every
+    value is used equally often; 0 when the two readings say nothing of each other."""
+    eps = torch.finfo(probabilities.dtype).tiny
+    joint = probabilities.T @ moved / len(probabilities)  # (K, K)
+    joint = ((joint + joint.T) / 2).clamp(min=eps)
+    marginal = joint.sum(1)
+    return (joint * (joint.log() - marginal[:, None].log() - marginal[None, :].log())).sum()
 
 
 def best_assignment(counts: Tensor) -> list[int]:
