@@ -391,3 +391,38 @@ def test_the_rotation_search_finds_a_cubes_rotation_modulo_a_quarter_turn():
     )
     with pytest.raises(ValueError, match="rotation_search"):
         create_model("air3d", rotation_search=-1)
+
+
+def test_an_identity_q_gave_up_gets_its_own_advantage_from_the_exact_bound(monkeypatch):
+    """With ``identity_own_rate`` the encoder's weights get identity k's share of the bound's
+    gradient divided by q(k): the bias of a logit q all but gave up moves as far as the
+    likeliest's; the bound's value and what reaches the rest of the network are unchanged."""
+    from foveate.models import air3d
+
+    torch.manual_seed(0)
+    model = create_model(
+        "air3d", identity_own_rate=True, steps=1, estimator="enumerate", **SMALL
+    ).train()
+    with torch.no_grad():
+        model.encoder[-1].bias[:IDENTITIES] = torch.tensor([4.0, 0.0, -4.0])
+    images = _scenes(1, counts=(1,)).images[:, None]
+    noise = model.sample_noise(images)
+
+    def gradients():
+        model.zero_grad()
+        out = model(images, noise)
+        loss = model.loss(out, images)
+        loss.total.backward()
+        logit_bias = model.encoder[-1].bias.grad[:IDENTITIES].clone()
+        rest = torch.cat([p.grad.flatten() for p in model.propose.parameters()])
+        share = out.identity_logits.softmax(-1).detach()[0, 0]
+        return loss.total.detach(), logit_bias, rest, share
+
+    total, divided, rest, share = gradients()
+    monkeypatch.setattr(air3d, "MIN_IDENTITY_SHARE", 1.0)  # every share counted as 1: no rate
+    plain_total, plain, plain_rest, _ = gradients()
+    torch.testing.assert_close(total, plain_total)
+    assert share[2] < 0.01
+    torch.testing.assert_close(divided, plain / share.clamp(min=1e-3), rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(rest, plain_rest)
+    assert divided[2].abs() > 10 * plain[2].abs()

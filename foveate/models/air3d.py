@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -168,6 +169,20 @@ def identity_combinations(steps: int) -> Tensor:
     return torch.tensor(rows, dtype=torch.long)
 
 
+def weights_gradient_divided(
+    module: nn.Module, inputs: Tensor, divisor: Callable[[Tensor], Tensor]
+) -> Tensor:
+    """``module(inputs)`` (B, O), whose gradient on the way to the module's weights is divided,
+    output by output, by ``divisor(value)`` (B, O), while the gradient that reaches ``inputs``
+    (B, F) is left as it is. Two passes, one whose gradient reaches the weights alone and one
+    the inputs alone; the value is theirs (the same)."""
+    weights_only = module(inputs.detach())
+    fixed = {name: w.detach() for name, w in module.named_parameters()}
+    inputs_only = functional_call(module, fixed, (inputs,))
+    value = weights_only.detach()
+    return value + (weights_only - value) / divisor(value) + (inputs_only - inputs_only.detach())
+
+
 @register_model("air3d", training="inverse_graphics", data="rendered_scenes", tiny=TINY)
 class AIR3D(nn.Module):
     """AIR inverting a fixed renderer ([1] sec. 3.3): count, identity, place, rotation.
@@ -256,6 +271,15 @@ class AIR3D(nn.Module):
             docs/air.md). 0: the network's mean.
         rotation_refine: the golden-section steps after the grid (each shrinks the interval by
             0.618, from two grid spacings).
+        identity_own_rate: under 'enumerate', the gradient that reaches the encoder's weights
+            through identity k's logit is divided by q(identity = k) (bounded at
+            1/``MIN_IDENTITY_SHARE``): the exact sum's gradient for a logit is q(k) times k's
+            advantage, so an identity q has given up gets almost none however much better it
+            now fits; divided, it gets its advantage (the natural gradient of a categorical's
+            logits has this form), and no optimum moves. What reaches the reading, and through
+            it the glimpse, the position and the LSTM, is left as it is. (With the rotation
+            searched, q(cube) sat at the bound's floor for every cube scene while the cube fit
+            better: air3d_heads_55min_rotation_search; docs/air.md.)
     """
 
     def __init__(
@@ -290,6 +314,7 @@ class AIR3D(nn.Module):
         rotation_std_max: float = ROTATION_STD_MAX,
         rotation_search: int = 0,
         rotation_refine: int = 8,
+        identity_own_rate: bool = False,
     ) -> None:
         super().__init__()
         if estimator not in get_args(Estimator):
@@ -349,6 +374,7 @@ class AIR3D(nn.Module):
                 f"and {rotation_refine}"
             )
         self.rotation_search, self.rotation_refine = rotation_search, rotation_refine
+        self.identity_own_rate = identity_own_rate
         self.loc_width = 1 if rotation_symmetry is None else 2  # an angle, or a vector
         self.current_temperature = temperature
         self.finite_difference_step, self.signal_decay = finite_difference_step, signal_decay
@@ -470,7 +496,7 @@ class AIR3D(nn.Module):
             z_where = where_loc if mode else where_loc + where_scale * eps_where
             glimpse = crop(seen, self.glimpse_windows(z_where), size=self.window)
             reading = torch.cat([glimpse.flatten(1), h], -1)
-            encoded = self.encoder(reading)
+            encoded = self._encoded(reading, own_rate=self.identity_own_rate and enumerate_all)
             logits = encoded[:, :IDENTITIES]
             if self.identity_logit_bound is not None:
                 bound = self.identity_logit_bound
@@ -735,13 +761,24 @@ class AIR3D(nn.Module):
             return self.turn_encoder(reading)
         share = logits.detach().softmax(-1).clamp(min=MIN_IDENTITY_SHARE)
         share = torch.cat([share.repeat_interleave(self.loc_width, 1), share], 1)
-        # Two passes, one whose gradient reaches the weights alone and one the reading alone; the
-        # value is theirs (the same).
-        weights_only = self.turn_encoder(reading.detach())
-        fixed = {name: w.detach() for name, w in self.turn_encoder.named_parameters()}
-        reading_only = functional_call(self.turn_encoder, fixed, (reading,))
-        value = weights_only.detach()
-        return value + (weights_only - value) / share + (reading_only - reading_only.detach())
+        return weights_gradient_divided(self.turn_encoder, reading, lambda value: share)
+
+    def _encoded(self, reading: Tensor, *, own_rate: bool) -> Tensor:
+        """The encoder's output (B, 3 + ...) for ``reading`` (B, F): the identity's logits first.
+        With ``own_rate`` (``identity_own_rate`` under 'enumerate' in training), the gradient
+        that reaches the encoder's weights through logit k is divided by q(identity = k) (at
+        least ``MIN_IDENTITY_SHARE``), the rest as it is."""
+        if not own_rate:
+            return self.encoder(reading)
+
+        def share(value: Tensor) -> Tensor:
+            logits, bound = value[:, :IDENTITIES], self.identity_logit_bound
+            if bound is not None:
+                logits = bound * torch.tanh(logits / bound)
+            q = logits.softmax(-1).clamp(min=MIN_IDENTITY_SHARE)
+            return F.pad(q, (0, value.shape[1] - IDENTITIES), value=1.0)
+
+        return weights_gradient_divided(self.encoder, reading, share)
 
     # -- what it found ---------------------------------------------------------------------------
 
