@@ -294,17 +294,13 @@ def test_a_rotation_per_identity_is_drawn_for_the_identity_chosen():
     torch.testing.assert_close(shared.rotation, shared.each_rotation[..., 0])
 
 
-def test_each_identitys_rotation_learns_at_its_own_rate_from_the_exact_bound(monkeypatch):
-    """Under 'enumerate' the turn encoder's weights for identity k get the gradient of k's own
-    term of the bound, q(k) divided out, so that an identity q nearly gave up learns its
-    rotation as fast as the likeliest; the rest of the network gets the bound's gradient as it
-    is, and the bound's value is unchanged."""
+def _gradients_with_and_without_rate(model, bias_gradient, monkeypatch):
+    """For one scene, q(identity) set to about (0.98, 0.02, 0.0003) by the encoder's bias: the
+    bound, the gradient ``bias_gradient()`` reads after a backward pass, the gradient of the
+    proposal network (the rest) and q(identity), first as the model is, then (the bound, the
+    gradient and the rest) with every share counted as 1, which turns any own rate off."""
     from foveate.models import air3d
 
-    torch.manual_seed(0)
-    model = create_model(
-        "air3d", rotation_per_identity=True, steps=1, estimator="enumerate", **SMALL
-    ).train()
     with torch.no_grad():
         model.encoder[-1].bias[:IDENTITIES] = torch.tensor([4.0, 0.0, -4.0])
     images = _scenes(1, counts=(1,)).images[:, None]  # one scene: each q(k) is one number
@@ -315,14 +311,29 @@ def test_each_identitys_rotation_learns_at_its_own_rate_from_the_exact_bound(mon
         out = model(images, noise)
         loss = model.loss(out, images)
         loss.total.backward()
-        turn_bias = model.turn_encoder[-1].bias.grad.clone()
         rest = torch.cat([p.grad.flatten() for p in model.propose.parameters()])
         share = out.identity_logits.softmax(-1).detach()[0, 0]
-        return loss.total.detach(), turn_bias, rest, share
+        return loss.total.detach(), bias_gradient().clone(), rest, share
 
-    total, divided, rest, share = gradients()
-    monkeypatch.setattr(air3d, "MIN_IDENTITY_SHARE", 1.0)  # every share counted as 1: no rate
-    plain_total, plain, plain_rest, _ = gradients()
+    with_rate = gradients()
+    monkeypatch.setattr(air3d, "MIN_IDENTITY_SHARE", 1.0)
+    return with_rate, gradients()[:3]
+
+
+def test_each_identitys_rotation_learns_at_its_own_rate_from_the_exact_bound(monkeypatch):
+    """Under 'enumerate' the turn encoder's weights for identity k get the gradient of k's own
+    term of the bound, q(k) divided out, so that an identity q nearly gave up learns its
+    rotation as fast as the likeliest; the rest of the network gets the bound's gradient as it
+    is, and the bound's value is unchanged."""
+    torch.manual_seed(0)
+    model = create_model(
+        "air3d", rotation_per_identity=True, steps=1, estimator="enumerate", **SMALL
+    ).train()
+    (total, divided, rest, share), (plain_total, plain, plain_rest) = (
+        _gradients_with_and_without_rate(
+            model, lambda: model.turn_encoder[-1].bias.grad, monkeypatch
+        )
+    )
     torch.testing.assert_close(total, plain_total)
     assert share[2] < 0.01  # q all but gave up the cylinder
     rate = share.clamp(min=1e-3).repeat(2)  # at most a thousandfold
@@ -397,30 +408,15 @@ def test_an_identity_q_gave_up_gets_its_own_advantage_from_the_exact_bound(monke
     """With ``identity_own_rate`` the encoder's weights get identity k's share of the bound's
     gradient divided by q(k): the bias of a logit q all but gave up moves as far as the
     likeliest's; the bound's value and what reaches the rest of the network are unchanged."""
-    from foveate.models import air3d
-
     torch.manual_seed(0)
     model = create_model(
         "air3d", identity_own_rate=True, steps=1, estimator="enumerate", **SMALL
     ).train()
-    with torch.no_grad():
-        model.encoder[-1].bias[:IDENTITIES] = torch.tensor([4.0, 0.0, -4.0])
-    images = _scenes(1, counts=(1,)).images[:, None]
-    noise = model.sample_noise(images)
-
-    def gradients():
-        model.zero_grad()
-        out = model(images, noise)
-        loss = model.loss(out, images)
-        loss.total.backward()
-        logit_bias = model.encoder[-1].bias.grad[:IDENTITIES].clone()
-        rest = torch.cat([p.grad.flatten() for p in model.propose.parameters()])
-        share = out.identity_logits.softmax(-1).detach()[0, 0]
-        return loss.total.detach(), logit_bias, rest, share
-
-    total, divided, rest, share = gradients()
-    monkeypatch.setattr(air3d, "MIN_IDENTITY_SHARE", 1.0)  # every share counted as 1: no rate
-    plain_total, plain, plain_rest, _ = gradients()
+    (total, divided, rest, share), (plain_total, plain, plain_rest) = (
+        _gradients_with_and_without_rate(
+            model, lambda: model.encoder[-1].bias.grad[:IDENTITIES], monkeypatch
+        )
+    )
     torch.testing.assert_close(total, plain_total)
     assert share[2] < 0.01
     torch.testing.assert_close(divided, plain / share.clamp(min=1e-3), rtol=1e-4, atol=1e-7)

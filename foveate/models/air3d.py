@@ -498,9 +498,7 @@ class AIR3D(nn.Module):
             reading = torch.cat([glimpse.flatten(1), h], -1)
             encoded = self._encoded(reading, own_rate=self.identity_own_rate and enumerate_all)
             logits = encoded[:, :IDENTITIES]
-            if self.identity_logit_bound is not None:
-                bound = self.identity_logit_bound
-                logits = bound * torch.tanh(logits / bound)
+            logits = self._bounded(logits)
             if self.training and self.identity_held:
                 logits = torch.zeros_like(logits)
             if self.turn_encoder is None:
@@ -763,6 +761,12 @@ class AIR3D(nn.Module):
         share = torch.cat([share.repeat_interleave(self.loc_width, 1), share], 1)
         return weights_gradient_divided(self.turn_encoder, reading, lambda value: share)
 
+    def _bounded(self, logits: Tensor) -> Tensor:
+        """q(identity)'s logits (B, 3) within +-``identity_logit_bound`` (b tanh(l / b)), or as
+        they are where it is None."""
+        bound = self.identity_logit_bound
+        return logits if bound is None else bound * torch.tanh(logits / bound)
+
     def _encoded(self, reading: Tensor, *, own_rate: bool) -> Tensor:
         """The encoder's output (B, 3 + ...) for ``reading`` (B, F): the identity's logits first.
         With ``own_rate`` (``identity_own_rate`` under 'enumerate' in training), the gradient
@@ -772,10 +776,7 @@ class AIR3D(nn.Module):
             return self.encoder(reading)
 
         def share(value: Tensor) -> Tensor:
-            logits, bound = value[:, :IDENTITIES], self.identity_logit_bound
-            if bound is not None:
-                logits = bound * torch.tanh(logits / bound)
-            q = logits.softmax(-1).clamp(min=MIN_IDENTITY_SHARE)
+            q = self._bounded(value[:, :IDENTITIES]).softmax(-1).clamp(min=MIN_IDENTITY_SHARE)
             return F.pad(q, (0, value.shape[1] - IDENTITIES), value=1.0)
 
         return weights_gradient_divided(self.encoder, reading, share)
